@@ -1,0 +1,1 @@
+"""The domain: records, publicity rules, change log, storage."""

@@ -1,0 +1,65 @@
+"""Settings: the only place that reads the environment."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+class SettingsError(ValueError):
+    """A setting is present but unusable."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Where gongshi keeps its data and which rules it applies."""
+
+    database_url: str
+    data_dir: Path
+    rules_path: Path | None = None
+    holidays_path: Path | None = None
+
+    @property
+    def index_dir(self) -> Path:
+        """The whoosh index folder of this node."""
+        return self.data_dir / "index"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
+        """Settings from `GONGSHI_*` / `DATABASE_URL` variables, defaulting to files under cwd."""
+        base = cwd if cwd is not None else Path.cwd()
+        data_dir = Path(environ.get("GONGSHI_DATA_DIR", str(base / "var")))
+        url = environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'gongshi.db'}"
+        if "://" not in url:
+            raise SettingsError(f"DATABASE_URL is not a database URL: {url!r}")
+        return cls(
+            database_url=url,
+            data_dir=data_dir,
+            rules_path=_optional_file(environ, "GONGSHI_RULES_FILE"),
+            holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
+        )
+
+
+def _optional_file(environ: Mapping[str, str], name: str) -> Path | None:
+    value = environ.get(name)
+    if not value:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise SettingsError(f"{name} names a file that does not exist: {value}")
+    return path
+
+
+def today() -> dt.date:
+    """Today's date in Asia/Shanghai, the default `as of` of every date-dependent step."""
+    return dt.datetime.now(TIMEZONE).date()
+
+
+def utcnow() -> dt.datetime:
+    """The current instant, timezone-aware UTC."""
+    return dt.datetime.now(dt.UTC)

@@ -1,0 +1,533 @@
+"""Workflows: each checks its input, changes state and appends its event, in the caller's
+transaction. A refusal raises before anything is written, naming the record and the rule."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from dateutil.relativedelta import relativedelta
+from sqlmodel import Session, col, select
+
+from disclosure import events, lifecycle, models, workdays
+
+OBJECTION_DECISION_DAYS = 7  # working days to decide an objection
+
+
+@dataclasses.dataclass(frozen=True)
+class Context:
+    """Who acts, on which day, under which rules and holiday calendar."""
+
+    actor: str
+    on: dt.date
+    rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
+    calendar: workdays.Calendar = dataclasses.field(default_factory=workdays.Calendar)
+
+
+class Refused(Exception):
+    """A workflow refused to act; the message names the record and the rule (中文 / English)."""
+
+    code = "REFUSED"
+
+
+class NotFound(Refused):
+    """No such record, objection or repair application."""
+
+    code = "NOT_FOUND"
+
+
+class InvalidChange(Refused):
+    """The input breaks a rule of the record's kind."""
+
+    code = "INVALID"
+
+
+class AlreadyExists(Refused):
+    """A record with the same natural key (authority, document number) exists."""
+
+    code = "ALREADY_EXISTS"
+
+
+class NotPublic(Refused):
+    """The record is no longer (or not yet) public, so it cannot be acted on."""
+
+    code = "NOT_PUBLIC"
+
+
+class WrongState(Refused):
+    """The objection or repair application is not in a state that allows this."""
+
+    code = "WRONG_STATE"
+
+
+class TooEarly(Refused):
+    """A repair before the minimum publicity period is over."""
+
+    code = "TOO_EARLY"
+
+
+KIND_ZH = {
+    models.RecordKind.LICENSE: "行政许可",
+    models.RecordKind.PENALTY: "行政处罚",
+    models.RecordKind.LIST_ENTRY: "名单条目",
+}
+
+_WINDOW_FIELDS = frozenset({"severity", "decision_on", "publicity_end_on"})
+
+# Fields set by the workflows themselves, never by a correction.
+_MANAGED = frozenset(
+    {"id", "published_on", "ended_on", "end_reason", "objection_opened_on"}
+    | {"created_at", "updated_at"}
+)
+
+
+def label(record: models.Record) -> str:
+    """How messages name a record: kind, id and decision document number."""
+    return f"{KIND_ZH[record.KIND]} {record.KIND.value} #{record.id} ({record.decision_doc_no})"
+
+
+def snapshot(record: models.Record) -> dict[str, Any]:
+    """The record's own column values, as an event payload keeps them."""
+    return {
+        attribute.key: getattr(record, attribute.key)
+        for attribute in sa.inspect(type(record)).column_attrs
+        if attribute.key not in {"created_at", "updated_at"}
+    }
+
+
+def get_record(session: Session, kind: models.RecordKind, record_id: int) -> models.Record:
+    """The record of `kind` with `record_id`, or NotFound."""
+    record: models.Record | None = session.get(models.RECORD_MODELS[kind], record_id)  # type: ignore[assignment]
+    if record is None:
+        raise NotFound(f"{KIND_ZH[kind]} {kind.value} #{record_id} 不存在 / does not exist")
+    return record
+
+
+def _require_public(record: models.Record, ctx: Context, action_zh: str, action: str) -> None:
+    if not lifecycle.is_public(record, ctx.on):
+        raise NotPublic(
+            f"{label(record)}: 未在公示中，不能{action_zh} / is not public on {ctx.on}, "
+            f"cannot {action}"
+        )
+
+
+def _natural_key_taken(session: Session, record: models.Record) -> bool:
+    model = type(record)
+    found = session.execute(
+        sa.select(col(model.id)).where(
+            col(model.authority_id) == record.authority_id,
+            col(model.decision_doc_no) == record.decision_doc_no,
+            col(model.id) != record.id if record.id is not None else sa.true(),
+        )
+    ).first()
+    return found is not None
+
+
+def _check_dates(record: models.Record, ctx: Context) -> None:
+    if record.decision_on > ctx.on:
+        raise InvalidChange(
+            f"{label(record)}: 决定日期 {record.decision_on} 晚于今天 / decision date "
+            f"{record.decision_on} is after {ctx.on}"
+        )
+
+
+def _resolve_end(record: models.Record, supplied: dt.date | None, ctx: Context) -> None:
+    """Set a penalty's publicity end from its window, or a list entry's default validity."""
+    if isinstance(record, models.Penalty):
+        try:
+            record.publicity_end_on = lifecycle.publicity_end(
+                record.severity, record.decision_on, supplied, ctx.rules
+            )
+        except lifecycle.PublicityEndError as error:
+            raise InvalidChange(f"{label(record)}: {error}") from error
+
+
+def publish(session: Session, record: models.Record, ctx: Context) -> models.Record:
+    """Publish a new record (a decision, or an inclusion in a list) as of `ctx.on`.
+
+    A penalty's `publicity_end_on`, if set, is the supplied 公示截止期 and must lie in its window;
+    unset, it becomes the maximum. A list entry without `valid_until_on` gets its list's default
+    validity.
+    """
+    if record.id is not None:
+        raise InvalidChange(f"{label(record)}: 已发布 / is already stored; correct it instead")
+    _check_dates(record, ctx)
+    if _natural_key_taken(session, record):
+        raise AlreadyExists(
+            f"{label(record)}: 同一机关的文号已存在 / the authority already has a record with "
+            "this document number"
+        )
+    if isinstance(record, models.Penalty):
+        _resolve_end(record, record.publicity_end_on, ctx)
+    if isinstance(record, models.ListEntry) and record.valid_until_on is None:
+        named = session.get(models.List, record.list_id)
+        if named is None:
+            raise NotFound(f"名单 list #{record.list_id} 不存在 / does not exist")
+        if named.default_validity_months is not None:
+            months = relativedelta(months=named.default_validity_months)
+            record.valid_until_on = record.decision_on + months
+    record.published_on = ctx.on
+    session.add(record)
+    session.flush()
+    events.append(
+        session,
+        record,
+        models.EventType.PUBLISHED,
+        effective_on=ctx.on,
+        actor=ctx.actor,
+        payload=events.published_payload(snapshot(record)),
+    )
+    return record
+
+
+def correct(
+    session: Session, record: models.Record, changes: Mapping[str, Any], ctx: Context
+) -> dict[str, tuple[Any, Any]]:
+    """Correct fields of a public record; returns {field: (before, after)}, empty if unchanged.
+
+    The event keeps the previous values, so the history of every version stays in the log. For a
+    penalty whose severity, decision date or publicity end changes, the end is resolved again
+    from `changes.get("publicity_end_on")` (None: the maximum of the new window).
+    """
+    columns = set(snapshot(record))
+    unknown = sorted(set(changes) - (columns - _MANAGED))
+    if unknown:
+        raise InvalidChange(
+            f"{label(record)}: 不能更正字段 {', '.join(unknown)} / fields cannot be corrected: "
+            f"{', '.join(unknown)}"
+        )
+    _require_public(record, ctx, "更正", "correct it")
+    before = snapshot(record)
+    if all(before[name] == value for name, value in changes.items()):
+        return {}
+    for name, value in changes.items():
+        setattr(record, name, value)
+    try:
+        _check_dates(record, ctx)
+        if isinstance(record, models.Penalty) and changes.keys() & _WINDOW_FIELDS:
+            _resolve_end(record, changes.get("publicity_end_on"), ctx)
+        if not lifecycle.is_public(record, ctx.on):
+            raise InvalidChange(
+                f"{label(record)}: 更正会使其停止公示，请用撤回 / the correction would end its "
+                "publication; withdraw it instead"
+            )
+        if changes.keys() & {"authority_id", "decision_doc_no"} and _natural_key_taken(
+            session, record
+        ):
+            raise AlreadyExists(f"{label(record)}: 同一机关的文号已存在 / natural key taken")
+    except Refused:
+        for name, value in before.items():
+            setattr(record, name, value)
+        raise
+    after = snapshot(record)
+    diff = {name: (before[name], after[name]) for name in after if before[name] != after[name]}
+    record.updated_at = models.now_utc()
+    session.add(record)
+    events.append(
+        session,
+        record,
+        models.EventType.CORRECTED,
+        effective_on=ctx.on,
+        actor=ctx.actor,
+        payload={
+            "before": {name: events.jsonable(old) for name, (old, _new) in diff.items()},
+            "after": {name: events.jsonable(new) for name, (_old, new) in diff.items()},
+        },
+    )
+    return diff
+
+
+def _end(
+    session: Session,
+    record: models.Record,
+    reason: models.EndReason,
+    event_type: models.EventType,
+    ctx: Context,
+    payload: Mapping[str, Any],
+) -> None:
+    record.ended_on = ctx.on
+    record.end_reason = reason
+    record.updated_at = models.now_utc()
+    session.add(record)
+    events.append(
+        session,
+        record,
+        event_type,
+        effective_on=ctx.on,
+        actor=ctx.actor,
+        payload={"reason": reason.value, **payload},
+    )
+
+
+def withdraw(
+    session: Session,
+    record: models.Record,
+    *,
+    kind: models.WithdrawalKind,
+    reason: str,
+    ctx: Context,
+) -> models.Withdrawal:
+    """Withdraw a published decision (撤回) with its public reason; publication ends today."""
+    if isinstance(record, models.ListEntry):
+        raise InvalidChange(
+            f"{label(record)}: 名单条目应移出而非撤回 / list entries exit the list; use exit"
+        )
+    if not reason.strip():
+        raise InvalidChange(f"{label(record)}: 撤回须说明理由 / a withdrawal needs a reason")
+    _require_public(record, ctx, "撤回", "withdraw it")
+    assert record.id is not None
+    withdrawal = models.Withdrawal(
+        record_kind=record.KIND,
+        record_id=record.id,
+        withdrawn_on=ctx.on,
+        kind=kind,
+        reason=reason.strip(),
+        actor=ctx.actor,
+    )
+    session.add(withdrawal)
+    _end(
+        session,
+        record,
+        models.EndReason.WITHDRAWN,
+        models.EventType.WITHDRAWN,
+        ctx,
+        {"withdrawal_kind": kind.value},
+    )
+    return withdrawal
+
+
+_EXIT_REASONS = (models.EndReason.OBJECTION_UPHELD, models.EndReason.REVOKED)
+
+
+def exit_list_entry(
+    session: Session, entry: models.ListEntry, *, reason: models.EndReason, ctx: Context
+) -> None:
+    """Take an entry off its list (移出) today, for an upheld objection or a revoked listing.
+
+    Exits at the end of validity are appended by `lifecycle.run`; exits by repair by
+    `approve_repair`.
+    """
+    if reason not in _EXIT_REASONS:
+        allowed = ", ".join(r.value for r in _EXIT_REASONS)
+        raise InvalidChange(
+            f"{label(entry)}: 移出理由须为 {allowed} / exit reason must be one of {allowed}, "
+            f"not {reason.value}"
+        )
+    _require_public(entry, ctx, "移出", "exit it")
+    _end(session, entry, reason, models.EventType.EXITED, ctx, {})
+
+
+def open_objection(
+    session: Session, record: models.Record, *, grounds: str, ctx: Context
+) -> models.Objection:
+    """Record a subject's objection (异议): the record is annotated 异议处理中 at once."""
+    if not grounds.strip():
+        raise InvalidChange(f"{label(record)}: 异议须说明理由 / an objection needs its grounds")
+    _require_public(record, ctx, "提出异议", "object to it")
+    if record.objection_opened_on is not None:
+        raise WrongState(
+            f"{label(record)}: 已有异议处理中 (自 {record.objection_opened_on}) / an objection "
+            "is already open"
+        )
+    assert record.id is not None
+    objection = models.Objection(
+        record_kind=record.KIND,
+        record_id=record.id,
+        grounds=grounds.strip(),
+        opened_on=ctx.on,
+        due_on=workdays.add_working_days(ctx.on, OBJECTION_DECISION_DAYS, ctx.calendar),
+        opened_by=ctx.actor,
+    )
+    session.add(objection)
+    record.objection_opened_on = ctx.on
+    session.add(record)
+    session.flush()
+    events.append(
+        session,
+        record,
+        models.EventType.OBJECTION_OPENED,
+        effective_on=ctx.on,
+        actor=ctx.actor,
+        payload={"objection_id": objection.id, "due_on": objection.due_on},
+    )
+    return objection
+
+
+def get_objection(session: Session, objection_id: int) -> models.Objection:
+    """The objection with `objection_id`, or NotFound."""
+    objection = session.get(models.Objection, objection_id)
+    if objection is None:
+        raise NotFound(f"异议 objection #{objection_id} 不存在 / does not exist")
+    return objection
+
+
+def resolve_objection(
+    session: Session,
+    objection: models.Objection,
+    *,
+    outcome: models.ObjectionOutcome,
+    ctx: Context,
+    corrections: Mapping[str, Any] | None = None,
+    reason: str = "",
+) -> models.Record:
+    """Close an objection: upheld → the record is corrected or its publication ends; rejected →
+    the annotation is removed. Returns the record."""
+    record = get_record(session, objection.record_kind, objection.record_id)
+    if objection.closed_on is not None:
+        raise WrongState(
+            f"{label(record)}: 异议 #{objection.id} 已于 {objection.closed_on} 办结 / objection "
+            "already closed"
+        )
+    if outcome is models.ObjectionOutcome.CORRECTED and not corrections:
+        raise InvalidChange(
+            f"{label(record)}: 异议成立须给出更正内容 / an upheld objection needs the corrections"
+        )
+    objection.closed_on = ctx.on
+    objection.outcome = outcome
+    objection.closed_by = ctx.actor
+    record.objection_opened_on = None
+    session.add_all([objection, record])
+    events.append(
+        session,
+        record,
+        models.EventType.OBJECTION_CLOSED,
+        effective_on=ctx.on,
+        actor=ctx.actor,
+        payload={"objection_id": objection.id, "outcome": outcome.value},
+    )
+    if outcome is models.ObjectionOutcome.CORRECTED:
+        assert corrections is not None
+        if not correct(session, record, corrections, ctx):
+            raise InvalidChange(
+                f"{label(record)}: 更正内容与原记录相同 / the corrections change nothing"
+            )
+    elif outcome is models.ObjectionOutcome.WITHDRAWN:
+        if isinstance(record, models.ListEntry):
+            exit_list_entry(session, record, reason=models.EndReason.OBJECTION_UPHELD, ctx=ctx)
+        else:
+            withdraw(
+                session,
+                record,
+                kind=models.WithdrawalKind.OBJECTION_UPHELD,
+                reason=reason.strip() or "异议成立",
+                ctx=ctx,
+            )
+    return record
+
+
+def repair_possible_from(
+    session: Session, record: models.Record, rules: lifecycle.Rules
+) -> dt.date:
+    """The first day a repair may end `record`'s publication; NotRepairable-style refusal for
+    records that are not negative credit information."""
+    if isinstance(record, models.Penalty):
+        window = lifecycle.publicity_window(record.severity, record.decision_on, rules)
+        return window.min_end_on + lifecycle.ONE_DAY
+    if isinstance(record, models.ListEntry) and record.credit_list.kind is not models.ListKind.RED:
+        months = record.credit_list.min_listing_months
+        if months is None:
+            return record.decision_on
+        return record.decision_on + relativedelta(months=months) + lifecycle.ONE_DAY
+    raise InvalidChange(
+        f"{label(record)}: 不是失信信息，无需信用修复 / not negative credit information; "
+        "nothing to repair"
+    )
+
+
+def _require_repairable(session: Session, record: models.Record, ctx: Context) -> None:
+    earliest = repair_possible_from(session, record, ctx.rules)
+    if ctx.on < earliest:
+        raise TooEarly(
+            f"{label(record)}: 最短公示期未满，{earliest} 起方可修复 / the minimum publicity "
+            f"period is not over; repair is possible from {earliest}"
+        )
+
+
+def apply_for_repair(
+    session: Session, record: models.Record, *, commitment: str, ctx: Context
+) -> models.Repair:
+    """Record a subject's repair application (with its 信用承诺), for the department to decide."""
+    if not commitment.strip():
+        raise InvalidChange(f"{label(record)}: 须附信用承诺 / a repair needs a credit commitment")
+    _require_public(record, ctx, "申请修复", "repair it")
+    _require_repairable(session, record, ctx)
+    pending = session.exec(
+        select(models.Repair).where(
+            col(models.Repair.record_kind) == record.KIND,
+            col(models.Repair.record_id) == record.id,
+            col(models.Repair.status) == models.RepairStatus.APPLIED,
+        )
+    ).first()
+    if pending is not None:
+        raise WrongState(
+            f"{label(record)}: 已有待办修复申请 #{pending.id} / repair application "
+            f"#{pending.id} is pending"
+        )
+    assert record.id is not None
+    repair = models.Repair(
+        record_kind=record.KIND,
+        record_id=record.id,
+        applied_on=ctx.on,
+        commitment=commitment.strip(),
+        applied_by=ctx.actor,
+        status=models.RepairStatus.APPLIED,
+    )
+    session.add(repair)
+    session.flush()
+    return repair
+
+
+def get_repair(session: Session, repair_id: int) -> models.Repair:
+    """The repair application with `repair_id`, or NotFound."""
+    repair = session.get(models.Repair, repair_id)
+    if repair is None:
+        raise NotFound(f"修复申请 repair #{repair_id} 不存在 / does not exist")
+    return repair
+
+
+def _require_pending(repair: models.Repair, record: models.Record) -> None:
+    if repair.status is not models.RepairStatus.APPLIED:
+        raise WrongState(
+            f"{label(record)}: 修复申请 #{repair.id} 已{repair.status.value} / repair "
+            f"application #{repair.id} is already {repair.status.value}"
+        )
+
+
+def approve_repair(session: Session, repair: models.Repair, ctx: Context) -> models.Record:
+    """Approve a repair: publication of the record ends today everywhere. Returns the record."""
+    record = get_record(session, repair.record_kind, repair.record_id)
+    _require_pending(repair, record)
+    _require_public(record, ctx, "修复", "repair it")
+    _require_repairable(session, record, ctx)
+    repair.status = models.RepairStatus.APPROVED
+    repair.decided_on = ctx.on
+    repair.decided_by = ctx.actor
+    session.add(repair)
+    _end(
+        session,
+        record,
+        models.EndReason.REPAIRED,
+        models.EventType.REPAIRED,
+        ctx,
+        {"repair_id": repair.id},
+    )
+    return record
+
+
+def refuse_repair(
+    session: Session, repair: models.Repair, *, note: str, ctx: Context
+) -> models.Repair:
+    """Refuse a repair application with a reason; the record stays public."""
+    record = get_record(session, repair.record_kind, repair.record_id)
+    _require_pending(repair, record)
+    if not note.strip():
+        raise InvalidChange(f"{label(record)}: 不予修复须说明理由 / a refusal needs a reason")
+    repair.status = models.RepairStatus.REFUSED
+    repair.decided_on = ctx.on
+    repair.decided_by = ctx.actor
+    repair.note = note.strip()
+    session.add(repair)
+    return repair

@@ -1,0 +1,1 @@
+"""The command line: the one composition root of gongshi."""

@@ -1,0 +1,3 @@
+from gongshi.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Publishers: static site, feeds, bulk data, as atomic releases."""

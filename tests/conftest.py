@@ -1,0 +1,72 @@
+"""Fixtures: the same tests run on SQLite (default) and on PostgreSQL (TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel
+
+from disclosure import db, settings
+
+POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[sa.Engine]:
+    """A PostgreSQL database migrated by Alembic from scratch once per test session."""
+    if not POSTGRES_URL:
+        pytest.skip("TEST_DATABASE_URL is not set: PostgreSQL tests need a database")
+    engine = db.create_engine(POSTGRES_URL)
+    try:
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    except sa.exc.OperationalError as error:
+        pytest.skip(f"PostgreSQL at {POSTGRES_URL} is unreachable: {str(error).splitlines()[0]}")
+    db.upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def sqlite_memory_engine() -> sa.Engine:
+    """An in-memory SQLite database shared by every thread, with the current schema."""
+    engine = db.create_engine(
+        "sqlite://", poolclass=StaticPool, connect_args={"check_same_thread": False}
+    )
+    SQLModel.metadata.create_all(engine)
+    return engine
+
+
+@pytest.fixture
+def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
+    """An empty database: in-memory SQLite, or the PostgreSQL test database truncated."""
+    if POSTGRES_URL:
+        engine: sa.Engine = request.getfixturevalue("postgres_engine")
+        tables = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        yield engine
+        return
+    engine = sqlite_memory_engine()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session(engine: sa.Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path) -> settings.Settings:
+    """Settings with data under tmp_path, on the database the tests run against."""
+    return settings.Settings(
+        database_url=POSTGRES_URL or f"sqlite:///{tmp_path / 'gongshi.db'}",
+        data_dir=tmp_path,
+    )

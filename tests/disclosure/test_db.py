@@ -1,0 +1,81 @@
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlmodel import Session, SQLModel
+
+from disclosure import db, models
+from tests import conftest, factories
+from tests.disclosure import test_privacy
+
+
+def _schema_differences(engine: sa.Engine) -> list[object]:
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return list(compare_metadata(context, SQLModel.metadata))
+
+
+def test_migrations_build_exactly_the_models_on_sqlite(tmp_path: Path) -> None:
+    engine = db.create_engine(f"sqlite:///{tmp_path / 'gongshi.db'}")
+    assert db.current_revision(engine) is None
+    assert db.upgrade(engine) == db.head_revision(engine)
+    assert db.upgrade(engine) == db.head_revision(engine)  # upgrading twice is harmless
+    assert _schema_differences(engine) == []
+
+
+def test_migrations_build_exactly_the_models_on_postgresql(
+    postgres_engine: sa.Engine,
+) -> None:
+    assert db.current_revision(postgres_engine) == db.head_revision(postgres_engine)
+    assert _schema_differences(postgres_engine) == []
+
+
+def test_instants_come_back_timezone_aware_utc(session: Session) -> None:
+    penalty = factories.add_penalty(session)
+    session.commit()
+    session.expire_all()
+    event = session.get(models.Event, 1)
+    assert event is not None
+    assert event.occurred_at.tzinfo == dt.UTC
+    with pytest.raises(sa.exc.StatementError, match="must be timezone-aware"):
+        penalty.updated_at = dt.datetime(2026, 1, 1)
+        session.add(penalty)
+        session.flush()
+
+
+@pytest.mark.parametrize("amount", ["0.2", "123456789012.123456", "0.000001", "0"])
+def test_amounts_in_wan_yuan_are_exact(engine: sa.Engine, amount: str) -> None:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        penalty = factories.add_penalty(session, fine_amount_wan=Decimal(amount))
+    with Session(engine) as session:
+        stored = session.get(models.Penalty, penalty.id)
+        assert stored is not None
+        assert stored.fine_amount_wan == Decimal(amount)
+        total = session.execute(sa.select(sa.func.sum(models.Penalty.fine_amount_wan))).scalar()
+        assert total == Decimal(amount)  # summed exactly, in whole fen
+
+
+def test_amounts_beyond_six_decimals_are_refused(session: Session) -> None:
+    with pytest.raises(sa.exc.StatementError, match="not a whole number of 分"):
+        factories.add_penalty(session, fine_amount_wan=Decimal("0.0000001"))
+
+
+def test_sqlite_engine_turns_on_foreign_keys() -> None:
+    engine = conftest.sqlite_memory_engine()
+    with engine.connect() as connection:
+        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def test_errors_never_show_statement_parameters(session: Session) -> None:
+    digest = factories.add_subject(session, models.SubjectCategory.NATURAL_PERSON).id_number_digest
+    session.commit()
+    with pytest.raises(sa.exc.IntegrityError) as raised:  # not null: PostgreSQL shows the row
+        factories.add_subject(
+            session, models.SubjectCategory.NATURAL_PERSON, id_number_digest=digest, name=None
+        )
+    assert "null" in str(raised.value).lower()
+    assert test_privacy.unmasked_id_numbers(str(raised.value)) == []

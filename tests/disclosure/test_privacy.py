@@ -1,0 +1,109 @@
+import datetime as dt
+import re
+
+import pytest
+from sqlmodel import Session, select
+from stdnum.cn import ric
+
+from disclosure import lifecycle, models, privacy, sample, workdays
+from tests import factories
+
+D = dt.date
+ID_RUN = re.compile(r"\d{17}[\dX]")
+
+
+def unmasked_id_numbers(text: str) -> list[str]:
+    """Every run in `text` that is a valid 18-character resident identity number."""
+    return [run for run in ID_RUN.findall(text) if ric.is_valid(run)]
+
+
+def test_mask_keeps_first_six_and_last_four() -> None:
+    assert privacy.mask_id_number("44080219800101123X") == "440802********123X"
+    assert privacy.mask_id_number("440802800101123") == "440802*****1123"
+    assert privacy.mask_id_number("123") == "***"
+
+
+def test_scrub_masks_identity_numbers_in_free_text_only() -> None:
+    text = (
+        "当事人陈某（身份证号44080219800101123X，旧证440802800101123）经营账号6222021234567890123"
+    )
+    assert privacy.scrub(text) == (
+        "当事人陈某（身份证号440802********123X，旧证440802*****1123）经营账号6222021234567890123"
+    )
+    # a credit code is not an identity number
+    assert (
+        privacy.scrub("统一社会信用代码91440802MA4UJ0XK8N") == "统一社会信用代码91440802MA4UJ0XK8N"
+    )
+
+
+def test_natural_person_projection_masks_and_omits(session: Session) -> None:
+    number = "44080219800101123X"
+    person = factories.add_subject(
+        session, models.SubjectCategory.NATURAL_PERSON, **privacy.person_identity(number)
+    )
+    penalty = factories.add_penalty(
+        session, subject_id=person.id, remarks=f"当事人身份证号 {number}"
+    )
+    shown = privacy.penalty(penalty, factories.DEFAULT_ON)
+    assert shown.subject == privacy.SubjectPublic(
+        key=f"P{person.id}",
+        category=models.SubjectCategory.NATURAL_PERSON,
+        name="陈志强",
+        credit_code=None,
+        masked_id_number="440802********123X",
+        legal_rep_name=None,
+        business_reg_no=None,
+        org_code=None,
+        tax_reg_no=None,
+        institution_cert_no=None,
+        social_org_reg_no=None,
+    )
+    assert shown.remarks == "当事人身份证号 440802********123X"
+    assert unmasked_id_numbers(shown.model_dump_json()) == []
+
+
+def test_legal_representative_name_shown_and_id_type_not(session: Session) -> None:
+    company = factories.add_subject(session)
+    license = factories.add_license(session, subject_id=company.id)
+    dumped = privacy.license(license, factories.DEFAULT_ON).model_dump_json()
+    assert "legal_rep_id" not in dumped
+    assert "李伟" in dumped
+    assert company.credit_code is not None
+    assert company.credit_code in dumped
+
+
+def test_projection_of_a_record_that_is_not_public_is_refused(session: Session) -> None:
+    penalty = factories.add_penalty(session, on=D(2026, 1, 12), decision_on=D(2026, 1, 10))
+    with pytest.raises(privacy.NotPublicError, match=r"penalty \d+ is not public on 2027-01-11"):
+        privacy.penalty(penalty, D(2027, 1, 11))
+    assert privacy.tombstone(penalty, D(2027, 1, 11)) == privacy.Tombstone(
+        id=penalty.id, kind=models.RecordKind.PENALTY, ended_on=D(2027, 1, 11), reason="expired"
+    )
+    assert privacy.tombstone(penalty, D(2027, 1, 10)) is None
+
+
+def test_no_projection_of_sample_data_holds_an_unmasked_id_number(session: Session) -> None:
+    on = D(2026, 11, 28)
+    sample.generate(
+        session,
+        records=600,
+        seed=7,
+        as_of=on,
+        rules=lifecycle.Rules(),
+        calendar=workdays.Calendar(),
+    )
+    persons = session.exec(
+        select(models.Subject).where(
+            models.Subject.category == models.SubjectCategory.NATURAL_PERSON
+        )
+    ).all()
+    assert persons, "sample data should hold natural persons"
+    shown = []
+    for model in models.RECORD_MODELS.values():
+        for record in session.exec(select(model).where(lifecycle.public_clause(model, on))):
+            assert isinstance(record, models.License | models.Penalty | models.ListEntry)
+            shown.append(privacy.project(record, on).model_dump_json())
+    text = "\n".join(shown)
+    assert len(shown) > 300
+    assert unmasked_id_numbers(text) == []
+    assert any("********" in line for line in shown)

@@ -1,0 +1,99 @@
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from click.testing import CliRunner
+from sqlmodel import Session, select
+
+from disclosure import db, models
+from gongshi import cli
+from tests import conftest
+
+
+@pytest.fixture
+def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """A runner in an empty working directory, on the database the tests run against."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GONGSHI_DATA_DIR", raising=False)
+    if conftest.POSTGRES_URL:
+        engine = db.create_engine(conftest.POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+        engine.dispose()
+        monkeypatch.setenv("DATABASE_URL", conftest.POSTGRES_URL)
+    else:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    return CliRunner()
+
+
+def _engine(tmp_path: Path) -> sa.Engine:
+    return db.create_engine(conftest.POSTGRES_URL or f"sqlite:///{tmp_path / 'var/gongshi.db'}")
+
+
+def test_init_sample_lifecycle(run: CliRunner, tmp_path: Path) -> None:
+    result = run.invoke(cli.main, ["init"])
+    assert result.exit_code == 0, result.output
+    assert "database ready at schema revision" in result.output
+    assert run.invoke(cli.main, ["init"]).exit_code == 0
+
+    result = run.invoke(
+        cli.main, ["sample", "--records", "300", "--seed", "3", "--as-of", "2026-11-28"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sample data as of 2026-11-28 (seed 3)" in result.output
+
+    first = run.invoke(cli.main, ["lifecycle", "--as-of", "2026-11-28"])
+    assert first.exit_code == 0, first.output
+    second = run.invoke(cli.main, ["lifecycle", "--as-of", "2026-11-28"])
+    assert second.output == "lifecycle as of 2026-11-28: 0 expired, 0 exited\n"
+
+    engine = _engine(tmp_path)
+    with Session(engine) as session:
+        stored = sum(
+            session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
+            for model in models.RECORD_MODELS.values()
+        )
+        expired = session.exec(
+            select(models.Event).where(models.Event.type == models.EventType.EXPIRED)
+        ).all()
+    engine.dispose()
+    assert stored == 300
+    assert f"lifecycle as of 2026-11-28: {len(expired)} expired" in first.output
+    assert all(event.effective_on <= dt.date(2026, 11, 28) for event in expired)
+
+
+def test_sample_refuses_a_database_with_records(run: CliRunner) -> None:
+    run.invoke(cli.main, ["init"])
+    assert run.invoke(cli.main, ["sample", "--records", "30"]).exit_code == 0
+    result = run.invoke(cli.main, ["sample", "--records", "30"])
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: the database already holds 30 records; sample data goes into an empty one\n"
+    )
+
+
+def test_commands_need_a_schema(run: CliRunner) -> None:
+    result = run.invoke(cli.main, ["lifecycle"])
+    assert result.exit_code == 1
+    assert result.output == "Error: the database schema is missing or old: run `gongshi init`\n"
+
+
+def test_bad_settings_are_one_line_errors(run: CliRunner) -> None:
+    result = run.invoke(cli.main, ["init"], env={"GONGSHI_RULES_FILE": "/nonexistent.toml"})
+    assert result.exit_code == 1
+    assert result.output == (
+        "Error: GONGSHI_RULES_FILE names a file that does not exist: /nonexistent.toml\n"
+    )
+
+
+def test_demo_prints_a_summary(run: CliRunner) -> None:
+    result = run.invoke(cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28"])
+    assert result.exit_code == 0, result.output
+    assert "gongshi demo:" in result.output
+    assert "public today" in result.output
+    assert "PUBLISHED" in result.output
+    again = run.invoke(cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28"])
+    assert again.exit_code == 0, again.output
+    assert "lifecycle: 0 expired, 0 exited" in again.output

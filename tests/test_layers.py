@@ -1,0 +1,48 @@
+"""Imports point down the floors of DESIGN.md: gongshi → api → search_index → disclosure,
+gongshi → publishers → disclosure."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("gongshi", "api", "search_index", "publishers", "disclosure")
+# What each package may import of the others.
+ALLOWED = {
+    "gongshi": {"api", "search_index", "publishers", "disclosure"},
+    "api": {"search_index", "disclosure"},
+    "search_index": {"disclosure"},
+    "publishers": {"disclosure"},
+    "disclosure": set(),
+}
+
+
+def imported_packages(path: Path) -> set[str]:
+    """The project packages a module imports."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module]
+        else:
+            continue
+        found |= {name.split(".")[0] for name in names} & set(PACKAGES)
+    return found
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_imports_point_down(package: str) -> None:
+    modules = sorted((ROOT / package).rglob("*.py"))
+    assert modules, f"{package} has no modules"
+    wrong = {
+        str(module.relative_to(ROOT)): sorted(imported - ALLOWED[package] - {package})
+        for module in modules
+        if (imported := imported_packages(module)) - ALLOWED[package] - {package}
+    }
+    assert wrong == {}
+
+
+def test_the_checker_sees_imports() -> None:
+    assert imported_packages(ROOT / "gongshi" / "cli.py") >= {"disclosure"}
