@@ -24,7 +24,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy gongshi disclosure api search_index publishers tests
+	$(BIN)/mypy gongshi disclosure api search_index publishers bench tests
 
 check: lint typecheck test
 

@@ -1,0 +1,150 @@
+"""Measuring and writing BENCHMARKS.md."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """One measured command: wall times of its repeats and its peak memory."""
+
+    label: str
+    command: str
+    seconds: tuple[float, ...]
+    peak_mb: float
+    units: int = 0  # records, rows, pages … processed per run, for a rate
+    unit: str = ""
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def p99(self) -> float:
+        ordered = sorted(self.seconds)
+        return ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+
+    @property
+    def rate(self) -> str:
+        return f"{self.units / self.median:,.0f} {self.unit}/s" if self.units else ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Result:
+    """A benchmark: gongshi's timing, the peer's, and what the target is."""
+
+    title: str
+    ours: Timing
+    peer: Timing | None
+    target: str
+    notes: str = ""
+
+
+def measure(
+    label: str,
+    argv: Sequence[str],
+    *,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    repeat: int = 1,
+    units: int = 0,
+    unit: str = "",
+    setup: Sequence[Sequence[str]] = (),
+) -> Timing:
+    """Run `argv` `repeat` times (after `setup` commands each time), timing it and reading its
+    peak resident memory from the kernel."""
+    seconds = []
+    peak = 0.0
+    for _ in range(repeat):
+        for step in setup:
+            subprocess.run(step, cwd=cwd, env=env, check=True, capture_output=True)
+        start = time.perf_counter()
+        # a fresh launcher per run, so ru_maxrss of its children is this command's alone
+        completed = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, *argv],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        elapsed = time.perf_counter() - start
+        if completed.returncode != 0:
+            raise RuntimeError(f"{label} failed: {completed.stderr[-2000:]}")
+        seconds.append(elapsed)
+        peak = max(peak, int(completed.stdout.strip().splitlines()[-1]) / 1024)
+    shown = shlex.join([Path(argv[0]).name, *(_relative(arg) for arg in argv[1:])])
+    return Timing(label, shown, tuple(seconds), peak, units, unit)
+
+
+_LAUNCHER = """
+import resource, subprocess, sys
+completed = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+sys.exit(completed.returncode)
+"""
+
+
+def _relative(argument: str) -> str:
+    """Paths inside the project shown relative to it, so BENCHMARKS.md names no machine paths."""
+    root = Path(__file__).resolve().parent.parent
+    path = Path(argument)
+    if path.is_absolute() and path.is_relative_to(root):
+        return str(path.relative_to(root))
+    return argument
+
+
+def machine() -> str:
+    """A line describing this machine."""
+    cpus = os.cpu_count()
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{platform.machine()}, {cpus} cores, {memory:.0f} GiB, {platform.system()} "
+        f"{platform.release()}, Python {sys.version.split()[0]}"
+    )
+
+
+def _row(timing: Timing) -> str:
+    seconds = (
+        f"{timing.median:.2f}"
+        if len(timing.seconds) == 1
+        else (f"{timing.median:.2f} (p99 {timing.p99:.2f}, n={len(timing.seconds)})")
+    )
+    cells = (timing.label, f"`{timing.command}`", seconds, timing.rate, f"{timing.peak_mb:.0f}")
+    return "| " + " | ".join(cells) + " |"
+
+
+def write(results: Sequence[Result], path: Path) -> None:
+    """BENCHMARKS.md from the results of one `make bench` run."""
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {machine()}.",
+        "Times are wall-clock seconds (median of the repeats, p99 where repeated); memory is the "
+        "peak resident set of the measured process. Each benchmark runs its peer in the same run: "
+        "compare ratios, not absolute times, across machines.",
+        "",
+    ]
+    for result in results:
+        lines += [f"## {result.title}", "", f"Target: {result.target}", ""]
+        lines += [
+            "| run | command | seconds | rate | peak MB |",
+            "| --- | --- | --- | --- | --- |",
+            _row(result.ours),
+        ]
+        if result.peer is not None:
+            lines.append(_row(result.peer))
+            lines += ["", f"Ratio gongshi / peer: {result.ours.median / result.peer.median:.2f}×"]
+        if result.notes:
+            lines += ["", result.notes]
+        lines.append("")
+    path.write_text("\n".join(lines), encoding="utf-8")
