@@ -4,11 +4,266 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from disclosure import lifecycle, models
+
+RecordModel = type[models.License] | type[models.Penalty] | type[models.ListEntry]
+R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
+MAX_PAGE = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordFilter:
+    """Filters of the public record lists; None means any. Each has an index that serves it
+    together with the newest-first order (see models._record_indexes)."""
+
+    source_unit: str | None = None  # department (数据来源单位) credit code
+    authority: str | None = None  # authority credit code
+    subject_category: models.SubjectCategory | None = None
+    category: str | None = None  # license category (许可类别) or one Art. 9 penalty label
+    severity: models.Severity | None = None
+    decided_from: dt.date | None = None
+    decided_to: dt.date | None = None
+    list_code: str | None = None
+    list_kind: models.ListKind | None = None
+    under_objection: bool | None = None
+
+
+# A position in newest-first order: (decision date, id) of the last record seen.
+Position = tuple[dt.date, int]
+
+
+@dataclasses.dataclass(frozen=True)
+class Page(Generic[R]):
+    """One page of records newest first, and whether more follow."""
+
+    records: list[R]
+    has_next: bool
+
+    def position(self, record: R) -> Position:
+        """Where `record` stands in the order: what `after=` takes to continue behind it."""
+        assert record.id is not None
+        return (record.decision_on, record.id)
+
+
+def _department_id(credit_code: str) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(col(models.Department.id))
+        .where(col(models.Department.credit_code) == credit_code)
+        .scalar_subquery()
+    )
+
+
+def _filtered(model: RecordModel, on: dt.date, where: RecordFilter) -> list[sa.ColumnElement[bool]]:
+    """The conditions selecting the public records of `model` on `on` that pass `where`."""
+    conditions = [lifecycle.public_clause(model, on)]
+    if where.source_unit is not None:
+        conditions.append(col(model.source_unit_id) == _department_id(where.source_unit))
+    if where.authority is not None:
+        conditions.append(col(model.authority_id) == _department_id(where.authority))
+    if where.subject_category is not None:
+        conditions.append(
+            col(model.subject_id).in_(
+                sa.select(col(models.Subject.id)).where(
+                    col(models.Subject.category) == where.subject_category
+                )
+            )
+        )
+    if where.decided_from is not None:
+        conditions.append(col(model.decision_on) >= where.decided_from)
+    if where.decided_to is not None:
+        conditions.append(col(model.decision_on) <= where.decided_to)
+    if where.under_objection is not None:
+        opened = sa.and_(
+            col(model.objection_opened_on).is_not(None), col(model.objection_opened_on) <= on
+        )
+        conditions.append(opened if where.under_objection else sa.not_(opened))
+    if where.category is not None:
+        if model is models.License:
+            conditions.append(col(models.License.category) == where.category)
+        elif model is models.Penalty:
+            labels = ";" + col(models.Penalty.categories) + ";"
+            conditions.append(labels.contains(f";{where.category};", autoescape=True))
+        else:
+            conditions.append(sa.false())
+    if where.severity is not None:
+        if model is models.Penalty:
+            conditions.append(col(models.Penalty.severity) == where.severity)
+        else:
+            conditions.append(sa.false())
+    if where.list_code is not None or where.list_kind is not None:
+        if model is models.ListEntry:
+            lists = sa.select(col(models.List.id))
+            if where.list_code is not None:
+                lists = lists.where(col(models.List.code) == where.list_code)
+            if where.list_kind is not None:
+                lists = lists.where(col(models.List.kind) == where.list_kind)
+            conditions.append(col(models.ListEntry.list_id).in_(lists))
+        else:
+            conditions.append(sa.false())
+    return conditions
+
+
+def list_records(
+    session: Session,
+    model: type[R],
+    *,
+    on: dt.date,
+    where: RecordFilter = RecordFilter(),
+    first: int = 20,
+    after: Position | None = None,
+) -> Page[R]:
+    """Public records of `model` on `on`, newest decision first, `first` (≤ 100) after `after`.
+
+    Keyset paging: a page continues strictly behind the position it is given, so records
+    inserted meanwhile never shift it (no duplicates, no gaps)."""
+    first = max(0, min(first, MAX_PAGE))
+    conditions = _filtered(model, on, where)
+    if after is not None:
+        decided, record_id = after
+        conditions.append(
+            sa.or_(
+                col(model.decision_on) < decided,
+                sa.and_(col(model.decision_on) == decided, col(model.id) < record_id),
+            )
+        )
+    statement = (
+        select(model)
+        .where(*conditions)
+        .order_by(col(model.decision_on).desc(), col(model.id).desc())
+        .limit(first + 1)
+    )
+    found = list(session.exec(statement).unique())
+    return Page(records=found[:first], has_next=len(found) > first)
+
+
+def count_records(
+    session: Session,
+    model: RecordModel,
+    *,
+    on: dt.date,
+    where: RecordFilter = RecordFilter(),
+) -> int:
+    """How many public records of `model` pass `where` on `on`."""
+    statement = sa.select(sa.func.count()).select_from(model).where(*_filtered(model, on, where))
+    return int(session.execute(statement).scalar_one())
+
+
+def public_record(
+    session: Session, kind: models.RecordKind, record_id: int, on: dt.date
+) -> models.Record | None:
+    """The record of `kind` with `record_id` if it is public on `on`, else None."""
+    model = models.RECORD_MODELS[kind]
+    record = session.exec(
+        select(model).where(col(model.id) == record_id, lifecycle.public_clause(model, on))
+    ).first()
+    return record  # type: ignore[return-value]
+
+
+def subject_by_key(session: Session, key: str) -> models.Subject | None:
+    """The subject with public key `key`: a credit code, or "P<id>" for a person without one."""
+    if key.startswith("P") and key[1:].isdigit():
+        return session.exec(
+            select(models.Subject).where(
+                col(models.Subject.id) == int(key[1:]), col(models.Subject.credit_code).is_(None)
+            )
+        ).first()
+    return session.exec(
+        select(models.Subject).where(col(models.Subject.credit_code) == key.upper())
+    ).first()
+
+
+@dataclasses.dataclass(frozen=True)
+class SubjectRecords:
+    """Everything public about one subject: the one-stop query (一站式查询)."""
+
+    subject: models.Subject
+    licenses: list[models.License]
+    penalties: list[models.Penalty]
+    list_entries: list[models.ListEntry]
+
+
+def subject_records(session: Session, subject: models.Subject, on: dt.date) -> SubjectRecords:
+    """The public records of `subject` on `on`, newest decision first."""
+
+    def of(model: type[R]) -> list[R]:
+        return list(
+            session.exec(
+                select(model)
+                .where(col(model.subject_id) == subject.id, lifecycle.public_clause(model, on))
+                .order_by(col(model.decision_on).desc(), col(model.id).desc())
+            ).unique()
+        )
+
+    return SubjectRecords(subject, of(models.License), of(models.Penalty), of(models.ListEntry))
+
+
+@dataclasses.dataclass(frozen=True)
+class DepartmentCount:
+    """A department and how many public records it supplied, per kind."""
+
+    department: models.Department
+    counts: dict[models.RecordKind, int]
+
+
+def departments(session: Session, on: dt.date) -> list[DepartmentCount]:
+    """Every department with its public record counts per kind (as source unit), by name."""
+    counts: dict[int, dict[models.RecordKind, int]] = {}
+    for kind, model in models.RECORD_MODELS.items():
+        rows = session.execute(
+            sa.select(col(model.source_unit_id), sa.func.count())
+            .where(lifecycle.public_clause(model, on))
+            .group_by(col(model.source_unit_id))
+        ).all()
+        for unit_id, count in rows:
+            counts.setdefault(unit_id, {})[kind] = count
+    units = session.exec(select(models.Department).order_by(col(models.Department.name))).all()
+    return [
+        DepartmentCount(
+            unit, {kind: counts.get(unit.id or 0, {}).get(kind, 0) for kind in models.RecordKind}
+        )
+        for unit in units
+    ]
+
+
+@dataclasses.dataclass(frozen=True)
+class ListCount:
+    """A named list and how many entries are public on it."""
+
+    list: models.List
+    active: int
+
+
+def lists(session: Session, on: dt.date) -> list[ListCount]:
+    """Every named list with its count of public entries, red first, then black, then watch."""
+    rows = dict(
+        session.execute(
+            sa.select(col(models.ListEntry.list_id), sa.func.count())
+            .where(lifecycle.public_clause(models.ListEntry, on))
+            .group_by(col(models.ListEntry.list_id))
+        ).all()
+    )
+    order = {models.ListKind.RED: 0, models.ListKind.BLACK: 1, models.ListKind.WATCH: 2}
+    found = session.exec(select(models.List)).all()
+    return [
+        ListCount(named, rows.get(named.id, 0))
+        for named in sorted(found, key=lambda named: (order[named.kind], named.code))
+    ]
+
+
+def events_after(session: Session, after: int, first: int) -> Sequence[models.Event]:
+    """Up to `first` events of the change log with ids above `after`, oldest first."""
+    return session.exec(
+        select(models.Event)
+        .where(col(models.Event.id) > after)
+        .order_by(col(models.Event.id))
+        .limit(first)
+    ).all()
 
 
 @dataclasses.dataclass(frozen=True)
