@@ -23,11 +23,18 @@ class Settings:
     data_dir: Path
     rules_path: Path | None = None
     holidays_path: Path | None = None
+    site_dir: Path | None = None  # where releases are published; `current` points at the live one
+    base_url: str = "http://127.0.0.1:8000/"  # the public site's address, for links in every output
 
     @property
     def index_dir(self) -> Path:
         """The whoosh index folder of this node."""
         return self.data_dir / "index"
+
+    @property
+    def releases_dir(self) -> Path:
+        """The folder of published releases (`gongshi publish --out`, served by `gongshi serve`)."""
+        return self.site_dir if self.site_dir is not None else self.data_dir / "site"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str], *, cwd: Path | None = None) -> Settings:
@@ -37,11 +44,17 @@ class Settings:
         url = environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'gongshi.db'}"
         if "://" not in url:
             raise SettingsError(f"DATABASE_URL is not a database URL: {url!r}")
+        base_url = environ.get("GONGSHI_BASE_URL", cls.base_url)
+        if not base_url.startswith(("http://", "https://")):
+            raise SettingsError(f"GONGSHI_BASE_URL is not an http(s) URL: {base_url!r}")
+        site = environ.get("GONGSHI_SITE_DIR")
         return cls(
             database_url=url,
             data_dir=data_dir,
             rules_path=_optional_file(environ, "GONGSHI_RULES_FILE"),
             holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
+            site_dir=Path(site) if site else None,
+            base_url=base_url if base_url.endswith("/") else base_url + "/",
         )
 
 

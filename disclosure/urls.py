@@ -1,0 +1,44 @@
+"""Where things live on the public site: the one place URLs are built, for pages, the API's
+record links, feeds and bulk files alike. Paths are relative to the site's base URL."""
+
+from __future__ import annotations
+
+from urllib.parse import urljoin
+
+from disclosure import models, privacy
+
+KIND_FOLDERS = {
+    models.RecordKind.LICENSE: "licenses",
+    models.RecordKind.PENALTY: "penalties",
+    models.RecordKind.LIST_ENTRY: "list-entries",
+}
+
+
+def record_path(kind: models.RecordKind, record_id: int) -> str:
+    """A record's page: records/<kind>/<id>.html (stays, as a tombstone, once it is withdrawn)."""
+    return f"records/{KIND_FOLDERS[kind]}/{record_id}.html"
+
+
+def kind_path(kind: models.RecordKind, page: int = 1) -> str:
+    """The newest-first list of one kind, page by page."""
+    return f"{KIND_FOLDERS[kind]}/index.html" if page == 1 else f"{KIND_FOLDERS[kind]}/{page}.html"
+
+
+def subject_path(subject: models.Subject) -> str:
+    """A subject's page, by credit code (never by a person's identity number)."""
+    return f"subjects/{privacy.subject_key(subject)}.html"
+
+
+def department_path(credit_code: str) -> str:
+    """A department's page, by its credit code."""
+    return f"departments/{credit_code}.html"
+
+
+def list_path(code: str) -> str:
+    """A named list's page: its active entries and exit announcements."""
+    return f"lists/{code}.html"
+
+
+def absolute(base_url: str, path: str) -> str:
+    """`path` on the site at `base_url` (which ends with a slash)."""
+    return urljoin(base_url, path)
