@@ -429,7 +429,7 @@ def _stories(
         for record_id in _pick(rng, ids, share * 2):
             record = workflows.get_record(session, kind, record_id)
             try:
-                earliest = workflows.repair_possible_from(session, record, rules)
+                earliest = workflows.repair_possible_from(record, rules)
             except workflows.InvalidChange:
                 continue  # a red-list entry: nothing to repair
             on = _day_between(rng, max(earliest, record.published_on), last_day(record))

@@ -418,11 +418,9 @@ def resolve_objection(
     return record
 
 
-def repair_possible_from(
-    session: Session, record: models.Record, rules: lifecycle.Rules
-) -> dt.date:
-    """The first day a repair may end `record`'s publication; NotRepairable-style refusal for
-    records that are not negative credit information."""
+def repair_possible_from(record: models.Record, rules: lifecycle.Rules) -> dt.date:
+    """The first day a repair may end `record`'s publication; InvalidChange for records that are
+    not negative credit information (licenses, red-list entries)."""
     if isinstance(record, models.Penalty):
         window = lifecycle.publicity_window(record.severity, record.decision_on, rules)
         return window.min_end_on + lifecycle.ONE_DAY
@@ -437,8 +435,8 @@ def repair_possible_from(
     )
 
 
-def _require_repairable(session: Session, record: models.Record, ctx: Context) -> None:
-    earliest = repair_possible_from(session, record, ctx.rules)
+def _require_repairable(record: models.Record, ctx: Context) -> None:
+    earliest = repair_possible_from(record, ctx.rules)
     if ctx.on < earliest:
         raise TooEarly(
             f"{label(record)}: 最短公示期未满，{earliest} 起方可修复 / the minimum publicity "
@@ -453,7 +451,7 @@ def apply_for_repair(
     if not commitment.strip():
         raise InvalidChange(f"{label(record)}: 须附信用承诺 / a repair needs a credit commitment")
     _require_public(record, ctx, "申请修复", "repair it")
-    _require_repairable(session, record, ctx)
+    _require_repairable(record, ctx)
     pending = session.exec(
         select(models.Repair).where(
             col(models.Repair.record_kind) == record.KIND,
@@ -501,7 +499,7 @@ def approve_repair(session: Session, repair: models.Repair, ctx: Context) -> mod
     record = get_record(session, repair.record_kind, repair.record_id)
     _require_pending(repair, record)
     _require_public(record, ctx, "修复", "repair it")
-    _require_repairable(session, record, ctx)
+    _require_repairable(record, ctx)
     repair.status = models.RepairStatus.APPROVED
     repair.decided_on = ctx.on
     repair.decided_by = ctx.actor

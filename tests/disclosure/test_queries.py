@@ -16,6 +16,17 @@ def _ids(
     return [record.id for record in records if record.id is not None]
 
 
+def _found(session: Session, model: type[queries.R], **where: object) -> list[int]:
+    """Ids on the first page of public `model` records passing the filter `where`."""
+    page = queries.list_records(
+        session,
+        model,
+        on=ON,
+        where=queries.RecordFilter(**where),  # type: ignore[arg-type]
+    )
+    return _ids(page.records)
+
+
 def _all_pages(
     session: Session, where: queries.RecordFilter, first: int, insert_between: bool = False
 ) -> list[int]:
@@ -92,28 +103,24 @@ def test_filters(session: Session) -> None:
     )
     workflows.open_objection(session, serious, grounds="事实有误", ctx=factories.ctx(ON))
 
-    def found(**where: object) -> list[int]:
-        page = queries.list_records(
-            session,
-            models.Penalty,
-            on=ON,
-            where=queries.RecordFilter(**where),  # type: ignore[arg-type]
-        )
-        return _ids(page.records)
-
-    assert found() == [general.id, serious.id]
-    assert found(source_unit=other_unit.credit_code) == [serious.id]
-    assert found(authority=other_unit.credit_code) == [serious.id]
-    assert found(subject_category=models.SubjectCategory.NATURAL_PERSON) == [serious.id]
-    assert found(category="没收违法所得") == [serious.id]
-    assert found(category="没收") == []
-    assert found(category="罚款") == [general.id, serious.id]
-    assert found(severity=models.Severity.SERIOUS) == [serious.id]
-    assert found(decided_from=D(2026, 4, 15)) == [general.id]
-    assert found(decided_to=D(2026, 4, 15)) == [serious.id]
-    assert found(under_objection=True) == [serious.id]
-    assert found(under_objection=False) == [general.id]
-    assert found(list_kind=models.ListKind.BLACK) == []
+    assert _found(
+        session,
+        models.Penalty,
+    ) == [general.id, serious.id]
+    assert _found(session, models.Penalty, source_unit=other_unit.credit_code) == [serious.id]
+    assert _found(session, models.Penalty, authority=other_unit.credit_code) == [serious.id]
+    assert _found(
+        session, models.Penalty, subject_category=models.SubjectCategory.NATURAL_PERSON
+    ) == [serious.id]
+    assert _found(session, models.Penalty, category="没收违法所得") == [serious.id]
+    assert _found(session, models.Penalty, category="没收") == []
+    assert _found(session, models.Penalty, category="罚款") == [general.id, serious.id]
+    assert _found(session, models.Penalty, severity=models.Severity.SERIOUS) == [serious.id]
+    assert _found(session, models.Penalty, decided_from=D(2026, 4, 15)) == [general.id]
+    assert _found(session, models.Penalty, decided_to=D(2026, 4, 15)) == [serious.id]
+    assert _found(session, models.Penalty, under_objection=True) == [serious.id]
+    assert _found(session, models.Penalty, under_objection=False) == [general.id]
+    assert _found(session, models.Penalty, list_kind=models.ListKind.BLACK) == []
 
 
 def test_list_entry_filters_and_list_counts(session: Session) -> None:
@@ -122,17 +129,8 @@ def test_list_entry_filters_and_list_counts(session: Session) -> None:
     on_red = factories.add_list_entry(session, on=ON, list_id=red.id)
     on_black = factories.add_list_entry(session, on=ON, list_id=black.id)
 
-    def found(**where: object) -> list[int]:
-        page = queries.list_records(
-            session,
-            models.ListEntry,
-            on=ON,
-            where=queries.RecordFilter(**where),  # type: ignore[arg-type]
-        )
-        return _ids(page.records)
-
-    assert found(list_code="honest") == [on_red.id]
-    assert found(list_kind=models.ListKind.BLACK) == [on_black.id]
+    assert _found(session, models.ListEntry, list_code="honest") == [on_red.id]
+    assert _found(session, models.ListEntry, list_kind=models.ListKind.BLACK) == [on_black.id]
     assert [(count.list.code, count.active) for count in queries.lists(session, ON)] == [
         ("honest", 1),
         ("dishonest", 1),

@@ -515,7 +515,7 @@ def test_repair_refusals_change_nothing(engine: sa.Engine) -> None:
 
 def test_black_list_entry_repairable_after_its_list_minimum(session: Session) -> None:
     entry = factories.add_list_entry(session, on=D(2025, 3, 3), decision_on=D(2025, 3, 1))
-    assert workflows.repair_possible_from(session, entry, lifecycle.Rules()) == D(2026, 3, 2)
+    assert workflows.repair_possible_from(entry, lifecycle.Rules()) == D(2026, 3, 2)
 
 
 def test_exit_for_revocation_and_refused_reasons(engine: sa.Engine) -> None:
