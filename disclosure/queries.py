@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
@@ -303,3 +303,42 @@ def event_counts(session: Session) -> dict[models.EventType, int]:
         sa.select(col(models.Event.type), sa.func.count()).group_by(col(models.Event.type))
     )
     return {models.EventType(type_): count for type_, count in rows}
+
+
+def public_records(
+    session: Session, model: RecordModel, on: dt.date, *, batch: int = 1000
+) -> Iterator[models.Record]:
+    """Every public record of `model` on `on`, by id, streamed `batch` rows at a time."""
+    statement = (
+        select(model)
+        .where(lifecycle.public_clause(model, on))
+        .order_by(col(model.id))
+        .execution_options(yield_per=batch)
+    )
+    yield from session.exec(statement)  # type: ignore[misc]
+
+
+def records_by_id(
+    session: Session, model: RecordModel, ids: Collection[int]
+) -> list[models.Record]:
+    """The records of `model` with these ids (public or not), in one query."""
+    if not ids:
+        return []
+    found = session.exec(select(model).where(col(model.id).in_(list(ids)))).unique()
+    return list(found)  # type: ignore[arg-type]
+
+
+def lapsed_between(session: Session, model: RecordModel, start: dt.date, end: dt.date) -> list[int]:
+    """Ids of records whose own last public day falls in [start, end): they left publication by
+    date alone, without an event (licenses never do)."""
+    if model is models.Penalty:
+        last = col(models.Penalty.publicity_end_on)
+    elif model is models.ListEntry:
+        last = col(models.ListEntry.valid_until_on)
+    else:
+        return []
+    return list(
+        session.execute(
+            sa.select(col(model.id)).where(last.is_not(None), last >= start, last < end)
+        ).scalars()
+    )

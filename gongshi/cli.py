@@ -16,6 +16,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from disclosure import db, lifecycle, queries, sample, settings, workdays
+from search_index import indexer
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(highlight=False)
@@ -55,6 +56,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     lifecycle.RulesError,
     workdays.CalendarError,
     sample.SampleError,
+    indexer.IndexUnavailable,
     sa.exc.OperationalError,
 )
 
@@ -158,6 +160,37 @@ def lifecycle_command(env: Env, as_of: dt.datetime | None) -> None:
     console.print(f"lifecycle as of {on}: {report.expired} expired, {report.exited} exited")
 
 
+@main.command(name="index")
+@click.option("--rebuild", is_flag=True, help="Build a fresh index and switch to it atomically.")
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Shards built in parallel by --rebuild.",
+)
+@as_of_option
+@click.pass_obj
+def index_command(env: Env, rebuild: bool, processes: int, as_of: dt.datetime | None) -> None:
+    """Bring the search index up to date from the change log (or rebuild it)."""
+    on = as_of_date(as_of)
+    folder = env.settings.index_dir
+    with user_errors():
+        env.require_schema()
+        if rebuild or indexer.current(folder) is None:
+            report = indexer.rebuild(folder, env.engine, on=on, processes=processes)
+            console.print(
+                f"index rebuilt as of {on}: {report.indexed} records in {report.seconds:.1f} s "
+                f"(to event {report.watermark.event_id})"
+            )
+        else:
+            report = indexer.update(folder, env.engine, on=on)
+            console.print(
+                f"index updated as of {on}: {report.events} events, {report.indexed} indexed, "
+                f"{report.removed} removed in {report.seconds:.1f} s"
+            )
+
+
 @main.command()
 @click.option("--records", type=click.IntRange(min=1), default=2000, show_default=True)
 @as_of_option
@@ -173,11 +206,20 @@ def demo(env: Env, records: int, as_of: dt.datetime | None) -> None:
             _generate_sample(env, records, 1, on)
         with db.transaction(env.engine) as session:
             report = lifecycle.run(session, as_of=on)
+        folder = env.settings.index_dir
+        if indexer.current(folder) is None:
+            indexed = indexer.rebuild(folder, env.engine, on=on, processes=2)
+        else:
+            indexed = indexer.update(folder, env.engine, on=on)
         with db.transaction(env.engine) as session:
             counts = queries.record_counts(session, on)
             logged = queries.event_counts(session)
     console.print(f"gongshi demo: {env.engine.url!r}, as of {on}")
     console.print(f"lifecycle: {report.expired} expired, {report.exited} exited")
+    console.print(
+        f"search index: {indexed.indexed} indexed, {indexed.removed} removed "
+        f"(to event {indexed.watermark.event_id})"
+    )
     table = Table("kind", "stored", "public today", "under objection")
     for row in counts:
         table.add_row(row.kind.value, str(row.stored), str(row.public), str(row.under_objection))

@@ -97,3 +97,15 @@ def test_demo_prints_a_summary(run: CliRunner) -> None:
     again = run.invoke(cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28"])
     assert again.exit_code == 0, again.output
     assert "lifecycle: 0 expired, 0 exited" in again.output
+
+
+def test_index_builds_then_follows(run: CliRunner) -> None:
+    run.invoke(cli.main, ["init"])
+    run.invoke(cli.main, ["sample", "--records", "120", "--as-of", "2026-11-28"])
+    built = run.invoke(cli.main, ["index", "--as-of", "2026-11-28", "--processes", "1"])
+    assert built.exit_code == 0, built.output
+    assert built.output.startswith("index rebuilt as of 2026-11-28: ")
+    updated = run.invoke(cli.main, ["index", "--as-of", "2026-11-28"])
+    assert updated.output.startswith(
+        "index updated as of 2026-11-28: 0 events, 0 indexed, 0 removed"
+    )

@@ -1,0 +1,188 @@
+"""Searching the index: names, credit codes, document numbers and words of decision texts."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Any, Literal
+
+from whoosh import collectors, highlight, query, sorting
+from whoosh import index as whoosh_index
+from whoosh.searching import Searcher as WhooshSearcher
+
+from disclosure import models
+from search_index import analysis, indexer
+
+MAX_QUERY_LENGTH = 100
+MAX_WINDOW = 1000  # how deep relevance paging goes, like every public search API
+TIME_BUDGET_SECONDS = 0.5
+_CODE = re.compile(r"[0-9A-Z]{4,18}")
+
+
+class QueryError(ValueError):
+    """A query that cannot be searched, with what to do about it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Hit:
+    """One matching record: where to find it, how well it matched, and why."""
+
+    kind: models.RecordKind
+    record_id: int
+    score: float
+    highlights: dict[str, str]  # field → HTML snippet with <b class="match …"> marks
+
+
+@dataclasses.dataclass(frozen=True)
+class Results:
+    """A page of hits, with counts of all matches by kind and by department."""
+
+    hits: list[Hit]
+    total: int
+    by_kind: dict[models.RecordKind, int]
+    by_department: dict[str, int]  # source unit credit code → matches
+    complete: bool  # False when the time budget cut the search short
+
+
+def parse(text: str) -> query.Query:
+    """The query for what a user typed: its words (as bigrams) in name, text or authority, or an
+    exact credit code or document number, which ranks first."""
+    stripped = text.strip()
+    if not stripped:
+        raise QueryError("查询内容为空 / the query is empty")
+    if len(stripped) > MAX_QUERY_LENGTH:
+        raise QueryError(f"查询内容过长 / the query is longer than {MAX_QUERY_LENGTH} characters")
+    normalized = analysis.normalize(stripped)
+    code = normalized.upper().replace(" ", "")
+    alternatives: list[query.Query] = [query.Term("doc_no", stripped, boost=50.0)]
+    if _CODE.fullmatch(code):
+        exact = len(code) == 18
+        alternatives.append(
+            query.Term("credit_code", code, boost=50.0)
+            if exact
+            else query.Prefix("credit_code", code, boost=10.0)
+        )
+    words = analysis.terms(stripped)
+    if words:
+        alternatives.append(
+            query.And(
+                [
+                    query.Or([query.Term(field, word) for field in ("name", "body", "authority")])
+                    for word in words
+                ]
+            )
+        )
+    elif len(alternatives) == 1 and not _CODE.fullmatch(code):
+        raise QueryError("查询内容中没有可检索的文字 / the query has no searchable words")
+    return query.Or(alternatives)
+
+
+class Searcher:
+    """Searches the live build of an index folder; `refresh` picks up updates and rebuilds."""
+
+    def __init__(self, index_dir: Path) -> None:
+        self.index_dir = index_dir
+        self._build: Path | None = None
+        self._indexes: dict[models.RecordKind, Any] = {}
+        self._searchers: dict[models.RecordKind, WhooshSearcher] = {}
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reopen on a new build, or refresh the searchers to see committed updates."""
+        build = indexer.current(self.index_dir)
+        if build is None:
+            raise indexer.IndexUnavailable(
+                f"no index in {self.index_dir}: run `gongshi index --rebuild`"
+            )
+        if build != self._build:
+            self.close()
+            self._indexes = {
+                kind: whoosh_index.open_dir(str(build / kind.value)) for kind in models.RecordKind
+            }
+            self._searchers = {kind: shard.searcher() for kind, shard in self._indexes.items()}
+            self._build = build
+            return
+        for kind, searcher in self._searchers.items():
+            # a fresh searcher, not searcher.refresh(): whoosh cannot refresh an empty shard's
+            if not searcher.up_to_date():
+                searcher.close()
+                self._searchers[kind] = self._indexes[kind].searcher()
+
+    def close(self) -> None:
+        for searcher in self._searchers.values():
+            searcher.close()
+        self._searchers = {}
+
+    def search(
+        self,
+        text: str,
+        *,
+        kinds: list[models.RecordKind] | None = None,
+        department: str | None = None,
+        order: Literal["relevance", "date"] = "relevance",
+        offset: int = 0,
+        limit: int = 20,
+    ) -> Results:
+        """Hits `offset` to `offset + limit` of `text` across the chosen kinds."""
+        if offset < 0 or offset + limit > MAX_WINDOW:
+            raise QueryError(f"结果只能翻到前 {MAX_WINDOW} 条 / results go {MAX_WINDOW} deep")
+        parsed = parse(text)
+        wanted = kinds or list(models.RecordKind)
+        hits: list[tuple[Any, Hit]] = []
+        by_kind: dict[models.RecordKind, int] = {}
+        by_department: Counter[str] = Counter()
+        complete = True
+        for kind in wanted:
+            found, matched, counts, whole = self._search_shard(
+                kind, parsed, department, order, offset + limit
+            )
+            hits += found
+            by_kind[kind] = matched
+            by_department.update(counts)
+            complete = complete and whole
+        hits.sort(key=lambda pair: pair[0], reverse=True)
+        return Results(
+            hits=[hit for _key, hit in hits[offset : offset + limit]],
+            total=sum(by_kind.values()),
+            by_kind=by_kind,
+            by_department=dict(by_department),
+            complete=complete,
+        )
+
+    def _search_shard(
+        self,
+        kind: models.RecordKind,
+        parsed: query.Query,
+        department: str | None,
+        order: str,
+        depth: int,
+    ) -> tuple[list[tuple[Any, Hit]], int, dict[str, int], bool]:
+        searcher = self._searchers[kind]
+        facet = sorting.FieldFacet("department")
+        sort = sorting.FieldFacet("decided", reverse=True) if order == "date" else None
+        restrict = query.Term("department", department) if department else None
+        collector = searcher.collector(
+            limit=depth, sortedby=sort, groupedby={"department": facet}, filter=restrict
+        )
+        timed = collectors.TimeLimitCollector(collector, timelimit=TIME_BUDGET_SECONDS)
+        complete = True
+        try:
+            searcher.search_with_collector(parsed, timed)
+        except collectors.TimeLimit:
+            complete = False
+        results = timed.results()
+        results.fragmenter = highlight.ContextFragmenter(maxchars=120, surround=30)
+        found = []
+        for hit in results:
+            key = (hit["decided"], hit.score) if order == "date" else (hit.score, hit["decided"])
+            snippets = {
+                field: snippet
+                for field in ("name", "body")
+                if (snippet := hit.highlights(field, top=2))
+            }
+            found.append((key, Hit(kind, hit["record_id"], float(hit.score or 0), snippets)))
+        groups = results.groups("department") if complete else {}
+        counts = {name: len(members) for name, members in groups.items()}
+        return found, len(results), counts, complete

@@ -1,0 +1,198 @@
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from disclosure import lifecycle, models, privacy, workdays, workflows
+from disclosure import sample as sample_data
+from search_index import analysis, indexer, search
+from tests import factories
+
+ON = dt.date(2026, 11, 28)
+
+
+@pytest.fixture
+def searcher(engine: sa.Engine, tmp_path: Path) -> Iterator[search.Searcher]:
+    with Session(engine) as session, session.begin():
+        sample_data.generate(
+            session,
+            records=400,
+            seed=5,
+            as_of=ON,
+            rules=lifecycle.Rules(),
+            calendar=workdays.Calendar(),
+        )
+    indexer.rebuild(tmp_path / "index", engine, on=ON)
+    found = search.Searcher(tmp_path / "index")
+    yield found
+    found.close()
+
+
+def _public_names(engine: sa.Engine) -> dict[str, set[tuple[models.RecordKind, int]]]:
+    """Subject name → the public records of subjects with that name."""
+    names: dict[str, set[tuple[models.RecordKind, int]]] = {}
+    with Session(engine) as session:
+        for kind, model in models.RECORD_MODELS.items():
+            for record in session.exec(select(model).where(lifecycle.public_clause(model, ON))):
+                names.setdefault(record.subject.name, set()).add((kind, record.id))  # type: ignore[attr-defined]
+    return names
+
+
+def _found(results: search.Results) -> set[tuple[models.RecordKind, int]]:
+    return {(hit.kind, hit.record_id) for hit in results.hits}
+
+
+def test_analysis_normalises_width_case_and_script() -> None:
+    assert analysis.normalize("湛江市赤坎區ＡＢＣ１２３") == "湛江市赤坎区abc123"
+    assert analysis.terms("赤坎食品") == ["赤坎", "食品"]
+    assert analysis.terms("湛江市 赤坎区") == ["湛江", "江市", "赤坎", "坎区"]
+
+
+def test_full_names_fragments_and_variants_find_their_records(
+    engine: sa.Engine, searcher: search.Searcher
+) -> None:
+    names = _public_names(engine)
+    companies = sorted(
+        name for name in names if name.endswith("公司") and name.startswith("湛江市赤坎区")
+    )
+    assert companies
+    for name in companies[:15]:
+        trade = name[len("湛江市赤坎区") : len("湛江市赤坎区") + 2]  # e.g. 鸿达
+        industry_start = len("湛江市赤坎区") + 2
+        industry = name[industry_start : industry_start + 2]  # first two characters of it
+        expected = names[name]
+        queries = [
+            name,  # full name
+            trade,  # a 2-character brand
+            trade + industry,  # 4 characters
+            f"赤坎{industry}",  # district + industry, concatenated
+            f"赤坎 {industry}",  # and spaced
+            name.replace("区", "區"),  # traditional characters
+            "".join(chr(ord(c) + 0xFEE0) if c.isascii() and c.isalnum() else c for c in name),
+        ]
+        for text in queries:
+            found = _found(searcher.search(text, limit=200))
+            assert expected <= found, (text, expected - found)
+
+
+def test_exact_credit_code_and_document_number_rank_first(
+    engine: sa.Engine, searcher: search.Searcher
+) -> None:
+    with Session(engine) as session:
+        penalty = session.exec(
+            select(models.Penalty).where(lifecycle.public_clause(models.Penalty, ON))
+        ).first()
+        assert penalty is not None
+        code = penalty.subject.credit_code or ""
+        doc_no = penalty.decision_doc_no
+    by_doc = searcher.search(doc_no)
+    assert (by_doc.hits[0].kind, by_doc.hits[0].record_id) == (
+        models.RecordKind.PENALTY,
+        penalty.id,
+    )
+    top = searcher.search(code.lower()).hits[0]
+    with Session(engine) as session:
+        record = session.get(models.RECORD_MODELS[top.kind], top.record_id)
+        assert record is not None
+        assert record.subject.credit_code == code  # type: ignore[attr-defined]
+    assert (models.RecordKind.PENALTY, penalty.id) in _found(searcher.search(code, limit=200))
+    assert (models.RecordKind.PENALTY, penalty.id) in _found(
+        searcher.search(code[:8], kinds=[models.RecordKind.PENALTY], limit=500)
+    )
+
+
+def test_body_words_filters_facets_and_date_order(searcher: search.Searcher) -> None:
+    results = searcher.search("食品安全", limit=50)
+    assert results.total > 0
+    assert results.total == sum(results.by_kind.values())
+    assert sum(results.by_department.values()) == results.total
+    only = searcher.search("食品安全", kinds=[models.RecordKind.PENALTY], limit=50)
+    assert {hit.kind for hit in only.hits} == {models.RecordKind.PENALTY}
+    department = next(iter(results.by_department))
+    narrowed = searcher.search("食品安全", department=department, limit=50)
+    assert narrowed.total == results.by_department[department]
+    dated = searcher.search("许可", order="date", limit=30)
+    assert any("<b" in snippet for hit in dated.hits for snippet in hit.highlights.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "the query is empty"),
+        ("   ", "the query is empty"),
+        ("赤" * 101, "longer than 100 characters"),
+        ("!!! ??? ***", "no searchable words"),
+    ],
+)
+def test_bad_queries_get_clear_errors(searcher: search.Searcher, text: str, message: str) -> None:
+    with pytest.raises(search.QueryError, match=re.escape(message)):
+        searcher.search(text)
+
+
+def test_operators_are_plain_text(searcher: search.Searcher) -> None:
+    assert searcher.search("食品 AND OR NOT * name:x").total >= 0
+    with pytest.raises(search.QueryError, match="results go 1000 deep"):
+        searcher.search("食品", offset=990, limit=20)
+
+
+def test_withdrawn_and_expired_records_leave_the_index(engine: sa.Engine, tmp_path: Path) -> None:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        withdrawn = factories.add_penalty(session, on=ON, decision_on=dt.date(2026, 11, 20))
+        expiring = factories.add_penalty(
+            session, on=dt.date(2025, 12, 1), decision_on=dt.date(2025, 11, 30)
+        )
+        kept = factories.add_license(session, on=ON)
+    indexer.rebuild(tmp_path / "index", engine, on=ON)
+    searcher = search.Searcher(tmp_path / "index")
+    assert {withdrawn.id, expiring.id, kept.id} <= {
+        hit.record_id for hit in searcher.search("鸿达食品", limit=50).hits
+    }
+    with Session(engine) as session, session.begin():
+        workflows.withdraw(
+            session,
+            session.get(models.Penalty, withdrawn.id),  # type: ignore[arg-type]
+            kind=models.WithdrawalKind.REVOKED,
+            reason="复议撤销",
+            ctx=factories.ctx(ON),
+        )
+    report = indexer.update(tmp_path / "index", engine, on=dt.date(2026, 12, 1))
+    assert (report.events, report.removed) == (1, 2)  # the withdrawal, and the expiry by date
+    searcher.refresh()
+    hits = {(hit.kind, hit.record_id) for hit in searcher.search("鸿达食品", limit=50).hits}
+    assert hits == {(models.RecordKind.LICENSE, kept.id)}
+    again = indexer.update(tmp_path / "index", engine, on=dt.date(2026, 12, 1))
+    assert (again.events, again.indexed, again.removed) == (0, 0, 0)
+    searcher.close()
+
+
+def test_identity_numbers_are_not_findable(engine: sa.Engine, tmp_path: Path) -> None:
+    number = "44080219800101123X"
+    with Session(engine) as session, session.begin():
+        person = factories.add_subject(
+            session, models.SubjectCategory.NATURAL_PERSON, **privacy.person_identity(number)
+        )
+        factories.add_penalty(
+            session, on=ON, subject_id=person.id, violation_facts=f"当事人身份证号{number}"
+        )
+    indexer.rebuild(tmp_path / "index", engine, on=ON)
+    searcher = search.Searcher(tmp_path / "index")
+    assert searcher.search("陈志强").total == 1
+    for length in range(8, 19):
+        for start in range(0, 19 - length):
+            assert searcher.search(number[start : start + length]).total == 0
+    stored = "".join(
+        path.read_bytes().decode("latin-1")
+        for path in (tmp_path / "index").rglob("*")
+        if path.is_file()
+    )
+    assert "19800101" not in stored
+    searcher.close()
+
+
+def test_update_needs_an_index(engine: sa.Engine, tmp_path: Path) -> None:
+    with pytest.raises(indexer.IndexUnavailable, match="run `gongshi index --rebuild`"):
+        indexer.update(tmp_path / "index", engine, on=ON)
