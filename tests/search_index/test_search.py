@@ -196,3 +196,34 @@ def test_identity_numbers_are_not_findable(engine: sa.Engine, tmp_path: Path) ->
 def test_update_needs_an_index(engine: sa.Engine, tmp_path: Path) -> None:
     with pytest.raises(indexer.IndexUnavailable, match="run `gongshi index --rebuild`"):
         indexer.update(tmp_path / "index", engine, on=ON)
+
+
+def test_two_nodes_with_their_own_folders_converge(engine: sa.Engine, tmp_path: Path) -> None:
+    with Session(engine) as session, session.begin():
+        factories.add_license(session, on=ON)
+    first, second = tmp_path / "node-a", tmp_path / "node-b"
+    indexer.rebuild(first, engine, on=ON)
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        later = factories.add_penalty(session, on=ON)  # arrives after node a was built
+    indexer.rebuild(second, engine, on=ON)
+    with Session(engine) as session, session.begin():
+        workflows.withdraw(
+            session,
+            session.get(models.Penalty, later.id),  # type: ignore[arg-type]
+            kind=models.WithdrawalKind.CHANGED,
+            reason="变更",
+            ctx=factories.ctx(ON),
+        )
+        factories.add_list_entry(session, on=ON)
+    marks = {indexer.update(folder, engine, on=ON).watermark for folder in (first, second)}
+    assert len(marks) == 1
+    seen = []
+    for folder in (first, second):
+        searcher = search.Searcher(folder)
+        seen.append(sorted((h.kind, h.record_id) for h in searcher.search("鸿达", limit=50).hits))
+        searcher.close()
+    assert seen[0] == seen[1]
+    assert [kind for kind, _ in seen[0]] == [
+        models.RecordKind.LICENSE,
+        models.RecordKind.LIST_ENTRY,
+    ]

@@ -1,0 +1,221 @@
+"""Search: whoosh shards beside SQLite FTS5 fed the same bigram tokens (the embedded peer).
+
+Builds a sample database, indexes it both ways, then times the same queries on each: name
+fragments, body keywords and credit codes, with and without a kind filter; and 1,000 changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import random
+import resource
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from sqlmodel import Session, col, select
+
+from bench import report
+from disclosure import db, lifecycle, models, privacy, workflows
+from search_index import analysis, documents, indexer, search
+
+RECORDS = int(os.environ.get("BENCH_SEARCH_RECORDS", "100000"))
+ON = dt.date(2026, 11, 28)
+QUERIES = 200
+BODY_WORDS = (
+    "食品安全",
+    "罚款",
+    "许可证",
+    "施工",
+    "排污",
+    "工资",
+    "广告",
+    "安全生产",
+    "卫生",
+    "违法建设",
+)
+
+
+def _fts_build(database: Path, engine_url: str) -> tuple[float, int]:
+    """Index every public record's document into FTS5 as space-joined bigram tokens."""
+    started = time.perf_counter()
+    connection = sqlite3.connect(database)
+    connection.execute(
+        "CREATE VIRTUAL TABLE docs USING fts5(key UNINDEXED, kind UNINDEXED, name, body,"
+        " authority, credit_code UNINDEXED, tokenize='unicode61')"
+    )
+    engine = db.create_engine(engine_url)
+    rows = 0
+    with Session(engine) as session:
+        for kind, model in models.RECORD_MODELS.items():
+            batch = []
+            statement = select(model).where(lifecycle.public_clause(model, ON))
+            for record in session.exec(statement.execution_options(yield_per=1000)):
+                doc = documents.document(privacy.project(record, ON))  # type: ignore[arg-type]
+                batch.append(
+                    (
+                        doc["key"],
+                        kind.value,
+                        _tokens(doc["name"]),
+                        _tokens(doc["body"]),
+                        _tokens(doc["authority"]),
+                        doc["credit_code"],
+                    )
+                )
+                if len(batch) >= 5000:
+                    connection.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", batch)
+                    rows += len(batch)
+                    batch = []
+            connection.executemany("INSERT INTO docs VALUES (?, ?, ?, ?, ?, ?)", batch)
+            rows += len(batch)
+    connection.commit()
+    connection.close()
+    engine.dispose()
+    return time.perf_counter() - started, rows
+
+
+def _tokens(text: str) -> str:
+    return " ".join(token.text for token in analysis.analyzer()(text))
+
+
+def _fts_query(connection: sqlite3.Connection, text: str, kind: str | None) -> list[str]:
+    words = " AND ".join(f'"{word}"' for word in analysis.terms(text))
+    sql = "SELECT key FROM docs WHERE docs MATCH ?"
+    parameters: list[str] = [words]
+    if kind is not None:
+        sql += " AND kind = ?"
+        parameters.append(kind)
+    return [row[0] for row in connection.execute(sql + " ORDER BY rank LIMIT 20", parameters)]
+
+
+def _times(function: Callable[[str], object], texts: Sequence[str]) -> tuple[float, ...]:
+    found = []
+    for text in texts:
+        started = time.perf_counter()
+        function(text)
+        found.append(time.perf_counter() - started)
+    return tuple(found)
+
+
+def _timing(label: str, command: str, seconds: tuple[float, ...]) -> report.Timing:
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return report.Timing(label, command, seconds, peak, len(seconds), "queries")
+
+
+def _folder_mb(path: Path) -> float:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
+
+
+def run(workdir: Path) -> list[report.Result]:
+    gongshi = str(Path(sys.executable).with_name("gongshi"))
+    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
+    env.pop("DATABASE_URL", None)
+    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", ON.isoformat()]):
+        subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
+    build = report.measure(
+        "gongshi index --rebuild (whoosh, 3 shards, 2 processes)",
+        [gongshi, "index", "--rebuild", "--as-of", ON.isoformat()],
+        cwd=workdir,
+        env=env,
+        units=RECORDS,
+        unit="records",
+    )
+    url = f"sqlite:///{workdir / 'var' / 'gongshi.db'}"
+    fts_seconds, fts_rows = _fts_build(workdir / "fts.db", url)
+    fts_build = report.Timing(
+        "FTS5 unicode61, same bigrams", "in-process", (fts_seconds,), 0, fts_rows, "records"
+    )
+    whoosh_mb, fts_mb = (
+        _folder_mb(workdir / "var" / "index"),
+        (workdir / "fts.db").stat().st_size / 2**20,
+    )
+
+    engine = db.create_engine(url)
+    rng = random.Random(1)
+    with Session(engine) as session:
+        subjects = session.exec(
+            select(models.Subject).where(col(models.Subject.credit_code).is_not(None)).limit(5000)
+        ).all()
+    names = [s.name for s in rng.sample(list(subjects), min(QUERIES, len(subjects)))]
+    fragments = [name[6:10] if name.startswith("湛江市赤坎区") else name[3:7] for name in names]
+    bodies = [rng.choice(BODY_WORDS) for _ in range(QUERIES)]
+    codes = [s.credit_code or "" for s in rng.sample(list(subjects), min(QUERIES, len(subjects)))]
+
+    searcher = search.Searcher(workdir / "var" / "index")
+    fts = sqlite3.connect(workdir / "fts.db")
+    penalty = models.RecordKind.PENALTY
+    results = [
+        report.Result(
+            title=f"Search index build: {RECORDS:,} sample records",
+            ours=build,
+            peer=fts_build,
+            target="full build of 1,000,000 records < 20 minutes",
+            notes=f"Index size: whoosh {whoosh_mb:.0f} MB, FTS5 {fts_mb:.0f} MB.",
+        )
+    ]
+    for title, texts, target in (
+        ("name fragments (4 characters)", fragments, "at 1M: p50 < 20 ms, p99 < 100 ms"),
+        ("body keywords", bodies, "at 1M: p50 < 150 ms, p99 < 500 ms"),
+        ("credit codes", codes, "exact match first"),
+    ):
+        for kind in (None, penalty):
+            suffix = " + kind filter" if kind else ""
+            ours = _timing(
+                f"whoosh {title}{suffix}",
+                "Searcher.search(text, limit=20)",
+                _times(functools.partial(searcher.search, kinds=[kind] if kind else None), texts),
+            )
+            peer = _timing(
+                f"FTS5 {title}{suffix}",
+                "MATCH … ORDER BY rank LIMIT 20",
+                _times(
+                    functools.partial(_fts_query, fts, kind=kind.value if kind else None), texts
+                ),
+            )
+            results.append(
+                report.Result(
+                    f"Search latency, {title}{suffix}, {RECORDS:,} records", ours, peer, target
+                )
+            )
+
+    with Session(engine) as session, session.begin():
+        changed = session.exec(
+            select(models.License).where(lifecycle.public_clause(models.License, ON)).limit(1000)
+        ).all()
+        for record in changed:
+            workflows.withdraw(
+                session,
+                record,
+                kind=models.WithdrawalKind.REVOKED,
+                reason="基准测试撤回",
+                ctx=workflows.Context(actor="bench", on=ON),
+            )
+        keys = [documents.key(models.RecordKind.LICENSE, record.id or 0) for record in changed]
+    started = time.perf_counter()
+    indexer.update(workdir / "var" / "index", engine, on=ON)
+    ours_update = time.perf_counter() - started
+    started = time.perf_counter()
+    fts.executemany("DELETE FROM docs WHERE key = ?", [(key,) for key in keys])
+    fts.commit()
+    peer_update = time.perf_counter() - started
+    results.append(
+        report.Result(
+            f"Search index: apply 1,000 withdrawals, {RECORDS:,} records",
+            report.Timing(
+                "gongshi index (update)", "indexer.update", (ours_update,), 0, 1000, "changes"
+            ),
+            report.Timing(
+                "FTS5 delete by key", "DELETE … WHERE key = ?", (peer_update,), 0, 1000, "changes"
+            ),
+            "1,000 changes applied in < 5 s",
+        )
+    )
+    searcher.close()
+    fts.close()
+    engine.dispose()
+    return results
