@@ -24,6 +24,7 @@ class Timing:
     peak_mb: float
     units: int = 0  # records, rows, pages … processed per run, for a rate
     unit: str = ""
+    latency: bool = False  # `seconds` are single operations: show p50/p99 in ms, no rate
 
     @property
     def median(self) -> float:
@@ -36,6 +37,8 @@ class Timing:
 
     @property
     def rate(self) -> str:
+        if self.latency:
+            return f"{len(self.seconds) / sum(self.seconds):,.0f} {self.unit}/s one at a time"
         return f"{self.units / self.median:,.0f} {self.unit}/s" if self.units else ""
 
 
@@ -114,6 +117,16 @@ def machine() -> str:
 
 
 def _row(timing: Timing) -> str:
+    if timing.latency:
+        cells = (
+            timing.label,
+            f"`{timing.command}`",
+            f"p50 {timing.median * 1000:.1f} ms, p99 {timing.p99 * 1000:.1f} ms "
+            f"(n={len(timing.seconds)})",
+            timing.rate,
+            f"{timing.peak_mb:.0f}",
+        )
+        return "| " + " | ".join(cells) + " |"
     seconds = (
         f"{timing.median:.2f}"
         if len(timing.seconds) == 1

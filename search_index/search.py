@@ -124,27 +124,34 @@ class Searcher:
         order: Literal["relevance", "date"] = "relevance",
         offset: int = 0,
         limit: int = 20,
+        facets: bool = True,
     ) -> Results:
-        """Hits `offset` to `offset + limit` of `text` across the chosen kinds."""
+        """Hits `offset` to `offset + limit` of `text` across the chosen kinds; counts by
+        department only when `facets` (they cost a pass over every match)."""
         if offset < 0 or offset + limit > MAX_WINDOW:
             raise QueryError(f"结果只能翻到前 {MAX_WINDOW} 条 / results go {MAX_WINDOW} deep")
         parsed = parse(text)
-        wanted = kinds or list(models.RecordKind)
-        hits: list[tuple[Any, Hit]] = []
+        ranked: list[tuple[Any, models.RecordKind, Any]] = []
         by_kind: dict[models.RecordKind, int] = {}
         by_department: Counter[str] = Counter()
         complete = True
-        for kind in wanted:
-            found, matched, counts, whole = self._search_shard(
-                kind, parsed, department, order, offset + limit
+        for kind in kinds or list(models.RecordKind):
+            results, whole = self._search_shard(
+                kind, parsed, department, order, offset + limit, facets
             )
-            hits += found
-            by_kind[kind] = matched
-            by_department.update(counts)
+            for hit in results:
+                decided = hit["decided"]
+                key = (decided, hit.score) if order == "date" else (hit.score, decided)
+                ranked.append((key, kind, hit))
+            by_kind[kind] = len(results)
+            if facets and whole:
+                by_department.update(
+                    {name: len(docs) for name, docs in results.groups("department").items()}
+                )
             complete = complete and whole
-        hits.sort(key=lambda pair: pair[0], reverse=True)
+        ranked.sort(key=lambda entry: entry[0], reverse=True)
         return Results(
-            hits=[hit for _key, hit in hits[offset : offset + limit]],
+            hits=[_hit(kind, hit) for _key, kind, hit in ranked[offset : offset + limit]],
             total=sum(by_kind.values()),
             by_kind=by_kind,
             by_department=dict(by_department),
@@ -158,13 +165,15 @@ class Searcher:
         department: str | None,
         order: str,
         depth: int,
-    ) -> tuple[list[tuple[Any, Hit]], int, dict[str, int], bool]:
+        facets: bool,
+    ) -> tuple[Any, bool]:
         searcher = self._searchers[kind]
-        facet = sorting.FieldFacet("department")
         sort = sorting.FieldFacet("decided", reverse=True) if order == "date" else None
-        restrict = query.Term("department", department) if department else None
         collector = searcher.collector(
-            limit=depth, sortedby=sort, groupedby={"department": facet}, filter=restrict
+            limit=depth,
+            sortedby=sort,
+            groupedby={"department": sorting.FieldFacet("department")} if facets else None,
+            filter=query.Term("department", department) if department else None,
         )
         timed = collectors.TimeLimitCollector(collector, timelimit=TIME_BUDGET_SECONDS)
         complete = True
@@ -174,15 +183,12 @@ class Searcher:
             complete = False
         results = timed.results()
         results.fragmenter = highlight.ContextFragmenter(maxchars=120, surround=30)
-        found = []
-        for hit in results:
-            key = (hit["decided"], hit.score) if order == "date" else (hit.score, hit["decided"])
-            snippets = {
-                field: snippet
-                for field in ("name", "body")
-                if (snippet := hit.highlights(field, top=2))
-            }
-            found.append((key, Hit(kind, hit["record_id"], float(hit.score or 0), snippets)))
-        groups = results.groups("department") if complete else {}
-        counts = {name: len(members) for name, members in groups.items()}
-        return found, len(results), counts, complete
+        return results, complete
+
+
+def _hit(kind: models.RecordKind, hit: Any) -> Hit:
+    """A hit with its snippets: highlighting costs, so only hits on the page get it."""
+    snippets = {
+        field: snippet for field in ("name", "body") if (snippet := hit.highlights(field, top=2))
+    }
+    return Hit(kind, hit["record_id"], float(hit.score or 0), snippets)
