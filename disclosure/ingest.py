@@ -362,7 +362,7 @@ class _Batch:
                 col(models.Department.credit_code).in_(named)
             )
         )
-        self.departments.update(dict(found.tuples().all()))
+        self.departments.update(dict(found.all()))
         for code, name in named.items():
             if code not in self.departments:
                 unit = models.Department(credit_code=code, name=name)

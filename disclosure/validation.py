@@ -31,7 +31,7 @@ _ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0
 _ALNUM_TABLE = str.maketrans(_ALNUM)
 _ASCII_TABLE = str.maketrans({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
 _SPACES = re.compile(r"\s+")
-_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]0{1,2}:00(?::00)?)?")
+_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]?0{1,2}:00(?::00)?)?")
 _DATE_ZH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
 
