@@ -141,8 +141,10 @@ def test_ingest_exit_codes_and_report(run: CliRunner, tmp_path: Path) -> None:
         f"Error: {binary}: 不是文本文件（CSV） / not a text (CSV) file — 未写入任何数据 / "
         "nothing was written\n"
     )
-    with Session(_engine(tmp_path)) as session:
+    engine = _engine(tmp_path)
+    with Session(engine) as session:
         assert len(session.exec(select(models.Penalty)).all()) == 2
+    engine.dispose()
 
 
 def test_sample_files_ingest_cleanly(run: CliRunner, tmp_path: Path) -> None:
