@@ -32,6 +32,7 @@ demo: $(STAMP)
 	$(BIN)/gongshi demo
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python -m bench
 
 clean:

@@ -111,3 +111,18 @@ def transaction(engine: sa.Engine) -> Iterator[Session]:
     """A session whose work is committed together at the end, or not at all."""
     with Session(engine, expire_on_commit=False) as session, session.begin():
         yield session
+
+
+def reserve_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[int]:
+    """`count` fresh ids for rows of `table` to be inserted with explicit ids: from the id
+    sequence on PostgreSQL (safe beside concurrent writers), past the largest id on SQLite
+    (one writer at a time)."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        sequence = sa.func.pg_get_serial_sequence(table.name, "id")
+        series = sa.func.generate_series(1, count).table_valued("n")
+        found = connection.execute(sa.select(sa.func.nextval(sequence)).select_from(series))
+        return [int(value) for value in found.scalars()]
+    first = connection.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    return list(range(first + 1, first + 1 + count))

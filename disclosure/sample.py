@@ -327,9 +327,11 @@ def generate(
     rules: lifecycle.Rules,
     calendar: workdays.Calendar,
     progress: Callable[[int], None] | None = None,
+    kinds: Sequence[models.RecordKind] | None = None,
 ) -> SampleReport:
     """Create `records` decisions and list entries (with subjects, departments and lists) and
-    run the stories that end some of them, all in the session's transaction."""
+    run the stories that end some of them, all in the session's transaction. `kinds` limits the
+    records to some kinds (default: all three, in their usual shares)."""
     existing = sum(
         session.execute(sa.select(sa.func.count()).select_from(model)).scalar_one()
         for model in models.RECORD_MODELS.values()
@@ -356,13 +358,14 @@ def generate(
         models.RecordKind.PENALTY: decisions.penalty,
         models.RecordKind.LIST_ENTRY: decisions.list_entry,
     }
-    kinds = [kind for kind, _share in KIND_SHARES]
-    weights = [share for _kind, share in KIND_SHARES]
+    shares = [(kind, share) for kind, share in KIND_SHARES if kinds is None or kind in kinds]
+    chosen = [kind for kind, _share in shares]
+    weights = [share for _kind, share in shares]
     done = 0
     while done < records:
         size = min(BATCH, records - done)
         batch: dict[models.RecordKind, list[dict[str, Any]]] = defaultdict(list)
-        for kind in rng.choices(kinds, weights, k=size):
+        for kind in rng.choices(chosen, weights, k=size):
             batch[kind].append(build[kind](rng.choice(subject_ids)))
         for kind, rows in batch.items():
             ids = _insert(session, models.RECORD_MODELS[kind], rows)

@@ -28,9 +28,17 @@ class Context:
 
 
 class Refused(Exception):
-    """A workflow refused to act; the message names the record and the rule (中文 / English)."""
+    """A workflow refused to act; the message names the record and the rule (中文 / English).
+
+    `field` names the record field the refusal is about, when there is one, so that an ingest
+    rejection can name the column.
+    """
 
     code = "REFUSED"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotFound(Refused):
@@ -126,23 +134,69 @@ def _natural_key_taken(session: Session, record: models.Record) -> bool:
     return found is not None
 
 
-def _check_dates(record: models.Record, ctx: Context) -> None:
-    if record.decision_on > ctx.on:
+def _check_decision_date(name: str, decision_on: dt.date, ctx: Context) -> None:
+    if decision_on > ctx.on:
         raise InvalidChange(
-            f"{label(record)}: 决定日期 {record.decision_on} 晚于今天 / decision date "
-            f"{record.decision_on} is after {ctx.on}"
+            f"{name}: 决定日期 {decision_on} 晚于今天 / decision date {decision_on} is after "
+            f"{ctx.on}",
+            field="decision_on",
         )
 
 
+def _check_dates(record: models.Record, ctx: Context) -> None:
+    _check_decision_date(label(record), record.decision_on, ctx)
+
+
+def _publicity_end(
+    name: str,
+    severity: models.Severity,
+    decision_on: dt.date,
+    supplied: dt.date | None,
+    ctx: Context,
+) -> dt.date | None:
+    try:
+        return lifecycle.publicity_end(severity, decision_on, supplied, ctx.rules)
+    except lifecycle.PublicityEndError as error:
+        raise InvalidChange(f"{name}: {error}", field="publicity_end_on") from error
+
+
 def _resolve_end(record: models.Record, supplied: dt.date | None, ctx: Context) -> None:
-    """Set a penalty's publicity end from its window, or a list entry's default validity."""
+    """Set a penalty's publicity end from its window."""
     if isinstance(record, models.Penalty):
-        try:
-            record.publicity_end_on = lifecycle.publicity_end(
-                record.severity, record.decision_on, supplied, ctx.rules
-            )
-        except lifecycle.PublicityEndError as error:
-            raise InvalidChange(f"{label(record)}: {error}") from error
+        record.publicity_end_on = _publicity_end(
+            label(record), record.severity, record.decision_on, supplied, ctx
+        )
+
+
+def settle_new(
+    kind: models.RecordKind,
+    fields: Mapping[str, Any],
+    ctx: Context,
+    *,
+    default_validity_months: int | None = None,
+) -> dict[str, Any]:
+    """What publishing decides about a new record, from its fields alone: the fields it sets.
+
+    Refuses a decision dated after `ctx.on` and a 公示截止期 outside the severity's window. Sets
+    `published_on`; a penalty's `publicity_end_on` (the supplied one, else the maximum); a list
+    entry's `valid_until_on` when absent, from its list's `default_validity_months`. `publish`
+    and bulk ingestion both decide through this function.
+    """
+    name = f"{KIND_ZH[kind]} {kind.value} ({fields['decision_doc_no']})"
+    decision_on: dt.date = fields["decision_on"]
+    _check_decision_date(name, decision_on, ctx)
+    settled: dict[str, Any] = {"published_on": ctx.on}
+    if kind is models.RecordKind.PENALTY:
+        settled["publicity_end_on"] = _publicity_end(
+            name, fields["severity"], decision_on, fields.get("publicity_end_on"), ctx
+        )
+    if (
+        kind is models.RecordKind.LIST_ENTRY
+        and fields.get("valid_until_on") is None
+        and default_validity_months is not None
+    ):
+        settled["valid_until_on"] = decision_on + relativedelta(months=default_validity_months)
+    return settled
 
 
 def publish(session: Session, record: models.Record, ctx: Context) -> models.Record:
@@ -160,16 +214,16 @@ def publish(session: Session, record: models.Record, ctx: Context) -> models.Rec
             f"{label(record)}: 同一机关的文号已存在 / the authority already has a record with "
             "this document number"
         )
-    if isinstance(record, models.Penalty):
-        _resolve_end(record, record.publicity_end_on, ctx)
-    if isinstance(record, models.ListEntry) and record.valid_until_on is None:
+    validity = None
+    if isinstance(record, models.ListEntry):
         named = session.get(models.List, record.list_id)
         if named is None:
             raise NotFound(f"名单 list #{record.list_id} 不存在 / does not exist")
-        if named.default_validity_months is not None:
-            months = relativedelta(months=named.default_validity_months)
-            record.valid_until_on = record.decision_on + months
-    record.published_on = ctx.on
+        validity = named.default_validity_months
+    for name, value in settle_new(
+        record.KIND, snapshot(record), ctx, default_validity_months=validity
+    ).items():
+        setattr(record, name, value)
     session.add(record)
     session.flush()
     events.append(

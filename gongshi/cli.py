@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -14,11 +16,30 @@ import sqlalchemy as sa
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
+from sqlmodel import SQLModel
 
-from disclosure import db, lifecycle, queries, sample, settings, workdays
+from disclosure import (
+    db,
+    ingest,
+    lifecycle,
+    models,
+    queries,
+    readers,
+    sample,
+    sample_files,
+    settings,
+    template,
+    workdays,
+    workflows,
+)
 from search_index import indexer
 
 F = TypeVar("F", bound=Callable[..., Any])
+KINDS = {
+    "license": models.RecordKind.LICENSE,
+    "penalty": models.RecordKind.PENALTY,
+    "list-entry": models.RecordKind.LIST_ENTRY,
+}
 console = Console(highlight=False)
 
 
@@ -57,6 +78,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     workdays.CalendarError,
     sample.SampleError,
     indexer.IndexUnavailable,
+    ingest.IngestError,
     sa.exc.OperationalError,
 )
 
@@ -104,14 +126,41 @@ def init(env: Env) -> None:
 @main.command(name="sample")
 @click.option("--records", type=click.IntRange(min=1), required=True, help="How many records.")
 @click.option("--seed", type=int, default=1, show_default=True, help="Random seed.")
+@click.option(
+    "--to-files",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Write national-template files into this folder instead of the database.",
+)
+@click.option("--format", "format_", type=click.Choice(["csv", "xlsx"]), default="csv")
+@click.option(
+    "--kind",
+    "kinds",
+    type=click.Choice(["license", "penalty", "list-entry"]),
+    multiple=True,
+    help="Only records of this kind (repeatable; default: all three).",
+)
 @as_of_option
 @click.pass_obj
-def sample_command(env: Env, records: int, seed: int, as_of: dt.datetime | None) -> None:
-    """Generate realistic synthetic data into an empty database."""
+def sample_command(
+    env: Env,
+    records: int,
+    seed: int,
+    to_files: Path | None,
+    format_: str,
+    kinds: tuple[str, ...],
+    as_of: dt.datetime | None,
+) -> None:
+    """Generate realistic synthetic data into an empty database, or as template files."""
     on = as_of_date(as_of)
+    chosen = [KINDS[kind] for kind in kinds] or None
     with user_errors():
+        if to_files is not None:
+            written = _sample_files(env, records, seed, on, chosen, to_files, format_)
+            for name, count in written.items():
+                console.print(f"wrote {to_files / name}: {count} rows")
+            return
         env.require_schema()
-        report = _generate_sample(env, records, seed, on)
+        report = _generate_sample(env, records, seed, on, chosen)
     console.print(f"sample data as of {on} (seed {seed}):")
     table = Table("created", "count")
     table.add_row("subjects", str(report.subjects))
@@ -122,11 +171,40 @@ def sample_command(env: Env, records: int, seed: int, as_of: dt.datetime | None)
     console.print(table)
 
 
-def _generate_sample(env: Env, records: int, seed: int, on: dt.date) -> sample.SampleReport:
+def _sample_files(
+    env: Env,
+    records: int,
+    seed: int,
+    on: dt.date,
+    kinds: list[models.RecordKind] | None,
+    directory: Path,
+    format_: str,
+) -> dict[str, int]:
+    """Generate into a scratch SQLite database, then write its records as template files."""
+    with tempfile.TemporaryDirectory(prefix="gongshi-sample-") as scratch:
+        engine = db.create_engine(f"sqlite:///{Path(scratch) / 'sample.db'}")
+        try:
+            SQLModel.metadata.create_all(engine)
+            _generate_sample(env, records, seed, on, kinds, engine=engine)
+            with db.transaction(engine) as session:
+                return sample_files.write(session, directory, format=format_)
+        finally:
+            engine.dispose()
+
+
+def _generate_sample(
+    env: Env,
+    records: int,
+    seed: int,
+    on: dt.date,
+    kinds: list[models.RecordKind] | None = None,
+    *,
+    engine: sa.Engine | None = None,
+) -> sample.SampleReport:
     calendar = env.calendar()
     with (
         Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress,
-        db.transaction(env.engine) as session,
+        db.transaction(engine or env.engine) as session,
     ):
         task = progress.add_task("generating", total=records)
         report = sample.generate(
@@ -137,6 +215,7 @@ def _generate_sample(env: Env, records: int, seed: int, on: dt.date) -> sample.S
             rules=env.rules(),
             calendar=calendar,
             progress=lambda n: progress.advance(task, n),
+            kinds=kinds,
         )
     years = workdays.fallback_years([on], calendar)
     if years:
@@ -229,3 +308,94 @@ def demo(env: Env, records: int, as_of: dt.datetime | None) -> None:
     for type_, count in sorted(logged.items()):
         log.add_row(type_.value, str(count))
     console.print(log)
+
+
+class UnreadableFile(click.ClickException):
+    """The input file cannot be read as a template table: exit status 2, nothing written."""
+
+    exit_code = 2
+
+
+EXIT_REJECTED = 3
+
+
+@main.command(name="ingest")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--kind", type=click.Choice(sorted(KINDS)), required=True, help="What the rows are.")
+@click.option(
+    "--source-unit", metavar="CODE", help="Credit code of the supplying department (数据来源单位)."
+)
+@click.option("--encoding", help="CSV encoding (default: detected; utf-8, utf-8-sig, gb18030).")
+@click.option("--sheet", help="XLSX sheet to read (default: the first).")
+@as_of_option
+@click.pass_obj
+def ingest_command(
+    env: Env,
+    file: Path,
+    kind: str,
+    source_unit: str | None,
+    encoding: str | None,
+    sheet: str | None,
+    as_of: dt.datetime | None,
+) -> None:
+    """Ingest a national-template CSV or XLSX file of licenses, penalties or list entries.
+
+    Exit status: 0 every row accepted (or already stored), 3 some rows rejected (see
+    FILE.rejects.csv), 2 the file could not be read (nothing written).
+    """
+    on = as_of_date(as_of)
+    calendar = env.calendar()
+    ctx = workflows.Context(actor="ingest", on=on, rules=env.rules(), calendar=calendar)
+    with user_errors():
+        env.require_schema()
+        try:
+            with (
+                Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as bar,
+                db.transaction(env.engine) as session,
+            ):
+                task = bar.add_task(f"ingesting {file.name}", total=None)
+                report = ingest.ingest(
+                    session,
+                    file,
+                    kind=KINDS[kind],
+                    ctx=ctx,
+                    source_unit=source_unit,
+                    encoding=encoding,
+                    sheet=sheet,
+                    progress=lambda n: bar.advance(task, n),
+                )
+        except (readers.ReadError, template.TemplateError) as error:
+            raise UnreadableFile(f"{error} — 未写入任何数据 / nothing was written") from error
+    _print_ingest(report, on, calendar)
+    if report.rejected:
+        sys.exit(EXIT_REJECTED)
+
+
+def _print_ingest(report: ingest.IngestReport, on: dt.date, calendar: workdays.Calendar) -> None:
+    console.print(
+        f"ingest {report.path.name} ({report.kind.value}, {report.format}) as of {on}, "
+        "in one transaction:",
+        soft_wrap=True,
+    )
+    late = f" ({report.late} late: over 7 working days after the decision)"
+    lines = [
+        ("rows read", report.read, ""),
+        ("accepted", report.accepted, late if report.late else ""),
+        ("corrected", report.corrected, ""),
+        ("unchanged", report.unchanged, ""),
+        ("rejected", report.rejected, f" → {report.rejects_path}" if report.rejects_path else ""),
+    ]
+    for name, count, note in lines:
+        console.print(f"  {name:<10}{count:>9}{note}", soft_wrap=True)
+    for rule, count in sorted(report.rules.items()):
+        console.print(f"    {rule}: {count}")
+    for party in report.registered:
+        console.print(f"registered department: {party.name} ({party.credit_code})")
+    if not report.changed:
+        console.print("nothing changed: every accepted row was already stored as given")
+    years = workdays.fallback_years([on], calendar)
+    if years and report.accepted:
+        console.print(
+            f"note: no holiday schedule for {', '.join(map(str, sorted(years)))}: working days "
+            "counted Monday–Friday; add it to GONGSHI_HOLIDAYS_FILE"
+        )

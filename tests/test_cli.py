@@ -109,3 +109,83 @@ def test_index_builds_then_follows(run: CliRunner) -> None:
     assert updated.output.startswith(
         "index updated as of 2026-11-28: 0 events, 0 indexed, 0 removed"
     )
+
+
+def _penalty_file(path: Path, rows: list[dict[str, str]]) -> Path:
+    from tests.disclosure.test_ingest import write_csv
+
+    return write_csv(path, rows)
+
+
+def test_ingest_exit_codes_and_report(run: CliRunner, tmp_path: Path) -> None:
+    from tests.disclosure.test_validation import penalty_cells
+
+    run.invoke(cli.main, ["init"])
+    good = _penalty_file(tmp_path / "good.csv", [penalty_cells()])
+    args = ["--kind", "penalty", "--as-of", "2026-05-25"]
+    result = run.invoke(cli.main, ["ingest", str(good), *args])
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:6] == [
+        "ingest good.csv (penalty, csv (utf-8)) as of 2026-05-25, in one transaction:",
+        "  rows read         1",
+        "  accepted          1",
+        "  corrected         0",
+        "  unchanged         0",
+        "  rejected          0",
+    ]
+    again = run.invoke(cli.main, ["ingest", str(good), *args])
+    assert again.exit_code == 0
+    assert "nothing changed: every accepted row was already stored as given" in again.output
+
+    mixed = _penalty_file(
+        tmp_path / "mixed.csv",
+        [penalty_cells(decision_doc_no="赤市监罚〔2026〕2号"), penalty_cells(fine_amount_wan="")],
+    )
+    result = run.invoke(cli.main, ["ingest", str(mixed), *args])
+    assert result.exit_code == 3, result.output
+    assert f"  rejected          1 → {tmp_path / 'mixed.csv.rejects.csv'}" in result.output
+
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(b"\x00\xff\x00garbage")
+    result = run.invoke(cli.main, ["ingest", str(binary), *args])
+    assert result.exit_code == 2
+    assert result.output == (
+        f"Error: {binary}: 不是文本文件（CSV） / not a text (CSV) file — 未写入任何数据 / "
+        "nothing was written\n"
+    )
+    engine = _engine(tmp_path)
+    with Session(engine) as session:
+        assert len(session.exec(select(models.Penalty)).all()) == 2
+    engine.dispose()
+
+
+def test_sample_files_ingest_cleanly(run: CliRunner, tmp_path: Path) -> None:
+    run.invoke(cli.main, ["init"])
+    result = run.invoke(
+        cli.main,
+        [
+            "sample",
+            "--records",
+            "60",
+            "--to-files",
+            "files",
+            "--as-of",
+            "2026-11-28",
+            "--kind",
+            "penalty",
+            "--kind",
+            "license",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in (tmp_path / "files").iterdir()) == [
+        "license.csv",
+        "list-entry.csv",
+        "penalty.csv",
+    ]
+    for kind in ("penalty", "license"):
+        ingested = run.invoke(
+            cli.main, ["ingest", f"files/{kind}.csv", "--kind", kind, "--as-of", "2026-11-28"]
+        )
+        assert ingested.exit_code == 0, ingested.output
+        assert "  rejected          0" in ingested.output

@@ -1,0 +1,426 @@
+"""File ingestion: a department's template file, validated row by row, upserted by natural key.
+
+New keys are published through `workflows.settle_new` (the rules `publish` applies) and inserted
+in bulk with their PUBLISHED events; changed rows go through `workflows.correct`; identical rows
+are left alone. Everything happens in the caller's transaction: a file lands whole or not at all.
+Rejected rows go to FILE.rejects.csv in the file's own columns plus `row` and `reason`.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from disclosure import (
+    db,
+    events,
+    models,
+    readers,
+    template,
+    timeliness,
+    validation,
+    workflows,
+)
+
+BATCH = 5_000
+
+# Record fields a workflow refusal may name, to the template column a clerk fixes.
+_FIELD_COLUMN = {"decision_on": "decision_date", "publicity_end_on": "publicity_end_date"}
+# Fields the workflows set, never compared with a row.
+_MANAGED = {"id", "published_on", "ended_on", "end_reason", "objection_opened_on"} | {
+    "created_at",
+    "updated_at",
+}
+
+
+class IngestError(ValueError):
+    """The run cannot start: an option names something that does not exist."""
+
+
+@dataclasses.dataclass
+class IngestReport:
+    """What one file did: every row read is accepted, corrected, unchanged or rejected."""
+
+    path: Path
+    kind: models.RecordKind
+    format: str = ""
+    read: int = 0
+    accepted: int = 0
+    corrected: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    late: int = 0  # accepted rows published more than 7 working days after their decision
+    registered: list[validation.Party] = dataclasses.field(default_factory=list)
+    rules: Counter[str] = dataclasses.field(default_factory=Counter)  # rejections by rule
+    rejects_path: Path | None = None
+
+    @property
+    def balanced(self) -> bool:
+        """rows read = accepted + corrected + unchanged + rejected."""
+        return self.read == self.accepted + self.corrected + self.unchanged + self.rejected
+
+    @property
+    def changed(self) -> bool:
+        """Whether the file changed anything in the database."""
+        return bool(self.accepted or self.corrected or self.registered)
+
+
+def rejects_path(path: Path) -> Path:
+    """Where the rejected rows of `path` go: beside it, as FILE.rejects.csv."""
+    return path.with_name(path.name + ".rejects.csv")
+
+
+class _Rejects:
+    """FILE.rejects.csv, written beside the input as the rows are rejected, kept on success."""
+
+    def __init__(self, path: Path, header: list[str], keep: list[int]) -> None:
+        self.path, self.header, self.keep = path, header, keep
+        self.part = path.with_name(path.name + ".part")
+        self.file: IO[str] | None = None
+        self.writer: Any = None
+
+    def write(self, cells: list[str], reason: validation.Reason) -> None:
+        if self.writer is None:
+            # UTF-8 with BOM: Excel on a Chinese Windows opens it without garbling
+            self.file = self.part.open("w", encoding="utf-8-sig", newline="")
+            self.writer = csv.writer(self.file)
+            self.writer.writerow([self.header[i] for i in self.keep] + ["row", "reason"])
+        padded = cells + [""] * (len(self.header) - len(cells))
+        self.writer.writerow([padded[i] for i in self.keep] + [reason.row, str(reason)])
+
+    def finish(self, success: bool) -> Path | None:
+        if self.file is not None:
+            self.file.close()
+        if not success:
+            self.part.unlink(missing_ok=True)
+            return None
+        if self.file is None:
+            self.path.unlink(missing_ok=True)  # a stale list from an earlier run would mislead
+            return None
+        self.part.replace(self.path)
+        return self.path
+
+
+@contextmanager
+def _rejects(path: Path, header: list[str], keep: list[int]) -> Iterator[_Rejects]:
+    rejects = _Rejects(path, header, keep)
+    try:
+        yield rejects
+    except BaseException:
+        rejects.finish(False)
+        raise
+
+
+def ingest(
+    session: Session,
+    path: Path,
+    *,
+    kind: models.RecordKind,
+    ctx: workflows.Context,
+    source_unit: str | None = None,
+    encoding: str | None = None,
+    sheet: str | None = None,
+    progress: Callable[[int], None] | None = None,
+    batch_size: int = BATCH,
+) -> IngestReport:
+    """Ingest the template file at `path` in the session's transaction.
+
+    Raises readers.ReadError or template.TemplateError, before writing or (for a file damaged
+    further down) with everything written so far to be rolled back by the caller's transaction.
+    """
+    default_source = _source_unit(session, source_unit)
+    optional = frozenset({"source_unit", "source_unit_uscc"}) if default_source else frozenset()
+    lists = _lists(session)
+    lookups = validation.Lookups(
+        lists={key: ref for key, (ref, _months) in lists.items()},
+        source_unit_given=default_source is not None,
+    )
+    report = IngestReport(path, kind)
+    with readers.open_table(path, encoding=encoding, sheet=sheet) as table:
+        report.format = table.format
+        keys = template.match_header(kind, table.header, optional=optional)
+        keep = [i for i, key in enumerate(keys) if key is not None]
+        width = len(keys)
+        batch = _Batch(session, kind, ctx, report, default_source, lists)
+        with _rejects(rejects_path(path), table.header, keep) as rejects:
+            batch.rejects = rejects
+            for number, cells in table.rows:
+                report.read += 1
+                if any(cell.strip() for cell in cells[width:]):
+                    batch.reject(
+                        cells,
+                        validation.reason(
+                            kind,
+                            number,
+                            "row",
+                            "extra_cells",
+                            f"有 {len(cells)} 个单元格，多于表头的 {width} 列",
+                            f"has {len(cells)} cells, more than the header's {width} columns",
+                        ),
+                    )
+                    continue
+                row = {key: cell for key, cell in zip(keys, cells, strict=False) if key}
+                checked = validation.check_row(kind, number, row, lookups)
+                if isinstance(checked, validation.Reason):
+                    batch.reject(cells, checked)
+                else:
+                    batch.add(checked, cells)
+                if len(batch.rows) >= batch_size:
+                    _advance(progress, batch.apply())
+            _advance(progress, batch.apply())
+            report.rejects_path = rejects.finish(True)
+    assert report.balanced, report
+    return report
+
+
+def _advance(progress: Callable[[int], None] | None, count: int) -> None:
+    if progress is not None and count:
+        progress(count)
+
+
+def _source_unit(session: Session, code: str | None) -> models.Department | None:
+    if code is None:
+        return None
+    unit = session.exec(
+        select(models.Department).where(col(models.Department.credit_code) == code.upper())
+    ).first()
+    if unit is None:
+        raise IngestError(
+            f"没有统一社会信用代码为 {code} 的单位 / no department has the credit code {code}"
+        )
+    return unit
+
+
+def _lists(session: Session) -> dict[str, tuple[validation.ListRef, int | None]]:
+    found: dict[str, tuple[validation.ListRef, int | None]] = {}
+    for named in session.exec(select(models.List)):
+        assert named.id is not None
+        entry = (validation.ListRef(named.id, named.code), named.default_validity_months)
+        found[named.code] = entry
+        found.setdefault(named.name, entry)
+    return found
+
+
+class _Batch:
+    """Rows of one batch, applied with one query per lookup and one bulk insert per table."""
+
+    def __init__(
+        self,
+        session: Session,
+        kind: models.RecordKind,
+        ctx: workflows.Context,
+        report: IngestReport,
+        default_source: models.Department | None,
+        lists: dict[str, tuple[validation.ListRef, int | None]],
+    ) -> None:
+        self.session, self.kind, self.ctx, self.report = session, kind, ctx, report
+        self.model = models.RECORD_MODELS[kind]
+        self.table: sa.Table = self.model.__table__  # type: ignore[union-attr]
+        self.default_source = default_source
+        self.validity = {ref.id: months for ref, months in lists.values()}
+        self.departments: dict[str, int] = {}
+        self.rows: list[tuple[validation.Valid, list[str]]] = []
+        self.rejects: _Rejects | None = None
+        self.compared = [c.key for c in self.table.c if c.key not in _MANAGED and c.key != "id"]
+        # Records stored before this run have ids up to here; a key found above it, or one
+        # already touched, repeats an earlier row of the file.
+        self.first_new_id = session.execute(
+            sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))
+        ).scalar_one()
+        self.touched: set[int] = set()
+        self.actor = f"ingest {report.path.name}"
+
+    def add(self, valid: validation.Valid, cells: list[str]) -> None:
+        self.rows.append((valid, cells))
+
+    def reject(self, cells: list[str], reason: validation.Reason) -> None:
+        assert self.rejects is not None
+        self.report.rejected += 1
+        self.report.rules[reason.rule] += 1
+        self.rejects.write(cells, reason)
+
+    def _refused(self, cells: list[str], row: int, refusal: workflows.Refused) -> None:
+        column = _FIELD_COLUMN.get(refusal.field or "", refusal.field or "row")
+        zh, _, en = str(refusal).partition(" / ")
+        rule = refusal.code.lower() if refusal.field is None else f"{refusal.field}"
+        self.reject(cells, validation.reason(self.kind, row, column, rule, zh, en or zh))
+
+    def apply(self) -> int:
+        """Apply the batch; returns how many rows it held."""
+        rows, self.rows = self.rows, []
+        if not rows:
+            return 0
+        self._departments([valid for valid, _cells in rows])
+        subjects = self._subjects([valid for valid, _cells in rows])
+        existing = self._existing([valid for valid, _cells in rows])
+        new: list[dict[str, Any]] = []
+        seen: set[tuple[int, str]] = set()
+        for valid, cells in rows:
+            record = valid.record
+            try:
+                settled = workflows.settle_new(
+                    self.kind,
+                    record,
+                    self.ctx,
+                    default_validity_months=self.validity.get(record.get("list_id", -1)),
+                )
+            except workflows.Refused as refusal:
+                self._refused(cells, valid.row, refusal)
+                continue
+            source = valid.source_unit
+            source_id = (
+                self.departments[source.credit_code]
+                if source is not None
+                else self.default_source.id
+                if self.default_source is not None
+                else None
+            )
+            fields = record | {
+                "subject_id": subjects[_subject_key(valid.subject)],
+                "authority_id": self.departments[valid.authority.credit_code],
+                "source_unit_id": source_id,
+            }
+            key = (fields["authority_id"], fields["decision_doc_no"])
+            stored = existing.get(key)
+            if key in seen or (
+                stored is not None
+                and (stored["id"] > self.first_new_id or stored["id"] in self.touched)
+            ):
+                self.reject(cells, _duplicate(self.kind, valid.row))
+                continue
+            seen.add(key)
+            if stored is None:
+                new.append(fields | settled)
+                continue
+            self.touched.add(stored["id"])
+            self._upsert(stored, fields | settled, cells, valid.row)
+        self._insert(new)
+        return len(rows)
+
+    def _upsert(
+        self, stored: dict[str, Any], fields: dict[str, Any], cells: list[str], row: int
+    ) -> None:
+        changes = {k: fields[k] for k in self.compared if k in fields and fields[k] != stored[k]}
+        if not changes:
+            self.report.unchanged += 1
+            return
+        record = workflows.get_record(self.session, self.kind, stored["id"])
+        try:  # a refusal restores the record before it raises: nothing to roll back
+            workflows.correct(self.session, record, changes, self.ctx)
+        except workflows.Refused as refusal:
+            self._refused(cells, row, refusal)
+            return
+        self.report.corrected += 1
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        connection = self.session.connection()
+        ids = db.reserve_ids(connection, self.table, len(rows))
+        db.bulk_insert(
+            connection, self.table, [{"id": i} | r for i, r in zip(ids, rows, strict=True)]
+        )
+        occurred_at = models.now_utc()
+        events.append_many(
+            self.session,
+            (
+                events.row(
+                    self.kind,
+                    record_id,
+                    models.EventType.PUBLISHED,
+                    effective_on=self.ctx.on,
+                    actor=self.actor,
+                    payload=events.published_payload(row),
+                    occurred_at=occurred_at,
+                )
+                for record_id, row in zip(ids, rows, strict=True)
+            ),
+        )
+        self.report.accepted += len(rows)
+        self.report.late += sum(
+            timeliness.is_late(row["decision_on"], self.ctx.on, self.ctx.calendar) for row in rows
+        )
+
+    def _departments(self, rows: Iterable[validation.Valid]) -> None:
+        named: dict[str, str] = {}
+        for valid in rows:
+            for party in (valid.authority, valid.source_unit):
+                if party is not None and party.credit_code not in self.departments:
+                    named.setdefault(party.credit_code, party.name)
+        if not named:
+            return
+        found = self.session.execute(
+            sa.select(col(models.Department.credit_code), col(models.Department.id)).where(
+                col(models.Department.credit_code).in_(named)
+            )
+        )
+        self.departments.update(dict(found.all()))
+        for code, name in named.items():
+            if code not in self.departments:
+                unit = models.Department(credit_code=code, name=name)
+                self.session.add(unit)
+                self.session.flush()
+                assert unit.id is not None
+                self.departments[code] = unit.id
+                self.report.registered.append(validation.Party(code, name))
+
+    def _subjects(self, rows: Iterable[validation.Valid]) -> dict[tuple[str, str], int]:
+        wanted = {_subject_key(valid.subject): valid.subject for valid in rows}
+        found: dict[tuple[str, str], int] = {}
+        for column in ("credit_code", "id_number_digest"):
+            values = [value for name, value in wanted if name == column]
+            if values:
+                attribute = getattr(models.Subject, column)
+                query = sa.select(attribute, col(models.Subject.id)).where(attribute.in_(values))
+                found |= {(column, value): id_ for value, id_ in self.session.execute(query)}
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            table: sa.Table = models.Subject.__table__  # type: ignore[attr-defined]
+            columns = [c.key for c in table.c if c.key != "id"]
+            ids = db.reserve_ids(self.session.connection(), table, len(missing))
+            db.bulk_insert(
+                self.session.connection(),
+                table,
+                [
+                    {"id": i} | {c: wanted[key].get(c) for c in columns}
+                    for i, key in zip(ids, missing, strict=True)
+                ],
+            )
+            found |= dict(zip(missing, ids, strict=True))
+        return found
+
+    def _existing(self, rows: list[validation.Valid]) -> dict[tuple[int, str], dict[str, Any]]:
+        numbers = {valid.record["decision_doc_no"] for valid in rows}
+        authorities = {self.departments[valid.authority.credit_code] for valid in rows}
+        query = sa.select(self.table).where(
+            self.table.c.decision_doc_no.in_(numbers), self.table.c.authority_id.in_(authorities)
+        )
+        return {
+            (row["authority_id"], row["decision_doc_no"]): dict(row)
+            for row in self.session.execute(query).mappings()
+        }
+
+
+def _subject_key(subject: dict[str, Any]) -> tuple[str, str]:
+    if subject.get("credit_code"):
+        return ("credit_code", subject["credit_code"])
+    return ("id_number_digest", subject["id_number_digest"])
+
+
+def _duplicate(kind: models.RecordKind, row: int) -> validation.Reason:
+    return validation.reason(
+        kind,
+        row,
+        "decision_doc_no",
+        "duplicate",
+        "与本文件前面的行是同一机关的同一文号",
+        "repeats the authority and document number of an earlier row of this file",
+    )
