@@ -109,6 +109,13 @@ class ObjectionOutcome(enum.StrEnum):
     REJECTED = "rejected"  # not upheld: the annotation is removed
 
 
+class Role(enum.StrEnum):
+    """What an API token may do."""
+
+    DEPARTMENT = "department"  # a data-providing department: its own records only
+    OPERATOR = "operator"  # the platform operator (区发展和改革局): objections and repair intake
+
+
 class RepairStatus(enum.StrEnum):
     """State of a credit repair (信用修复) application."""
 
@@ -396,6 +403,7 @@ class Repair(RecordRef, table=True):
     applied_on: dt.date
     commitment: str  # 信用承诺
     applied_by: str = Field(max_length=200)
+    due_on: dt.date | None = Field(default=None)  # decision due, in working days
     status: RepairStatus = Field(sa_type=enum_column(RepairStatus))
     decided_on: dt.date | None = Field(default=None)
     decided_by: str | None = Field(default=None, max_length=200)
@@ -409,6 +417,7 @@ class Withdrawal(RecordRef, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     withdrawn_on: dt.date
+    decision_changed_on: dt.date | None = Field(default=None)  # when the decision was revoked …
     kind: WithdrawalKind = Field(sa_type=enum_column(WithdrawalKind))
     reason: str  # 撤回理由, public
     actor: str = Field(max_length=200)
@@ -441,3 +450,59 @@ class Event(RecordRef, table=True):
     effective_on: dt.date  # the day it takes effect publicly
     actor: str = Field(max_length=200)
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+
+
+class Token(SQLModel, table=True):
+    """An API token of a department or the operator. Only a digest of the secret is kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    unit_id: int = Field(foreign_key="department.id")
+    role: Role = Field(sa_type=enum_column(Role))
+    digest: str = Field(max_length=64, unique=True)  # sha256 of the secret
+    created_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    expires_on: dt.date | None = Field(default=None)  # last valid day; None = until revoked
+    revoked_at: dt.datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+    unit: Department = Relationship(sa_relationship_kwargs=_joined())
+
+
+class AuditEntry(SQLModel, table=True):
+    """One write attempt through the API, allowed or refused: append-only, written in the
+    transaction of its effect. Never holds a token or a request body."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(
+        default=None,
+        primary_key=True,
+        sa_type=sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+    )
+    at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime, index=True)
+    token_id: int | None = Field(default=None, foreign_key="token.id")
+    unit_id: int | None = Field(default=None, foreign_key="department.id")
+    operation: str = Field(max_length=100)
+    records: list[str] = Field(default_factory=list, sa_type=JSON)  # "<kind>:<id>"
+    outcome: str = Field(max_length=100)  # ok | unauthenticated | forbidden | a refusal's code
+
+
+# The audit trail is append-only in the database itself, not only by convention.
+APPEND_ONLY_DDL = {
+    "sqlite": [
+        f"CREATE TRIGGER audit_entry_no_{verb.lower()} BEFORE {verb} ON audit_entry "
+        "BEGIN SELECT RAISE(ABORT, 'audit entries are append-only'); END"
+        for verb in ("UPDATE", "DELETE")
+    ],
+    "postgresql": [
+        "CREATE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN RAISE EXCEPTION 'audit entries are append-only'; END $$",
+        "CREATE TRIGGER audit_entry_append_only BEFORE UPDATE OR DELETE ON audit_entry "
+        "FOR EACH ROW EXECUTE FUNCTION audit_entry_append_only()",
+    ],
+}
+for _dialect, _statements in APPEND_ONLY_DDL.items():
+    for _statement in _statements:
+        sa.event.listen(
+            AuditEntry.__table__,  # type: ignore[attr-defined]
+            "after_create",
+            sa.DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
+        )

@@ -402,3 +402,47 @@ def on_time_rates(
         ),
         key=lambda rate: (rate.department, rate.department_id),
     )
+
+
+# --- deadlines of objections, repairs and withdrawals ---
+
+
+@dataclasses.dataclass(frozen=True)
+class Overdue:
+    """Open objections and pending repair applications past their due day."""
+
+    objections: Sequence[models.Objection]
+    repairs: Sequence[models.Repair]
+
+
+def overdue(session: Session, on: dt.date) -> Overdue:
+    """What should have been decided before `on` and is still open."""
+    objections = session.exec(
+        select(models.Objection)
+        .where(col(models.Objection.closed_on).is_(None), col(models.Objection.due_on) < on)
+        .order_by(col(models.Objection.due_on), col(models.Objection.id))
+    ).all()
+    repairs = session.exec(
+        select(models.Repair)
+        .where(
+            col(models.Repair.status) == models.RepairStatus.APPLIED,
+            col(models.Repair.due_on) < on,
+        )
+        .order_by(col(models.Repair.due_on), col(models.Repair.id))
+    ).all()
+    return Overdue(objections, repairs)
+
+
+def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]:
+    """Withdrawals made more than `days` days after the decision changed."""
+    withdrawals = session.exec(
+        select(models.Withdrawal)
+        .where(col(models.Withdrawal.decision_changed_on).is_not(None))
+        .order_by(col(models.Withdrawal.id))
+    ).all()
+    return [
+        withdrawal
+        for withdrawal in withdrawals
+        if withdrawal.decision_changed_on is not None
+        and (withdrawal.withdrawn_on - withdrawal.decision_changed_on).days > days
+    ]

@@ -15,6 +15,8 @@ from sqlmodel import Session, col, select
 from disclosure import events, lifecycle, models, workdays
 
 OBJECTION_DECISION_DAYS = 7  # working days to decide an objection
+REPAIR_DECISION_DAYS = 3  # working days to decide a repair (深圳经济特区社会信用条例 Art. 80)
+WITHDRAWAL_DAYS = 3  # days from a decision's change to its withdrawal (行政处罚法 Art. 48)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -323,8 +325,11 @@ def withdraw(
     kind: models.WithdrawalKind,
     reason: str,
     ctx: Context,
+    decision_changed_on: dt.date | None = None,
 ) -> models.Withdrawal:
-    """Withdraw a published decision (撤回) with its public reason; publication ends today."""
+    """Withdraw a published decision (撤回) with its public reason; publication ends today.
+    `decision_changed_on`, the day the decision was changed or revoked, starts the 3-day
+    deadline that `queries.late_withdrawals` checks."""
     if isinstance(record, models.ListEntry):
         raise InvalidChange(
             f"{label(record)}: 名单条目应移出而非撤回 / list entries exit the list; use exit"
@@ -332,11 +337,16 @@ def withdraw(
     if not reason.strip():
         raise InvalidChange(f"{label(record)}: 撤回须说明理由 / a withdrawal needs a reason")
     _require_public(record, ctx, "撤回", "withdraw it")
+    if decision_changed_on is not None and decision_changed_on > ctx.on:
+        raise InvalidChange(
+            f"{label(record)}: 决定变更日期晚于今天 / the decision cannot change after {ctx.on}"
+        )
     assert record.id is not None
     withdrawal = models.Withdrawal(
         record_kind=record.KIND,
         record_id=record.id,
         withdrawn_on=ctx.on,
+        decision_changed_on=decision_changed_on,
         kind=kind,
         reason=reason.strip(),
         actor=ctx.actor,
@@ -525,6 +535,7 @@ def apply_for_repair(
         applied_on=ctx.on,
         commitment=commitment.strip(),
         applied_by=ctx.actor,
+        due_on=workdays.add_working_days(ctx.on, REPAIR_DECISION_DAYS, ctx.calendar),
         status=models.RepairStatus.APPLIED,
     )
     session.add(repair)

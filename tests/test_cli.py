@@ -189,3 +189,26 @@ def test_sample_files_ingest_cleanly(run: CliRunner, tmp_path: Path) -> None:
         )
         assert ingested.exit_code == 0, ingested.output
         assert "  rejected          0" in ingested.output
+
+
+def test_token_commands(run: CliRunner) -> None:
+    run.invoke(cli.main, ["init"])
+    run.invoke(cli.main, ["sample", "--records", "20"])
+    from disclosure import sample as sample_data
+
+    unit = sample_data.department_code("赤坎区市场监督管理局")
+    created = run.invoke(cli.main, ["token", "create", "--unit", unit, "--expires", "2030-01-01"])
+    assert created.exit_code == 0, created.output
+    first, secret = created.output.splitlines()
+    assert first == "token #1 for 赤坎区市场监督管理局 (department); its secret, shown once:"
+    listed = run.invoke(cli.main, ["token", "list"])
+    assert "赤坎区市场监督管理局" in listed.output
+    assert "2030-01-01" in listed.output
+    assert secret not in listed.output
+    assert run.invoke(cli.main, ["token", "revoke", "1"]).output == "token #1 revoked\n"
+    unknown = run.invoke(cli.main, ["token", "create", "--unit", "X"])
+    assert (unknown.exit_code, unknown.output) == (1, "Error: no department with credit code X\n")
+    assert run.invoke(cli.main, ["audit", "--since", "2026-01-01"]).output == ""
+    overdue = run.invoke(cli.main, ["overdue", "--as-of", "2026-11-28"])
+    assert overdue.exit_code == 0, overdue.output
+    assert overdue.output.splitlines()[-1].startswith("as of 2026-11-28: ")
