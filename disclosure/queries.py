@@ -303,3 +303,83 @@ def event_counts(session: Session) -> dict[models.EventType, int]:
         sa.select(col(models.Event.type), sa.func.count()).group_by(col(models.Event.type))
     )
     return {models.EventType(type_): count for type_, count in rows}
+
+
+# --- queries of the public API (api/) ---
+
+
+def subjects_records(
+    session: Session, model: type[R], keys: Sequence[str], on: dt.date
+) -> dict[str, list[R]]:
+    """The public records of `model` of the subjects with public keys `keys` on `on`, newest
+    decision first, in one query: what the API's subject loader batches."""
+    codes = [key.upper() for key in keys if not (key.startswith("P") and key[1:].isdigit())]
+    people = [int(key[1:]) for key in keys if key.startswith("P") and key[1:].isdigit()]
+    subject = models.Subject
+    statement = (
+        select(model)
+        .join(subject, col(subject.id) == col(model.subject_id))
+        .where(
+            sa.or_(
+                col(subject.credit_code).in_(codes),
+                sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
+            ),
+            lifecycle.public_clause(model, on),
+        )
+        .order_by(col(model.decision_on).desc(), col(model.id).desc())
+    )
+    found: dict[str, list[R]] = {key: [] for key in keys}
+    for record in session.exec(statement).unique():
+        key = record.subject.credit_code or f"P{record.subject.id}"
+        found.setdefault(key, []).append(record)
+    return found
+
+
+def records_by_ids(
+    session: Session, kind: models.RecordKind, ids: Sequence[int]
+) -> dict[int, models.Record]:
+    """Records of `kind` by id whatever their visibility (callers project or tombstone them)."""
+    model = models.RECORD_MODELS[kind]
+    rows = session.exec(select(model).where(col(model.id).in_(ids))).unique()
+    return {record.id: record for record in rows if record.id is not None}
+
+
+def data_version(session: Session) -> int:
+    """The newest event id: every change of what is public appends one (dates aside)."""
+    return int(session.execute(sa.select(sa.func.max(col(models.Event.id)))).scalar() or 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicationLag:
+    """How many records a department published with one (decision date, publication date)."""
+
+    kind: models.RecordKind
+    source_unit_id: int
+    decision_on: dt.date
+    published_on: dt.date
+    count: int
+
+
+def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
+    """Records published by `on` (withheld penalties aside), grouped by department and dates:
+    few rows, from which on-time publication rates follow with a working-day calendar."""
+    lags = []
+    for kind, model in models.RECORD_MODELS.items():
+        conditions = [col(model.published_on) <= on]
+        if model is models.Penalty:
+            conditions.append(col(models.Penalty.publicity_end_on).is_not(None))
+        rows = session.execute(
+            sa.select(
+                col(model.source_unit_id),
+                col(model.decision_on),
+                col(model.published_on),
+                sa.func.count(),
+            )
+            .where(*conditions)
+            .group_by(col(model.source_unit_id), col(model.decision_on), col(model.published_on))
+        ).all()
+        lags += [
+            PublicationLag(kind, unit, decided, published, n)
+            for unit, decided, published, n in rows
+        ]
+    return lags
