@@ -55,7 +55,7 @@ def opened(
             return
         raw: Any = connection.connection.dbapi_connection
         deadline = time.monotonic() + budget
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 10_000)
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
         try:
             yield Context(session, on, app_settings, limits)
         finally:

@@ -38,6 +38,8 @@ def execute(
 ) -> dict[str, Any]:
     """The response of `query` as an agency would get it: data, and errors when there are."""
 
+    context.watch_time_budget(engine)
+
     async def go() -> dict[str, Any]:
         with context.opened(engine, app_settings, limits or Limits(), on) as ctx:
             result = await graphql.execute(
@@ -57,7 +59,6 @@ def execute(
 @pytest.fixture
 def run(graphql: strawberry.Schema, engine: sa.Engine, app_settings: settings.Settings) -> Run:
     """`run(query, variables, on=…)` against the test database."""
-    context.watch_time_budget(engine)
 
     def runner(
         query: str, variables: dict[str, Any] | None = None, **kwargs: Any
