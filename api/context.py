@@ -49,23 +49,41 @@ def opened(
     with Session(engine, expire_on_commit=False) as session:
         connection = session.connection()
         budget = limits.time_budget_seconds
-        if connection.dialect.name == "postgresql":
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {int(budget * 1000)}")
-            yield Context(session, on, app_settings, limits)
-            return
-        raw: Any = connection.connection.dbapi_connection
         deadline = time.monotonic() + budget
-        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+        raw: Any = connection.connection.dbapi_connection
+        if connection.dialect.name == "postgresql":
+            # 0 would mean no timeout at all
+            milliseconds = max(1, int(budget * 1000))
+            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+        else:
+            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+        connection.info[_DEADLINE] = deadline
         try:
             yield Context(session, on, app_settings, limits)
         finally:
-            raw.set_progress_handler(None, 0)
+            connection.info.pop(_DEADLINE, None)
+            if connection.dialect.name != "postgresql":
+                raw.set_progress_handler(None, 0)
+
+
+_DEADLINE = "gongshi.deadline"
+_SPENT = "the query ran out of its time budget: ask for a smaller page or a narrower filter"
 
 
 def watch_time_budget(engine: sa.Engine) -> None:
-    """Turn the database's "interrupted" / "statement timeout" into TimeBudgetExceeded."""
+    """Turn the database's "interrupted" / "statement timeout", and any statement past the
+    deadline, into TimeBudgetExceeded."""
     if not sa.event.contains(engine, "handle_error", _interrupted):
         sa.event.listen(engine, "handle_error", _interrupted)
+        sa.event.listen(engine, "before_cursor_execute", _in_time)
+
+
+def _in_time(connection: sa.Connection, *args: Any) -> None:
+    """No statement starts once the request's deadline has passed (the database stops those
+    already running)."""
+    deadline = connection.info.get(_DEADLINE)
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeBudgetExceeded(_SPENT)
 
 
 def _interrupted(context: sa.engine.ExceptionContext) -> None:
@@ -74,6 +92,4 @@ def _interrupted(context: sa.engine.ExceptionContext) -> None:
         isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
     ) or type(original).__name__ == "QueryCanceled"
     if stopped:
-        raise TimeBudgetExceeded(
-            "the query ran out of its time budget: ask for a smaller page or a narrower filter"
-        ) from original
+        raise TimeBudgetExceeded(_SPENT) from original

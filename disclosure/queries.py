@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -340,7 +340,8 @@ def records_by_ids(
 ) -> dict[int, models.Record]:
     """Records of `kind` by id whatever their visibility (callers project or tombstone them)."""
     model = models.RECORD_MODELS[kind]
-    rows = session.exec(select(model).where(col(model.id).in_(ids))).unique()
+    statement = select(model).where(col(model.id).in_(ids))
+    rows = cast(list[models.Record], list(session.exec(statement).unique()))
     return {record.id: record for record in rows if record.id is not None}
 
 

@@ -1,4 +1,4 @@
-"""README's example queries, sent by a GraphQL client nobody here wrote to a real `gongshi serve`."""
+"""README's example queries, sent by a GraphQL client nobody here wrote to `gongshi serve`."""
 
 from __future__ import annotations
 

@@ -76,7 +76,7 @@ def test_a_person_is_found_by_key_and_shown_masked(run: Run, session: Session) -
     person = factories.add_subject(session, models.SubjectCategory.NATURAL_PERSON)
     factories.add_penalty(session, subject_id=person.id)
     session.commit()
-    found = run('{ subject(creditCode: "P%d") { key maskedIdNumber creditCode } }' % person.id)
+    found = run(f'{{ subject(creditCode: "P{person.id}") {{ key maskedIdNumber creditCode }} }}')
     assert found == {
         "data": {
             "subject": {
@@ -271,7 +271,8 @@ def test_objection_annotation(run: Run, session: Session) -> None:
     entry = factories.add_list_entry(session)
     workflows.open_objection(session, entry, grounds="已整改", ctx=factories.ctx(ON))
     session.commit()
-    query = "{ listEntries { edges { node { underObjection objectionOpenedOn punishmentSuspended } } } }"
+    query = """{ listEntries { edges { node {
+      underObjection objectionOpenedOn punishmentSuspended } } } }"""
     assert run(query) == {
         "data": {
             "listEntries": {

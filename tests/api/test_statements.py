@@ -14,7 +14,9 @@ from tests.api.conftest import Run
 
 QUERY = """query ($n: Int!) {
   penalties(first: $n) {
-    edges { node { id subject { name licenses(first: 5) { id } penalties(first: 5) { id } listEntries(first: 5) { id } } } }
+    edges { node { id subject {
+      name licenses(first: 5) { id } penalties(first: 5) { id } listEntries(first: 5) { id }
+    } } }
   }
 }"""
 
