@@ -30,7 +30,7 @@ AS_OF = "2026-11-28"
 SECONDS = int(os.environ.get("BENCH_API_SECONDS", "5"))
 CONCURRENCY = (1, 8, 32)
 OVERLOAD = 64
-LIMIT = 32  # gongshi serve --limit-concurrency
+LIMIT = 48  # gongshi serve --limit-concurrency: c=32 is served, c=64 overloads
 
 FIELDS = """id kind decisionDocNo decisionOn publishedOn remarks underObjection objectionOpenedOn
 violationType violationFacts legalBasis categories content fineAmountWan confiscationAmountWan

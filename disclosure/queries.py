@@ -132,6 +132,8 @@ def list_records(
                 sa.and_(col(model.decision_on) == decided, col(model.id) < record_id),
             )
         )
+        # redundant, but lets the index seek to the position instead of scanning up to it
+        conditions.append(col(model.decision_on) <= decided)
     statement = (
         select(model)
         .where(*conditions)
