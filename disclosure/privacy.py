@@ -14,7 +14,7 @@ import re
 from decimal import Decimal
 from typing import TypedDict
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from disclosure import lifecycle, models
 
@@ -74,95 +74,127 @@ class Public(BaseModel):
 class DepartmentPublic(Public):
     """A department as the public sees it."""
 
-    credit_code: str
-    name: str
+    credit_code: str = Field(description="统一社会信用代码 unified social credit code")
+    name: str = Field(description="名称 name")
 
 
 class SubjectPublic(Public):
     """A subject as the public sees it: never an unmasked identity number."""
 
-    key: str  # credit code, or "P<id>" for a person without one: never built from an ID number
-    category: models.SubjectCategory
-    name: str
-    credit_code: str | None
-    masked_id_number: str | None
-    legal_rep_name: str | None
-    business_reg_no: str | None
-    org_code: str | None
-    tax_reg_no: str | None
-    institution_cert_no: str | None
-    social_org_reg_no: str | None
+    key: str = Field(
+        description="主体标识 public key: credit code, or P<number> for a person without one"
+    )
+    category: models.SubjectCategory = Field(description="行政相对人类别 subject category")
+    name: str = Field(description="行政相对人名称 name")
+    credit_code: str | None = Field(
+        description="统一社会信用代码 unified social credit code (organisations)"
+    )
+    masked_id_number: str | None = Field(
+        description="证件号码（脱敏） identity number of a natural person, first 6 and last 4 kept"
+    )
+    legal_rep_name: str | None = Field(
+        description="法定代表人 legal representative (or 经营者 operator)"
+    )
+    business_reg_no: str | None = Field(description="工商注册号 business registration number")
+    org_code: str | None = Field(description="组织机构代码 organisation code")
+    tax_reg_no: str | None = Field(description="税务登记号 tax registration number")
+    institution_cert_no: str | None = Field(
+        description="事业单位证书号 public institution certificate number"
+    )
+    social_org_reg_no: str | None = Field(
+        description="社会组织登记证号 social organisation registration number"
+    )
 
 
 class RecordPublic(Public):
     """What every public record shows."""
 
-    id: int
-    kind: models.RecordKind
-    subject: SubjectPublic
-    authority: DepartmentPublic
-    source_unit: DepartmentPublic
-    decision_doc_no: str
-    decision_on: dt.date
-    published_on: dt.date
-    remarks: str | None
-    under_objection: bool  # 异议处理中
-    objection_opened_on: dt.date | None
+    id: int = Field(description="记录编号 record number, unique within its kind")
+    kind: models.RecordKind = Field(description="记录类型 record kind")
+    subject: SubjectPublic = Field(description="行政相对人 the subject of the decision")
+    authority: DepartmentPublic = Field(description="许可/处罚/认定机关 issuing authority")
+    source_unit: DepartmentPublic = Field(
+        description="数据来源单位 department that supplied the record"
+    )
+    decision_doc_no: str = Field(description="决定书文号 decision document number")
+    decision_on: dt.date = Field(description="决定日期 decision date")
+    published_on: dt.date = Field(description="公示日期 date of publication on this platform")
+    remarks: str | None = Field(description="备注 remarks")
+    under_objection: bool = Field(description="异议处理中 an objection is being verified")
+    objection_opened_on: dt.date | None = Field(
+        description="异议受理日期 date the open objection was accepted"
+    )
 
 
 class LicensePublic(RecordPublic):
     """A public 行政许可."""
 
-    decision_doc_name: str
-    category: models.LicenseCategory
-    certificate_name: str | None
-    license_no: str | None
-    content: str
-    valid_from_on: dt.date
-    valid_to_on: dt.date | None  # None = 长期
-    lapsed: bool  # 已失效: past its validity, still public
+    decision_doc_name: str = Field(
+        description="行政许可决定文书名称 name of the licensing decision document"
+    )
+    category: models.LicenseCategory = Field(description="许可类别 license category")
+    certificate_name: str | None = Field(description="许可证书名称 certificate name")
+    license_no: str | None = Field(description="许可编号 license number")
+    content: str = Field(description="许可内容 content of the license")
+    valid_from_on: dt.date = Field(description="有效期自 valid from")
+    valid_to_on: dt.date | None = Field(
+        description="有效期至 valid to; null means 长期 (indefinite)"
+    )
+    lapsed: bool = Field(description="已失效 past its validity (still public)")
 
 
 class PenaltyPublic(RecordPublic):
     """A public 行政处罚."""
 
-    violation_type: str
-    violation_facts: str
-    legal_basis: str
-    categories: list[str]
-    content: str
-    fine_amount_wan: Decimal | None
-    confiscation_amount_wan: Decimal | None
-    suspended_revoked_license: str | None
-    valid_until_on: dt.date | None  # None = 长期
-    severity: models.Severity
-    publicity_end_on: dt.date
+    violation_type: str = Field(description="违法行为类型 type of violation")
+    violation_facts: str = Field(description="违法事实 facts of the violation")
+    legal_basis: str = Field(description="处罚依据 legal basis")
+    categories: list[str] = Field(description="处罚类别 penalty categories (行政处罚法 Art. 9)")
+    content: str = Field(description="处罚内容 content of the penalty")
+    fine_amount_wan: Decimal | None = Field(description="罚款金额（万元） fine in 10,000 yuan")
+    confiscation_amount_wan: Decimal | None = Field(
+        description="没收违法所得、没收非法财物的金额（万元） confiscated amount in 10,000 yuan"
+    )
+    suspended_revoked_license: str | None = Field(
+        description="暂扣或吊销证照名称及编号 suspended or revoked licenses"
+    )
+    valid_until_on: dt.date | None = Field(
+        description="处罚有效期 penalty valid until; null means 长期 (indefinite)"
+    )
+    severity: models.Severity = Field(description="失信程度 severity: drives the publicity period")
+    publicity_end_on: dt.date = Field(description="公示截止期 last day of publicity")
 
 
 class ListPublic(Public):
     """A named list, without its entries."""
 
-    code: str
-    kind: models.ListKind
-    name: str
+    code: str = Field(description="名单代码 stable code of the list")
+    kind: models.ListKind = Field(description="名单类型 red, black or watch list")
+    name: str = Field(description="名单名称 name of the list")
 
 
 class ListEntryPublic(RecordPublic):
     """A public 名单条目."""
 
-    list: ListPublic
-    reason: str
-    valid_until_on: dt.date | None  # None = until exit
-    punishment_suspended: bool  # a black-list entry under objection: joint punishment paused
+    list: ListPublic = Field(description="所属名单 the named list")
+    reason: str = Field(description="列入事由 reason for inclusion")
+    valid_until_on: dt.date | None = Field(
+        description="有效期至 valid until; null means until exit (移出)"
+    )
+    punishment_suspended: bool = Field(
+        description="暂停联合惩戒 joint punishment suspended while an objection is verified"
+    )
 
 
 class Tombstone(Public):
     """What stays public of a record that no longer is: that it ended, when and why, no details."""
 
-    id: int
-    kind: models.RecordKind
-    ended_on: dt.date  # the first day it was no longer public
-    reason: str  # withdrawn | repaired | objection_upheld | revoked | expired
+    id: int = Field(description="记录编号 record number")
+    kind: models.RecordKind = Field(description="记录类型 record kind")
+    ended_on: dt.date = Field(description="停止公示日期 first day no longer public")
+    reason: str = Field(
+        description="停止公示原因 withdrawn, repaired, objection_upheld, revoked or expired"
+    )
 
 
 def department(unit: models.Department) -> DepartmentPublic:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -132,6 +132,8 @@ def list_records(
                 sa.and_(col(model.decision_on) == decided, col(model.id) < record_id),
             )
         )
+        # redundant, but lets the index seek to the position instead of scanning up to it
+        conditions.append(col(model.decision_on) <= decided)
     statement = (
         select(model)
         .where(*conditions)
@@ -446,3 +448,84 @@ def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]
         if withdrawal.decision_changed_on is not None
         and (withdrawal.withdrawn_on - withdrawal.decision_changed_on).days > days
     ]
+
+
+# --- queries of the public API (api/) ---
+
+
+def subjects_records(
+    session: Session, model: type[R], keys: Sequence[str], on: dt.date
+) -> dict[str, list[R]]:
+    """The public records of `model` of the subjects with public keys `keys` on `on`, newest
+    decision first, in one query: what the API's subject loader batches."""
+    codes = [key.upper() for key in keys if not (key.startswith("P") and key[1:].isdigit())]
+    people = [int(key[1:]) for key in keys if key.startswith("P") and key[1:].isdigit()]
+    subject = models.Subject
+    statement = (
+        select(model)
+        .join(subject, col(subject.id) == col(model.subject_id))
+        .where(
+            sa.or_(
+                col(subject.credit_code).in_(codes),
+                sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
+            ),
+            lifecycle.public_clause(model, on),
+        )
+        .order_by(col(model.decision_on).desc(), col(model.id).desc())
+    )
+    found: dict[str, list[R]] = {key: [] for key in keys}
+    for record in session.exec(statement).unique():
+        key = record.subject.credit_code or f"P{record.subject.id}"
+        found.setdefault(key, []).append(record)
+    return found
+
+
+def records_by_ids(
+    session: Session, kind: models.RecordKind, ids: Sequence[int]
+) -> dict[int, models.Record]:
+    """Records of `kind` by id whatever their visibility (callers project or tombstone them)."""
+    model = models.RECORD_MODELS[kind]
+    statement = select(model).where(col(model.id).in_(ids))
+    rows = cast(list[models.Record], list(session.exec(statement).unique()))
+    return {record.id: record for record in rows if record.id is not None}
+
+
+def data_version(session: Session) -> int:
+    """The newest event id: every change of what is public appends one (dates aside)."""
+    return int(session.execute(sa.select(sa.func.max(col(models.Event.id)))).scalar() or 0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PublicationLag:
+    """How many records a department published with one (decision date, publication date)."""
+
+    kind: models.RecordKind
+    source_unit_id: int
+    decision_on: dt.date
+    published_on: dt.date
+    count: int
+
+
+def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
+    """Records published by `on` (withheld penalties aside), grouped by department and dates:
+    few rows, from which on-time publication rates follow with a working-day calendar."""
+    lags = []
+    for kind, model in models.RECORD_MODELS.items():
+        conditions = [col(model.published_on) <= on]
+        if model is models.Penalty:
+            conditions.append(col(models.Penalty.publicity_end_on).is_not(None))
+        rows = session.execute(
+            sa.select(
+                col(model.source_unit_id),
+                col(model.decision_on),
+                col(model.published_on),
+                sa.func.count(),
+            )
+            .where(*conditions)
+            .group_by(col(model.source_unit_id), col(model.decision_on), col(model.published_on))
+        ).all()
+        lags += [
+            PublicationLag(kind, unit, decided, published, n)
+            for unit, decided, published, n in rows
+        ]
+    return lags

@@ -42,3 +42,8 @@ def list_path(code: str) -> str:
 def absolute(base_url: str, path: str) -> str:
     """`path` on the site at `base_url` (which ends with a slash)."""
     return urljoin(base_url, path)
+
+
+def subject_key_path(key: str) -> str:
+    """A subject's page by its public key (what `privacy.SubjectPublic.key` holds)."""
+    return f"subjects/{key}.html"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import sys
 import tempfile
@@ -13,11 +14,14 @@ from typing import Any, TypeVar
 
 import click
 import sqlalchemy as sa
+import uvicorn
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import SQLModel
 
+from api import app as api_app
+from api import limits as api_limits
 from disclosure import (
     audit,
     db,
@@ -510,4 +514,53 @@ def overdue_command(env: Env, as_of: dt.datetime | None) -> None:
     click.echo(
         f"as of {on}: {len(late.objections)} objections and {len(late.repairs)} repairs overdue, "
         f"{len(slow)} withdrawals later than {workflows.WITHDRAWAL_DAYS} days"
+    )
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--limit-concurrency",
+    type=click.IntRange(min=1),
+    default=32,
+    show_default=True,
+    help="Requests in flight beyond this get an immediate 503.",
+)
+@click.option(
+    "--no-introspection", is_flag=True, help="Turn off GraphQL introspection and GraphiQL."
+)
+@click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.pass_obj
+def serve(
+    env: Env,
+    host: str,
+    port: int,
+    limit_concurrency: int,
+    no_introspection: bool,
+    access_log: bool,
+) -> None:
+    """Serve GraphQL at /graphql, /healthz, and the published site at /."""
+    with user_errors():
+        env.require_schema()
+    if access_log:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger = logging.getLogger("gongshi.access")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    closed = no_introspection
+    application = api_app.create_app(
+        env.settings,
+        env.engine,
+        limits=api_limits.Limits(introspection=not closed, graphiql=not closed),
+    )
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        limit_concurrency=limit_concurrency,
+        access_log=False,  # gongshi.access writes one JSON line per request instead
+        log_level="warning",
     )

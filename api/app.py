@@ -1,0 +1,296 @@
+"""The web application of an API node: GraphQL at /graphql, /healthz, and the published site."""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+import strawberry
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
+from starlette.requests import Request
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    Response,
+)
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.exceptions import MissingQueryError
+from strawberry.http.ides import get_graphql_ide_html
+from strawberry.schema.exceptions import InvalidOperationTypeError
+
+from api import cache, context, schema
+from api.limits import Limits
+from disclosure import queries, settings
+
+access_log = logging.getLogger("gongshi.access")
+JSON_TYPE = "application/json"
+
+
+class BadRequest(Exception):
+    """A request that is not a GraphQL request this API answers; carries its HTTP status."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def create_app(
+    app_settings: settings.Settings,
+    engine: sa.Engine,
+    *,
+    as_of: dt.date | None = None,
+    limits: Limits | None = None,
+) -> Starlette:
+    """The API node's application; `as_of` fixes the day (tests), else it is today in Shanghai."""
+    limits = limits or Limits()
+    context.watch_time_budget(engine)
+    endpoint = GraphQLEndpoint(schema.build(limits), engine, app_settings, limits, as_of)
+    site = Site(app_settings.releases_dir)
+
+    async def healthz(request: Request) -> Response:
+        try:
+            with engine.connect() as connection:
+                connection.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError:
+            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ok", "database": "reachable"})
+
+    return Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/{path:path}", site, methods=["GET", "HEAD"]),
+        ],
+        middleware=[
+            Middleware(AccessLog),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=["*"],
+                allow_methods=["GET", "POST"],
+                allow_headers=["content-type"],
+                expose_headers=["etag"],
+            ),
+            Middleware(GZipMiddleware, minimum_size=1000),
+        ],
+    )
+
+
+class GraphQLEndpoint:
+    """GraphQL over HTTP: one query per request (no batching, no mutations), GET and POST,
+    answered from the response cache while the data and the day are unchanged."""
+
+    def __init__(
+        self,
+        graphql: strawberry.Schema,
+        engine: sa.Engine,
+        app_settings: settings.Settings,
+        limits: Limits,
+        as_of: dt.date | None,
+    ) -> None:
+        self.schema = graphql
+        self.engine = engine
+        self.settings = app_settings
+        self.limits = limits
+        self.as_of = as_of
+        self.cache = cache.ResponseCache(limits.cache_entries, limits.cache_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        try:
+            response = await self.respond(request)
+        except BadRequest as error:
+            response = JSONResponse({"errors": [{"message": str(error)}]}, error.status)
+        await response(scope, receive, send)
+
+    async def respond(self, request: Request) -> Response:
+        if request.method == "GET" and "query" not in request.query_params:
+            if self.limits.graphiql and "text/html" in request.headers.get("accept", ""):
+                return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+            raise BadRequest(400, "no query: send ?query=… or POST a JSON body")
+        query, variables, operation_name = await self.read(request)
+        request.state.operation = operation_name
+        on = self.as_of or settings.today()
+        with context.opened(self.engine, self.settings, self.limits, on) as ctx:
+            version = queries.data_version(ctx.session)
+            key = cache.key(query, variables, operation_name, on, version)
+            entry = self.cache.get(key)
+            if entry is None:
+                body, cacheable = await self.execute(ctx, query, variables, operation_name)
+                request.state.cost = ctx.cost
+                if not cacheable:
+                    return Response(body, media_type=JSON_TYPE)
+                entry = self.cache.put(key, body)
+            else:
+                request.state.cached = True
+        headers = {"etag": entry.etag}
+        if request.method == "GET" and request.headers.get("if-none-match") == entry.etag:
+            return Response(status_code=304, headers=headers)
+        return Response(entry.body, media_type=JSON_TYPE, headers=headers)
+
+    async def read(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
+        """The query, variables and operation name of a GET or POST request."""
+        if request.method == "GET":
+            params: Any = dict(request.query_params)
+            if "variables" in params:
+                params["variables"] = _json(params["variables"])
+        else:
+            if not request.headers.get("content-type", "").startswith(JSON_TYPE):
+                raise BadRequest(415, f"send the query as {JSON_TYPE}")
+            params = _json(await self.body(request))
+        if isinstance(params, list):
+            raise BadRequest(400, "batching is not supported: send one operation per request")
+        if not isinstance(params, dict):
+            raise BadRequest(400, "the body must be a JSON object with a query")
+        query, variables = params.get("query"), params.get("variables")
+        operation_name = params.get("operationName")
+        if not isinstance(query, str) or not query.strip():
+            raise BadRequest(400, "no query")
+        if variables is not None and not isinstance(variables, dict):
+            raise BadRequest(400, "variables must be a JSON object")
+        if operation_name is not None and not isinstance(operation_name, str):
+            raise BadRequest(400, "operationName must be a string")
+        return query, variables, operation_name
+
+    async def body(self, request: Request) -> bytes:
+        """The request body, refused past the size limit before it is read whole."""
+        limit = self.limits.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise BadRequest(413, f"the request body is over {limit} bytes")
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise BadRequest(413, f"the request body is over {limit} bytes")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def execute(
+        self,
+        ctx: context.Context,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+    ) -> tuple[bytes, bool]:
+        """The response body, and whether it may be cached (no errors)."""
+        try:
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=ctx,
+                operation_name=operation_name,
+                allowed_operation_types=schema.QUERIES_ONLY,
+            )
+        except InvalidOperationTypeError as error:
+            raise BadRequest(400, "only queries are served here") from error
+        except MissingQueryError as error:
+            raise BadRequest(400, "no query") from error
+        payload: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            payload["errors"] = [error.formatted for error in result.errors]
+        body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+        return body, not result.errors
+
+
+def _json(text: str | bytes) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as error:
+        raise BadRequest(400, "the request is not valid JSON") from error
+
+
+class Site:
+    """The published release under `releases_dir/current`, with 410 Gone for withdrawn pages."""
+
+    def __init__(self, releases_dir: Path) -> None:
+        self.current = releases_dir / "current"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = self.respond(Request(scope).path_params["path"])
+        await response(scope, receive, send)
+
+    def respond(self, path: str) -> Response:
+        try:
+            release = self.current.resolve(strict=True)
+        except OSError:
+            return PlainTextResponse("no release of the site has been published yet", 404)
+        relative = path.lstrip("/")
+        if relative == "" or relative.endswith("/"):
+            relative += "index.html"
+        target = _inside(release, relative)
+        if relative in _gone(release):
+            if target is not None and target.is_file():
+                return HTMLResponse(target.read_bytes(), status_code=410)
+            return PlainTextResponse("停止公示 / no longer public", status_code=410)
+        if target is not None and target.is_dir():
+            target = target / "index.html"
+        if target is None or not target.is_file():
+            return PlainTextResponse("not found", 404)
+        return FileResponse(target)
+
+
+def _inside(release: Path, relative: str) -> Path | None:
+    """`relative` inside the release folder, or None when it would lead out of it."""
+    candidate = (release / relative).resolve()
+    return candidate if candidate.is_relative_to(release) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _gone(release: Path) -> frozenset[str]:
+    """The withdrawn pages of a release (releases never change once published)."""
+    try:
+        lines = (release / "gone.txt").read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return frozenset()
+    return frozenset(line.strip().lstrip("/") for line in lines if line.strip())
+
+
+class AccessLog:
+    """One JSON line per request: time, client, operation, cost, status, duration; no bodies."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        state: dict[str, Any] = scope.setdefault("state", {})
+        status = 500
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            if access_log.isEnabledFor(logging.INFO):
+                client = scope.get("client")
+                line = {
+                    "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+                    "client": client[0] if client else None,
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "operation": state.get("operation"),
+                    "cost": state.get("cost"),
+                    "cached": state.get("cached", False),
+                    "status": status,
+                    "ms": round((time.perf_counter() - started) * 1000, 2),
+                }
+                access_log.info(json.dumps(line, ensure_ascii=False))

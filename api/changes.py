@@ -1,0 +1,100 @@
+"""The change stream: what an agency replays to keep an exact copy of the public records.
+
+An event of a record still public carries the record as public today; an event that ended its
+publication, or any event of a record no longer public, carries only its tombstone. Event
+payloads are internal (a correction keeps the values it replaced) and never leave here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections import defaultdict
+
+from api.context import Context
+from api.limits import ApiError
+from api.types import Change, ChangePage
+from disclosure import lifecycle, models, privacy, queries
+
+ENDING = frozenset(
+    {
+        models.EventType.WITHDRAWN,
+        models.EventType.EXPIRED,
+        models.EventType.EXITED,
+        models.EventType.REPAIRED,
+    }
+)
+_REASONS = {
+    models.EventType.WITHDRAWN: "withdrawn",
+    models.EventType.EXPIRED: "expired",
+    models.EventType.EXITED: "expired",
+    models.EventType.REPAIRED: "repaired",
+}
+
+
+def encode(event_id: int) -> str:
+    """The cursor standing behind event `event_id`."""
+    return base64.urlsafe_b64encode(f"e:{event_id}".encode()).decode()
+
+
+def decode(cursor: str | None) -> int:
+    """The event id a cursor stands behind (0 for none)."""
+    if cursor is None:
+        return 0
+    try:
+        tag, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if tag != "e":
+            raise ValueError(tag)
+        return int(number)
+    except (binascii.Error, UnicodeError, ValueError) as error:
+        raise ApiError(f"not a cursor of the change stream: {cursor!r}") from error
+
+
+def page(context: Context, after: str | None, first: int) -> ChangePage:
+    """Up to `first` events behind the cursor `after`, each with what may be said of its record."""
+    found = list(queries.events_after(context.session, decode(after), first + 1))
+    events, more = found[:first], len(found) > first
+    wanted: dict[models.RecordKind, set[int]] = defaultdict(set)
+    for event in events:
+        wanted[event.record_kind].add(event.record_id)
+    records = {
+        (kind, record_id): record
+        for kind, ids in wanted.items()
+        for record_id, record in queries.records_by_ids(context.session, kind, sorted(ids)).items()
+    }
+    changes = [
+        _change(event, records.get((event.record_kind, event.record_id)), context)
+        for event in events
+    ]
+    return ChangePage(
+        changes=changes,
+        end_cursor=changes[-1].cursor if changes else after,
+        has_more=more,
+    )
+
+
+def _change(event: models.Event, record: models.Record | None, context: Context) -> Change:
+    assert event.id is not None
+    public = None
+    tombstone = None
+    if record is not None and event.type not in ENDING and lifecycle.is_public(record, context.on):
+        public = privacy.project(record, context.on)
+    elif record is not None:
+        tombstone = privacy.tombstone(record, context.on)
+    if tombstone is None and event.type in ENDING:
+        tombstone = privacy.Tombstone(
+            id=event.record_id,
+            kind=event.record_kind,
+            ended_on=event.effective_on,
+            reason=_REASONS[event.type],
+        )
+    return Change(
+        cursor=encode(event.id),
+        type=event.type,
+        kind=event.record_kind,
+        record_id=event.record_id,
+        effective_on=event.effective_on,
+        occurred_at=event.occurred_at,
+        record=public,  # type: ignore[arg-type]
+        tombstone=tombstone,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,193 @@
+"""What one request may ask of the API: depth, aliases, tokens, page sizes, cost and time.
+
+Validation rules are built once per schema, never per request: strawberry's validation cache
+keys on the rule classes, so a rule class made afresh for each request would never hit it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from graphql import (
+    ExecutionResult,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLError,
+    InlineFragmentNode,
+    IntValueNode,
+    OperationDefinitionNode,
+    SelectionSetNode,
+    VariableNode,
+)
+from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from strawberry.extensions import SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as alias_validator
+from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+
+MAX_PAGE = 100  # records per page of every record list
+MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up read many
+DEFAULT_PAGE = 20
+
+
+class ApiError(Exception):
+    """An error the caller made and can fix; its message is shown as it is."""
+
+
+class TimeBudgetExceeded(ApiError):
+    """The request ran out of its time budget in the database."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Limits:
+    """The limits of one API node; the defaults fit every documented query with room to spare."""
+
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_cost: int = 2000  # records a query may return at most, counted before it runs
+    max_body_bytes: int = 64 * 1024
+    time_budget_seconds: float = 5.0
+    introspection: bool = True  # this is a public, documented API: GraphiQL and introspection on
+    graphiql: bool = True
+    cache_entries: int = 4096
+    cache_bytes: int = 64 * 1024 * 1024
+
+    def validation_rules(self) -> list[type[ASTValidationRule]]:
+        """The extra validation rules, as classes built once."""
+        rules: list[type[ASTValidationRule]] = [
+            depth_validator(self.max_depth, None),
+            alias_validator(self.max_aliases),
+        ]
+        if not self.introspection:
+            rules.append(NoSchemaIntrospectionCustomRule)
+        return rules
+
+
+# Fields returning many records, the argument bounding how many, its default and its cap.
+PAGED_FIELDS: dict[str, tuple[int, int]] = {
+    "licenses": (DEFAULT_PAGE, MAX_PAGE),
+    "penalties": (DEFAULT_PAGE, MAX_PAGE),
+    "listEntries": (DEFAULT_PAGE, MAX_PAGE),
+    "changes": (100, MAX_CHANGES),
+}
+
+SUBJECT_LISTS = frozenset({"licenses", "penalties", "listEntries"})  # the lists of a Subject
+
+
+def page_size(first: int, field: str) -> int:
+    """`first` checked against the cap of `field` (raises ApiError outside 0 … cap)."""
+    _, cap = PAGED_FIELDS[field]
+    if not 0 <= first <= cap:
+        raise ApiError(f"{field}: first must be between 0 and {cap}, not {first}")
+    return first
+
+
+def cost(document: Any, variables: Mapping[str, Any] | None, operation_name: str | None) -> int:
+    """How many records the operation may return at most: each list field counts its page size
+    times the page sizes of the lists around it (GitHub's node limit); other fields are free."""
+    fragments = {
+        definition.name.value: definition
+        for definition in document.definitions
+        if isinstance(definition, FragmentDefinitionNode)
+    }
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (
+            operation_name is None or (definition.name and definition.name.value == operation_name)
+        )
+    ]
+    if not operations:
+        return 0
+    return _selection_cost(operations[0].selection_set, 1, fragments, variables or {}, nested=False)
+
+
+def _selection_cost(
+    selections: SelectionSetNode | None,
+    multiplier: int,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    variables: Mapping[str, Any],
+    *,
+    nested: bool,
+) -> int:
+    total = 0
+    for node in _fields(selections, fragments, frozenset()):
+        name = node.name.value
+        size = 1
+        if name in (SUBJECT_LISTS if nested else PAGED_FIELDS):
+            # the root lists default to a short page, a subject's lists to all (at most 100)
+            default = MAX_PAGE if nested else PAGED_FIELDS[name][0]
+            first = _first(node, variables)
+            size = page_size(default if first is None else first, name)
+            total += multiplier * size
+        if node.selection_set is not None and not name.startswith("__"):
+            total += _selection_cost(
+                node.selection_set, multiplier * size, fragments, variables, nested=True
+            )
+    return total
+
+
+def _fields(
+    selections: SelectionSetNode | None,
+    fragments: Mapping[str, FragmentDefinitionNode],
+    seen: frozenset[str],
+) -> Iterator[FieldNode]:
+    """The fields of a selection set, through fragments (validation has ruled out cycles)."""
+    if selections is None:
+        return
+    for selection in selections.selections:
+        if isinstance(selection, FieldNode):
+            yield selection
+        elif isinstance(selection, InlineFragmentNode):
+            yield from _fields(selection.selection_set, fragments, seen)
+        elif isinstance(selection, FragmentSpreadNode):
+            name = selection.name.value
+            if name in fragments and name not in seen:
+                yield from _fields(fragments[name].selection_set, fragments, seen | {name})
+
+
+def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
+    for argument in node.arguments or ():
+        if argument.name.value != "first":
+            continue
+        value = argument.value
+        if isinstance(value, IntValueNode):
+            return int(value.value)
+        if isinstance(value, VariableNode):
+            found = variables.get(value.name.value)
+            return found if isinstance(found, int) else None
+    return None
+
+
+class CostLimit(SchemaExtension):
+    """Refuses an operation whose cost is over the budget before it touches the database, and
+    notes the cost for the access log."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        limits: Limits = context.context.limits
+        try:
+            spent = cost(context.graphql_document, context.variables, context.operation_name)
+        except ApiError as error:
+            context.result = ExecutionResult(data=None, errors=[GraphQLError(str(error))])
+            yield
+            return
+        context.context.cost = spent
+        if spent > limits.max_cost:
+            message = (
+                f"query cost {spent} exceeds the budget of {limits.max_cost} records: "
+                "ask for smaller pages (first) or fewer nested lists"
+            )
+            context.result = ExecutionResult(data=None, errors=[GraphQLError(message)])
+        yield
+
+
+def should_mask(error: GraphQLError) -> bool:
+    """Whether an error is hidden behind "Unexpected error.": all but the caller's own mistakes
+    (parse, validation, limits, ApiError)."""
+    original = error.original_error
+    return original is not None and not isinstance(original, ApiError)

@@ -1,0 +1,224 @@
+"""The read API: root fields over the queries module, with the limits of `api.limits`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
+
+import strawberry
+from strawberry.extensions import (
+    AddValidationRules,
+    MaskErrors,
+    MaxTokensLimiter,
+    ParserCache,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+from strawberry.types.graphql import OperationType
+
+from api import changes, stats
+from api.limits import CostLimit, Limits, page_size, should_mask
+from api.types import (
+    ChangePage,
+    Connection,
+    ContextInfo,
+    Cursor,
+    DepartmentCount,
+    Edge,
+    License,
+    LicenseFilter,
+    ListCount,
+    ListEntry,
+    ListEntryFilter,
+    PageInfo,
+    Penalty,
+    PenaltyFilter,
+    Record,
+    RecordFilter,
+    Stats,
+    Subject,
+    parse_global_id,
+)
+from disclosure import models, privacy, queries
+
+R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
+QUERIES_ONLY = frozenset({OperationType.QUERY})
+
+
+def _where(filters: RecordFilter | None) -> queries.RecordFilter:
+    if filters is None:
+        return queries.RecordFilter()
+    return queries.RecordFilter(
+        source_unit=filters.department,
+        authority=filters.authority,
+        subject_category=filters.subject_category,
+        category=getattr(filters, "category", None),
+        severity=getattr(filters, "severity", None),
+        decided_from=filters.decided_from,
+        decided_to=filters.decided_to,
+        list_code=getattr(filters, "list", None),
+        list_kind=getattr(filters, "list_kind", None),
+        under_objection=filters.under_objection,
+    )
+
+
+def _connection(
+    info: ContextInfo,
+    model: type[R],
+    field: str,
+    first: int,
+    after: str | None,
+    filters: RecordFilter | None,
+) -> Connection[Any]:
+    context = info.context
+    size = page_size(first, field)
+    position = None
+    if after is not None:
+        cursor = Cursor.decode(after)
+        position = (cursor.decision_on, cursor.record_id)
+    where = _where(filters)
+    page = queries.list_records(
+        context.session, model, on=context.on, where=where, first=size, after=position
+    )
+    edges = [
+        Edge(
+            cursor=Cursor(*page.position(record)).encode(),
+            node=privacy.project(record, context.on),
+        )
+        for record in page.records
+    ]
+    return Connection(
+        edges=edges,
+        page_info=PageInfo(
+            has_next_page=page.has_next,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=edges[-1].cursor if edges else None,
+        ),
+        count=lambda: queries.count_records(context.session, model, on=context.on, where=where),
+    )
+
+
+FIRST = "条数 how many (at most 100; default 20)"
+AFTER = "游标 continue behind this cursor (endCursor of the previous page)"
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(
+        description="一站式查询 one subject and all its public records, by credit code"
+    )
+    async def subject(
+        self,
+        info: ContextInfo,
+        credit_code: Annotated[
+            str,
+            strawberry.argument(
+                description="统一社会信用代码, or the key of a person's subject (P…)"
+            ),
+        ],
+    ) -> Subject | None:
+        context = info.context
+        found = queries.subject_by_key(context.session, credit_code.strip())
+        if found is None:
+            return None
+        public = privacy.subject(found)
+        # a subject whose records all ended is no longer shown anywhere ("stop sharing")
+        if not any(await context.subjects.load(public.key)):
+            return None
+        return public  # type: ignore[return-value]
+
+    @strawberry.field(description="行政许可 public licenses, newest decision first")
+    def licenses(
+        self,
+        info: ContextInfo,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        filter: LicenseFilter | None = None,
+    ) -> Connection[License]:
+        return _connection(info, models.License, "licenses", first, after, filter)
+
+    @strawberry.field(description="行政处罚 public penalties, newest decision first")
+    def penalties(
+        self,
+        info: ContextInfo,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        filter: PenaltyFilter | None = None,
+    ) -> Connection[Penalty]:
+        return _connection(info, models.Penalty, "penalties", first, after, filter)
+
+    @strawberry.field(description="名单条目 public list entries, newest decision first")
+    def list_entries(
+        self,
+        info: ContextInfo,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+        filter: ListEntryFilter | None = None,
+    ) -> Connection[ListEntry]:
+        return _connection(info, models.ListEntry, "listEntries", first, after, filter)
+
+    @strawberry.field(description="按ID查询 a public record by its global ID")
+    def node(
+        self,
+        info: ContextInfo,
+        id: Annotated[strawberry.ID, strawberry.argument(description="globalId")],
+    ) -> Record | None:
+        kind, record_id = parse_global_id(id)
+        record = queries.public_record(info.context.session, kind, record_id, info.context.on)
+        return None if record is None else privacy.project(record, info.context.on)  # type: ignore[return-value]
+
+    @strawberry.field(description="名单 every named list with its count of public entries")
+    def lists(self, info: ContextInfo) -> list[ListCount]:
+        return [
+            ListCount(
+                list=privacy.ListPublic(  # type: ignore[arg-type]
+                    code=found.list.code, kind=found.list.kind, name=found.list.name
+                ),
+                active=found.active,
+            )
+            for found in queries.lists(info.context.session, info.context.on)
+        ]
+
+    @strawberry.field(description="单位 every department with its public record counts")
+    def departments(self, info: ContextInfo) -> list[DepartmentCount]:
+        return stats.department_counts(info.context)
+
+    @strawberry.field(description="统计 counts, on-time publication rates, objections")
+    def stats(self, info: ContextInfo) -> Stats:
+        return stats.stats(info.context)
+
+    @strawberry.field(
+        description="变更流 the change log, oldest first: replay it to keep an exact copy"
+    )
+    def changes(
+        self,
+        info: ContextInfo,
+        after: Annotated[
+            str | None,
+            strawberry.argument(description="游标 endCursor of your last page; omit to start"),
+        ] = None,
+        first: Annotated[
+            int, strawberry.argument(description="条数 how many events (at most 1000; default 100)")
+        ] = 100,
+    ) -> ChangePage:
+        return changes.page(info.context, after, page_size(first, "changes"))
+
+
+def build(limits: Limits | None = None) -> strawberry.Schema:
+    """The schema with the limits, caches and error masking of a public API node."""
+    limits = limits or Limits()
+    rules = limits.validation_rules()  # built once: see the module docstring of api.limits
+    extensions: list[Callable[[], Any] | type[Any]] = [
+        lambda: MaxTokensLimiter(limits.max_tokens),
+        lambda: ParserCache(maxsize=1024),
+        lambda: AddValidationRules(rules),
+        lambda: ValidationCache(maxsize=1024),
+        CostLimit,
+        lambda: MaskErrors(should_mask_error=should_mask),
+    ]
+    return strawberry.Schema(
+        query=Query,
+        extensions=extensions,
+        config=StrawberryConfig(disable_field_suggestions=True),
+    )

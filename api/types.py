@@ -1,0 +1,316 @@
+"""GraphQL types: each record type is the privacy module's public shape, field for field.
+
+Resolvers return the public shapes themselves (strawberry's pydantic types accept them), so no
+field of a table row can reach a response unless `disclosure.privacy` put it in the shape.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import dataclasses
+import datetime as dt
+from collections.abc import Callable
+from typing import Annotated, Any, Generic, TypeVar
+
+import strawberry
+from strawberry.types import Info
+
+from api.context import Context
+from api.limits import MAX_PAGE, ApiError, page_size
+from disclosure import models, privacy, urls
+
+for _enum, _description in (
+    (models.SubjectCategory, "行政相对人类别 subject category"),
+    (models.Severity, "失信程度 severity of a penalty"),
+    (models.LicenseCategory, "许可类别 license category"),
+    (models.ListKind, "名单类型 kind of named list"),
+    (models.RecordKind, "记录类型 kind of public record"),
+    (models.EventType, "变更类型 what happened to a record"),
+):
+    strawberry.enum(_enum, description=_description)
+
+ContextInfo = Info[Context, None]
+
+
+def global_id(kind: models.RecordKind, record_id: int) -> str:
+    """The opaque global ID of a record, for `node(id:)`."""
+    return base64.urlsafe_b64encode(f"{kind.value}:{record_id}".encode()).decode()
+
+
+def parse_global_id(value: str) -> tuple[models.RecordKind, int]:
+    """The record kind and id behind a global ID (raises ApiError when it is not one)."""
+    try:
+        kind, _, number = base64.urlsafe_b64decode(value.encode()).decode().partition(":")
+        return models.RecordKind(kind), int(number)
+    except (binascii.Error, UnicodeError, ValueError) as error:
+        raise ApiError(f"not a record ID: {value!r}") from error
+
+
+def _url(record: privacy.RecordPublic, info: ContextInfo) -> str:
+    return urls.absolute(info.context.settings.base_url, urls.record_path(record.kind, record.id))
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.DepartmentPublic, all_fields=True, description="单位 a government department"
+)
+class Department:
+    pass
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.ListPublic, all_fields=True, description="名单 a named list"
+)
+class List:
+    pass
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.Tombstone,
+    all_fields=True,
+    description="停止公示 what remains of a record no longer public: delete your copy",
+)
+class Tombstone:
+    pass
+
+
+def _records_of(index: int, model_name: str) -> Callable[..., Any]:
+    async def resolve(root: privacy.SubjectPublic, info: ContextInfo, first: int = MAX_PAGE) -> Any:
+        page_size(first, model_name)
+        records = (await info.context.subjects.load(root.key))[index]
+        return [privacy.project(record, info.context.on) for record in records[:first]]
+
+    return resolve
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.SubjectPublic,
+    all_fields=True,
+    description="信用主体 the organisation or person records are about",
+)
+class Subject:
+    licenses: list[Annotated[License, strawberry.lazy("api.types")]] = strawberry.field(
+        resolver=_records_of(0, "licenses"),
+        description="行政许可 the subject's public licenses, newest first",
+    )
+    penalties: list[Annotated[Penalty, strawberry.lazy("api.types")]] = strawberry.field(
+        resolver=_records_of(1, "penalties"),
+        description="行政处罚 the subject's public penalties, newest first",
+    )
+    list_entries: list[Annotated[ListEntry, strawberry.lazy("api.types")]] = strawberry.field(
+        resolver=_records_of(2, "listEntries"),
+        description="名单条目 the subject's public list entries, newest first",
+    )
+
+    @strawberry.field(description="主体页面 the subject's page on the public site")
+    def url(root: privacy.SubjectPublic, info: ContextInfo) -> str:
+        return urls.absolute(info.context.settings.base_url, urls.subject_key_path(root.key))
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.LicensePublic, all_fields=True, description="行政许可 a licensing decision"
+)
+class License:
+    @strawberry.field(description="公示页面 the record's page on the public site")
+    def url(root: privacy.LicensePublic, info: ContextInfo) -> str:
+        return _url(root, info)
+
+    @strawberry.field(description="全局ID global ID, for node(id:)")
+    def global_id(root: privacy.LicensePublic) -> strawberry.ID:
+        return strawberry.ID(global_id(root.kind, root.id))
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.PenaltyPublic, all_fields=True, description="行政处罚 a penalty decision"
+)
+class Penalty:
+    @strawberry.field(description="公示页面 the record's page on the public site")
+    def url(root: privacy.PenaltyPublic, info: ContextInfo) -> str:
+        return _url(root, info)
+
+    @strawberry.field(description="全局ID global ID, for node(id:)")
+    def global_id(root: privacy.PenaltyPublic) -> strawberry.ID:
+        return strawberry.ID(global_id(root.kind, root.id))
+
+
+@strawberry.experimental.pydantic.type(
+    model=privacy.ListEntryPublic, all_fields=True, description="名单条目 an entry on a named list"
+)
+class ListEntry:
+    @strawberry.field(description="公示页面 the record's page on the public site")
+    def url(root: privacy.ListEntryPublic, info: ContextInfo) -> str:
+        return _url(root, info)
+
+    @strawberry.field(description="全局ID global ID, for node(id:)")
+    def global_id(root: privacy.ListEntryPublic) -> strawberry.ID:
+        return strawberry.ID(global_id(root.kind, root.id))
+
+
+Record = Annotated[
+    License | Penalty | ListEntry,
+    strawberry.union("Record", description="记录 any public record"),
+]
+
+N = TypeVar("N")
+
+
+@strawberry.type(description="分页信息 where a page stands")
+class PageInfo:
+    has_next_page: bool = strawberry.field(description="后面还有 more records follow")
+    has_previous_page: bool = strawberry.field(description="前面还有 this page follows a cursor")
+    start_cursor: str | None = strawberry.field(description="首条游标 cursor of the first edge")
+    end_cursor: str | None = strawberry.field(
+        description="末条游标 cursor of the last edge: pass as `after` for the next page"
+    )
+
+
+@strawberry.type
+class Edge(Generic[N]):
+    cursor: str = strawberry.field(description="游标 pass as `after` to continue behind this")
+    node: N = strawberry.field(description="记录 the record")
+
+
+@strawberry.type
+class Connection(Generic[N]):
+    edges: list[Edge[N]] = strawberry.field(description="记录 the records of this page")
+    page_info: PageInfo = strawberry.field(description="分页信息 where this page stands")
+    count: strawberry.Private[Callable[[], int]]
+
+    @strawberry.field(description="总数 how many records pass the filters (costs a count)")
+    def total_count(self) -> int:
+        return self.count()
+
+
+@strawberry.input(description="筛选 filters of every record list; omitted means any")
+class RecordFilter:
+    department: str | None = strawberry.field(
+        default=None, description="数据来源单位 credit code of the supplying department"
+    )
+    authority: str | None = strawberry.field(
+        default=None, description="决定机关 credit code of the issuing authority"
+    )
+    subject_category: models.SubjectCategory | None = strawberry.field(
+        default=None, description="行政相对人类别 subject category"
+    )
+    decided_from: dt.date | None = strawberry.field(
+        default=None, description="决定日期起 decided on or after"
+    )
+    decided_to: dt.date | None = strawberry.field(
+        default=None, description="决定日期止 decided on or before"
+    )
+    under_objection: bool | None = strawberry.field(
+        default=None, description="异议处理中 only records under (or not under) objection"
+    )
+
+
+@strawberry.input(description="行政许可筛选 filters of the license list")
+class LicenseFilter(RecordFilter):
+    category: models.LicenseCategory | None = strawberry.field(
+        default=None, description="许可类别 license category"
+    )
+
+
+@strawberry.input(description="行政处罚筛选 filters of the penalty list")
+class PenaltyFilter(RecordFilter):
+    category: str | None = strawberry.field(
+        default=None, description="处罚类别 one Art. 9 label, e.g. 罚款"
+    )
+    severity: models.Severity | None = strawberry.field(
+        default=None, description="失信程度 severity"
+    )
+
+
+@strawberry.input(description="名单条目筛选 filters of the list entry list")
+class ListEntryFilter(RecordFilter):
+    list: str | None = strawberry.field(default=None, description="名单代码 code of the list")
+    list_kind: models.ListKind | None = strawberry.field(
+        default=None, description="名单类型 red, black or watch"
+    )
+
+
+@strawberry.type(description="单位统计 a department and its public records")
+class DepartmentCount:
+    department: Department = strawberry.field(description="单位 the department")
+    licenses: int = strawberry.field(description="公示中的行政许可数 public licenses")
+    penalties: int = strawberry.field(description="公示中的行政处罚数 public penalties")
+    list_entries: int = strawberry.field(description="公示中的名单条目数 public list entries")
+
+
+@strawberry.type(description="名单统计 a named list and its public entries")
+class ListCount:
+    list: List = strawberry.field(description="名单 the list")
+    active: int = strawberry.field(description="公示中的条目数 public entries")
+
+
+@strawberry.type(description="类型统计 public records of one kind")
+class KindCount:
+    kind: models.RecordKind = strawberry.field(description="记录类型 record kind")
+    public: int = strawberry.field(description="公示中 public today")
+    under_objection: int = strawberry.field(description="异议处理中 under objection")
+
+
+@strawberry.type(description="按时公示率 publication within 7 working days of the decision")
+class OnTime:
+    department: Department | None = strawberry.field(description="单位 null for all together")
+    published: int = strawberry.field(description="已公示 records published so far")
+    on_time: int = strawberry.field(description="按时公示 published within 7 working days")
+    rate: float | None = strawberry.field(description="按时公示率 on_time / published")
+
+
+@strawberry.type(description="统计 figures for the supervising bureau")
+class Stats:
+    as_of: dt.date = strawberry.field(description="统计日期 the day the figures hold for")
+    kinds: list[KindCount] = strawberry.field(description="按类型 per record kind")
+    departments: list[DepartmentCount] = strawberry.field(
+        description="按单位 per department (as data source)"
+    )
+    on_time: list[OnTime] = strawberry.field(
+        description="按时公示率 overall first, then per department (as data source)"
+    )
+
+
+@strawberry.type(description="变更 one event of the change stream")
+class Change:
+    cursor: str = strawberry.field(description="游标 pass as `after` to read behind this event")
+    type: models.EventType = strawberry.field(description="变更类型 what happened")
+    kind: models.RecordKind = strawberry.field(description="记录类型 the record's kind")
+    record_id: int = strawberry.field(description="记录编号 the record's id within its kind")
+    effective_on: dt.date = strawberry.field(description="生效日期 the day it took effect")
+    occurred_at: dt.datetime = strawberry.field(description="记录时间 when it was recorded")
+    record: Record | None = strawberry.field(
+        description="记录 the record as public today; null once it is no longer public"
+    )
+    tombstone: Tombstone | None = strawberry.field(
+        description="停止公示 set when the record is no longer public: delete your copy"
+    )
+
+
+@strawberry.type(description="变更页 a page of the change stream, oldest first")
+class ChangePage:
+    changes: list[Change] = strawberry.field(description="变更 the events, oldest first")
+    end_cursor: str | None = strawberry.field(
+        description="游标 pass as `after` next time (null: nothing read, keep your cursor)"
+    )
+    has_more: bool = strawberry.field(description="更多 more events follow right away")
+
+
+@dataclasses.dataclass(frozen=True)
+class Cursor:
+    """A keyset position, opaque to callers."""
+
+    decision_on: dt.date
+    record_id: int
+
+    def encode(self) -> str:
+        text = f"k:{self.decision_on.isoformat()}:{self.record_id}"
+        return base64.urlsafe_b64encode(text.encode()).decode()
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        try:
+            tag, day, number = base64.urlsafe_b64decode(value.encode()).decode().split(":")
+            if tag != "k":
+                raise ValueError(tag)
+            return cls(dt.date.fromisoformat(day), int(number))
+        except (binascii.Error, UnicodeError, ValueError) as error:
+            raise ApiError(f"not a cursor of this list: {value!r}") from error

@@ -1,0 +1,68 @@
+"""Running GraphQL operations against the real schema and a real database."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+import strawberry
+
+from api import context, schema
+from api.limits import Limits
+from disclosure import settings
+from tests import factories
+
+ON = factories.DEFAULT_ON
+
+Run = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture(scope="session")
+def graphql() -> strawberry.Schema:
+    return schema.build(Limits())
+
+
+def execute(
+    graphql: strawberry.Schema,
+    engine: sa.Engine,
+    app_settings: settings.Settings,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    *,
+    on: dt.date = ON,
+    limits: Limits | None = None,
+) -> dict[str, Any]:
+    """The response of `query` as an agency would get it: data, and errors when there are."""
+
+    context.watch_time_budget(engine)
+
+    async def go() -> dict[str, Any]:
+        with context.opened(engine, app_settings, limits or Limits(), on) as ctx:
+            result = await graphql.execute(
+                query,
+                variable_values=variables,
+                context_value=ctx,
+                allowed_operation_types=schema.QUERIES_ONLY,
+            )
+        response: dict[str, Any] = {"data": result.data}
+        if result.errors:
+            response["errors"] = [error.message for error in result.errors]
+        return response
+
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def run(graphql: strawberry.Schema, engine: sa.Engine, app_settings: settings.Settings) -> Run:
+    """`run(query, variables, on=…)` against the test database."""
+
+    def runner(
+        query: str, variables: dict[str, Any] | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return execute(graphql, engine, app_settings, query, variables, **kwargs)
+
+    return runner

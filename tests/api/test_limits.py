@@ -1,0 +1,144 @@
+"""Each limit gets the attack it is there for, and answers with a clear GraphQL error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from api import limits, schema
+from api.limits import Limits
+from disclosure import settings
+from tests import factories
+from tests.api.conftest import Run, execute
+
+
+def test_a_deep_query_is_refused(run: Run) -> None:
+    nested = "subject { penalties(first: 1) { " * 5
+    deep = "{ penalties(first: 1) { edges { node { " + nested + "id" + " } }" * 5 + " } } } }"
+    assert run(deep) == {
+        "data": None,
+        "errors": ["'anonymous' exceeds maximum operation depth of 10"],
+    }
+
+
+def test_a_hundred_aliases_are_refused(run: Run) -> None:
+    aliases = " ".join(f"a{i}: lists {{ active }}" for i in range(100))
+    assert run("{ " + aliases + " }") == {
+        "data": None,
+        "errors": ["2 aliases found. Allowed: 15"] if False else ["100 aliases found. Allowed: 15"],
+    }
+
+
+def test_a_huge_page_is_refused(run: Run) -> None:
+    assert run("{ penalties(first: 1000000) { edges { node { id } } } }") == {
+        "data": None,
+        "errors": ["penalties: first must be between 0 and 100, not 1000000"],
+    }
+    assert run("{ changes(first: 5000) { hasMore } }") == {
+        "data": None,
+        "errors": ["changes: first must be between 0 and 1000, not 5000"],
+    }
+
+
+def test_nested_pages_are_refused_over_the_cost_budget(run: Run) -> None:
+    query = """query ($n: Int!) {
+      penalties(first: $n) { edges { node { subject { penalties(first: 50) { id } } } } }
+    }"""
+    assert run(query, {"n": 100}) == {
+        "data": None,
+        "errors": [
+            "query cost 5100 exceeds the budget of 2000 records: ask for smaller pages (first) "
+            "or fewer nested lists"
+        ],
+    }
+    assert run(query, {"n": 10}) == {"data": {"penalties": {"edges": []}}}
+
+
+def test_cost_counts_through_fragments() -> None:
+    from graphql import parse
+
+    document = parse(
+        """query { ...top }
+        fragment top on Query { changes(first: 300) { changes { record { ...p } } } }
+        fragment p on Penalty { subject { licenses(first: 3) { id } penalties { id } } }"""
+    )
+    assert limits.cost(document, {}, None) == 300 + 300 * 3 + 300 * 100
+
+
+def test_a_huge_token_count_is_refused(run: Run) -> None:
+    fields = " ".join(["id"] * 3000)
+    assert run("{ penalties { edges { node { " + fields + " } } } }") == {
+        "data": None,
+        "errors": ["Syntax Error: Document contains more than 2000 tokens. Parsing aborted."],
+    }
+
+
+def test_field_suggestions_are_off(run: Run) -> None:
+    assert run("{ penaltys { totalCount } }") == {
+        "data": None,
+        "errors": ["Cannot query field 'penaltys' on type 'Query'."],
+    }
+
+
+def test_introspection_is_on_and_can_be_switched_off(
+    run: Run, engine: sa.Engine, app_settings: settings.Settings
+) -> None:
+    assert run("{ __schema { queryType { name } } }") == {
+        "data": {"__schema": {"queryType": {"name": "Query"}}}
+    }
+    closed = Limits(introspection=False)
+    response = execute(
+        schema.build(closed),
+        engine,
+        app_settings,
+        "{ __schema { queryType { name } } }",
+        limits=closed,
+    )
+    assert response == {
+        "data": None,
+        "errors": [
+            "GraphQL introspection has been disabled, but the requested query contained the "
+            "field '__schema'.",
+            "GraphQL introspection has been disabled, but the requested query contained the "
+            "field 'queryType'.",
+        ],
+    }
+
+
+def test_unexpected_errors_are_masked(
+    run: Run, session: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    factories.add_penalty(session)
+    session.commit()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret connection string postgres://admin:pw@db")
+
+    monkeypatch.setattr(limits, "should_mask", limits.should_mask)  # the real masking
+    monkeypatch.setattr("disclosure.queries.count_records", broken)
+    assert run("{ penalties { totalCount } }") == {"data": None, "errors": ["Unexpected error."]}
+
+
+def test_the_time_budget_stops_a_slow_query(
+    graphql: Any, engine: sa.Engine, app_settings: settings.Settings, session: Session
+) -> None:
+    for _ in range(30):
+        factories.add_penalty(session)
+    session.commit()
+    hasty = Limits(time_budget_seconds=0.0)
+    response = execute(
+        graphql,
+        engine,
+        app_settings,
+        "{ penalties { totalCount edges { node { id } } } }",
+        limits=hasty,
+    )
+    assert response == {
+        "data": None,
+        "errors": [
+            "the query ran out of its time budget: ask for a smaller page or a narrower filter"
+        ],
+    }
