@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import json
 import logging
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import anyio
+import anyio.to_thread
 import sqlalchemy as sa
 import strawberry
 from starlette.applications import Starlette
@@ -33,6 +37,7 @@ from strawberry.schema.exceptions import InvalidOperationTypeError
 from api import cache, context, schema
 from api.limits import Limits
 from disclosure import queries, settings
+from search_index import indexer, search
 
 access_log = logging.getLogger("gongshi.access")
 JSON_TYPE = "application/json"
@@ -52,12 +57,30 @@ def create_app(
     *,
     as_of: dt.date | None = None,
     limits: Limits | None = None,
+    follow_seconds: float | None = None,
 ) -> Starlette:
-    """The API node's application; `as_of` fixes the day (tests), else it is today in Shanghai."""
+    """The API node's application; `as_of` fixes the day (tests), else it is today in Shanghai.
+
+    With `follow_seconds`, the node keeps its own search index current: every so often it applies
+    the new events of the change log to it (this node is its index folder's one writer) and
+    refreshes its searchers, so a change is searchable here within that interval.
+    """
     limits = limits or Limits()
     context.watch_time_budget(engine)
-    endpoint = GraphQLEndpoint(schema.build(limits), engine, app_settings, limits, as_of)
+    index_dir = app_settings.index_dir
+    searcher = search.Searcher(index_dir) if indexer.current(index_dir) is not None else None
+    endpoint = GraphQLEndpoint(schema.build(limits), engine, app_settings, limits, as_of, searcher)
     site = Site(app_settings.releases_dir)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        async with anyio.create_task_group() as tasks:
+            if follow_seconds is not None and searcher is not None:
+                tasks.start_soon(_follow, index_dir, engine, searcher, follow_seconds, as_of)
+            yield
+            tasks.cancel_scope.cancel()
+        if searcher is not None:
+            searcher.close()
 
     async def healthz(request: Request) -> Response:
         try:
@@ -68,6 +91,7 @@ def create_app(
         return JSONResponse({"status": "ok", "database": "reachable"})
 
     return Starlette(
+        lifespan=lifespan,
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route("/healthz", healthz, methods=["GET"]),
@@ -87,6 +111,28 @@ def create_app(
     )
 
 
+async def _follow(
+    index_dir: Path,
+    engine: sa.Engine,
+    searcher: search.Searcher,
+    seconds: float,
+    as_of: dt.date | None,
+) -> None:
+    """Apply the change log to this node's index every `seconds`, for as long as it serves."""
+    while True:
+        await anyio.sleep(seconds)
+        on = as_of or settings.today()
+        try:
+            await anyio.to_thread.run_sync(
+                functools.partial(indexer.update, index_dir, engine, on=on)
+            )
+        except (sa.exc.OperationalError, indexer.IndexUnavailable) as error:
+            # the database or the index is away for now: the next tick tries again
+            logging.getLogger("gongshi.follow").warning("index not updated: %s", error)
+            continue
+        searcher.refresh()
+
+
 class GraphQLEndpoint:
     """GraphQL over HTTP: one query per request (no batching, no mutations), GET and POST,
     answered from the response cache while the data and the day are unchanged."""
@@ -98,8 +144,10 @@ class GraphQLEndpoint:
         app_settings: settings.Settings,
         limits: Limits,
         as_of: dt.date | None,
+        searcher: search.Searcher | None = None,
     ) -> None:
         self.schema = graphql
+        self.searcher = searcher
         self.engine = engine
         self.settings = app_settings
         self.limits = limits
@@ -122,12 +170,13 @@ class GraphQLEndpoint:
         query, variables, operation_name = await self.read(request)
         request.state.operation = operation_name
         on = self.as_of or settings.today()
-        with context.opened(self.engine, self.settings, self.limits, on) as ctx:
+        with context.opened(self.engine, self.settings, self.limits, on, self.searcher) as ctx:
             version = queries.data_version(ctx.session)
             key = cache.key(query, variables, operation_name, on, version)
             entry = self.cache.get(key)
             if entry is None:
                 body, cacheable = await self.execute(ctx, query, variables, operation_name)
+                cacheable = cacheable and not ctx.volatile
                 request.state.cost = ctx.cost
                 if not cacheable:
                     return Response(body, media_type=JSON_TYPE)

@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 
 from api.limits import Limits, TimeBudgetExceeded
 from disclosure import models, queries, settings
+from search_index import search
 
 SubjectRecords = tuple[list[models.License], list[models.Penalty], list[models.ListEntry]]
 
@@ -28,7 +29,9 @@ class Context:
     on: dt.date
     settings: settings.Settings
     limits: Limits
+    searcher: search.Searcher | None = None
     cost: int = 0
+    volatile: bool = False  # the answer depends on more than the data version: do not cache
     subjects: DataLoader[str, SubjectRecords] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -43,7 +46,11 @@ class Context:
 
 @contextmanager
 def opened(
-    engine: sa.Engine, app_settings: settings.Settings, limits: Limits, on: dt.date
+    engine: sa.Engine,
+    app_settings: settings.Settings,
+    limits: Limits,
+    on: dt.date,
+    searcher: search.Searcher | None = None,
 ) -> Iterator[Context]:
     """A context whose database statements stop when the request's time budget is spent."""
     with Session(engine, expire_on_commit=False) as session:
@@ -59,7 +66,7 @@ def opened(
             raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
         connection.info[_DEADLINE] = deadline
         try:
-            yield Context(session, on, app_settings, limits)
+            yield Context(session, on, app_settings, limits, searcher)
         finally:
             connection.info.pop(_DEADLINE, None)
             if connection.dialect.name != "postgresql":

@@ -72,6 +72,7 @@ PAGED_FIELDS: dict[str, tuple[int, int]] = {
     "penalties": (DEFAULT_PAGE, MAX_PAGE),
     "listEntries": (DEFAULT_PAGE, MAX_PAGE),
     "changes": (100, MAX_CHANGES),
+    "search": (DEFAULT_PAGE, MAX_PAGE),
 }
 
 SUBJECT_LISTS = frozenset({"licenses", "penalties", "listEntries"})  # the lists of a Subject

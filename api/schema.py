@@ -17,6 +17,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types.graphql import OperationType
 
 from api import changes, stats
+from api import search as full_text
 from api.limits import CostLimit, Limits, page_size, should_mask
 from api.types import (
     ChangePage,
@@ -157,6 +158,30 @@ class Query:
         filter: ListEntryFilter | None = None,
     ) -> Connection[ListEntry]:
         return _connection(info, models.ListEntry, "listEntries", first, after, filter)
+
+    @strawberry.field(
+        description="全文检索 names, credit codes, document numbers and words of the decisions"
+    )
+    def search(
+        self,
+        info: ContextInfo,
+        query: Annotated[str, strawberry.argument(description="检索词 what to look for")],
+        kinds: Annotated[
+            list[models.RecordKind] | None,
+            strawberry.argument(description="记录类型 only these kinds"),
+        ] = None,
+        department: Annotated[
+            str | None, strawberry.argument(description="单位 a department's credit code")
+        ] = None,
+        order: Annotated[
+            full_text.SearchOrder, strawberry.argument(description="排序 relevance or date")
+        ] = full_text.SearchOrder.RELEVANCE,
+        first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
+        after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
+    ) -> full_text.SearchConnection:
+        return full_text.resolve(
+            info, query, kinds, department, order, page_size(first, "search"), after
+        )
 
     @strawberry.field(description="按ID查询 a public record by its global ID")
     def node(

@@ -529,3 +529,13 @@ def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
             for unit, decided, published, n in rows
         ]
     return lags
+
+
+def departments_by_code(
+    session: Session, codes: Collection[str]
+) -> dict[str, models.Department]:
+    """The departments with these credit codes, by code."""
+    found = session.exec(
+        select(models.Department).where(col(models.Department.credit_code).in_(list(codes)))
+    )
+    return {unit.credit_code: unit for unit in found}

@@ -531,6 +531,13 @@ def overdue_command(env: Env, as_of: dt.datetime | None) -> None:
     "--no-introspection", is_flag=True, help="Turn off GraphQL introspection and GraphiQL."
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
+@click.option(
+    "--follow",
+    type=click.FloatRange(min=0.1),
+    default=5.0,
+    show_default=True,
+    help="Seconds between updates of this node's search index from the change log.",
+)
 @click.pass_obj
 def serve(
     env: Env,
@@ -539,6 +546,7 @@ def serve(
     limit_concurrency: int,
     no_introspection: bool,
     access_log: bool,
+    follow: float,
 ) -> None:
     """Serve GraphQL at /graphql, /healthz, and the published site at /."""
     with user_errors():
@@ -555,6 +563,7 @@ def serve(
         env.settings,
         env.engine,
         limits=api_limits.Limits(introspection=not closed, graphiql=not closed),
+        follow_seconds=follow,
     )
     uvicorn.run(
         application,

@@ -175,7 +175,10 @@ class Searcher:
             groupedby={"department": sorting.FieldFacet("department")} if facets else None,
             filter=query.Term("department", department) if department else None,
         )
-        timed = collectors.TimeLimitCollector(collector, timelimit=TIME_BUDGET_SECONDS)
+        # a timer thread, not SIGALRM: requests are served outside the main thread
+        timed = collectors.TimeLimitCollector(
+            collector, timelimit=TIME_BUDGET_SECONDS, use_alarm=False
+        )
         complete = True
         try:
             searcher.search_with_collector(parsed, timed)

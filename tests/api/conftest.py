@@ -14,6 +14,7 @@ import strawberry
 from api import context, schema
 from api.limits import Limits
 from disclosure import settings
+from search_index import search
 from tests import factories
 
 ON = factories.DEFAULT_ON
@@ -35,13 +36,14 @@ def execute(
     *,
     on: dt.date = ON,
     limits: Limits | None = None,
+    searcher: search.Searcher | None = None,
 ) -> dict[str, Any]:
     """The response of `query` as an agency would get it: data, and errors when there are."""
 
     context.watch_time_budget(engine)
 
     async def go() -> dict[str, Any]:
-        with context.opened(engine, app_settings, limits or Limits(), on) as ctx:
+        with context.opened(engine, app_settings, limits or Limits(), on, searcher) as ctx:
             result = await graphql.execute(
                 query,
                 variable_values=variables,

@@ -1,0 +1,143 @@
+"""The `search` field: full-text hits from this node's index, shown only while public."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import enum
+
+import strawberry
+
+from api.limits import ApiError
+from api.types import ContextInfo, Department, Record
+from disclosure import lifecycle, models, privacy, queries
+from search_index import search as index_search
+
+
+@strawberry.enum(description="排序 order of search hits")
+class SearchOrder(enum.Enum):
+    RELEVANCE = "relevance"
+    DATE = "date"
+
+
+@strawberry.type(description='匹配片段 a matching passage, with <b class="match"> marks')
+class Highlight:
+    field: str = strawberry.field(description="字段 name (相对人名称) or body (决定内容)")
+    snippet: str = strawberry.field(description="片段 HTML with the matched words marked")
+
+
+@strawberry.type(description="检索结果 one hit")
+class SearchHit:
+    record: Record = strawberry.field(description="记录 the record")
+    score: float = strawberry.field(description="相关度 relevance score")
+    highlights: list[Highlight] = strawberry.field(description="匹配片段 why it matched")
+
+
+@strawberry.type(description="检索结果条目 a hit and its cursor")
+class SearchEdge:
+    cursor: str = strawberry.field(description="游标 pass as `after` to continue behind this")
+    node: SearchHit = strawberry.field(description="检索结果 the hit")
+
+
+@strawberry.type(description="按类型统计 matches of one record kind")
+class KindFacet:
+    kind: models.RecordKind = strawberry.field(description="记录类型 kind")
+    count: int = strawberry.field(description="条数 matches")
+
+
+@strawberry.type(description="按单位统计 matches supplied by one department")
+class DepartmentFacet:
+    department: Department = strawberry.field(description="单位 the department")
+    count: int = strawberry.field(description="条数 matches")
+
+
+@strawberry.type(description="检索 hits for a query, with counts by kind and department")
+class SearchConnection:
+    edges: list[SearchEdge] = strawberry.field(description="检索结果 the hits of this page")
+    has_next_page: bool = strawberry.field(description="后面还有 more hits follow")
+    end_cursor: str | None = strawberry.field(description="末条游标 pass as `after`")
+    total_count: int = strawberry.field(description="总数 all matches")
+    by_kind: list[KindFacet] = strawberry.field(description="按类型 matches by kind")
+    by_department: list[DepartmentFacet] = strawberry.field(description="按单位 by department")
+    complete: bool = strawberry.field(
+        description="完整 false when the time budget cut the search short (counts are partial)"
+    )
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"search:{offset}".encode()).decode()
+
+
+def _offset(cursor: str | None) -> int:
+    if cursor is None:
+        return 0
+    try:
+        prefix, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
+        if prefix == "search" and int(number) >= 0:
+            return int(number)
+    except (binascii.Error, UnicodeError, ValueError):
+        pass
+    raise ApiError(f"not a search cursor: {cursor!r}")
+
+
+def resolve(
+    info: ContextInfo,
+    query: str,
+    kinds: list[models.RecordKind] | None,
+    department: str | None,
+    order: SearchOrder,
+    first: int,
+    after: str | None,
+) -> SearchConnection:
+    """Search this node's index, then show each hit from the database as public today (the
+    index may lag a few seconds behind the change log; the database never does)."""
+    context = info.context
+    if context.searcher is None:
+        raise ApiError("search is not available on this node: its index has not been built")
+    context.volatile = True  # follows the index, not only the data version
+    offset = _offset(after)
+    try:
+        found = context.searcher.search(
+            query,
+            kinds=kinds,
+            department=department,
+            order=order.value,
+            offset=offset,
+            limit=first,
+        )
+    except index_search.QueryError as error:
+        raise ApiError(str(error)) from error
+    records: dict[tuple[models.RecordKind, int], models.Record] = {}
+    for kind in {hit.kind for hit in found.hits}:
+        ids = [hit.record_id for hit in found.hits if hit.kind is kind]
+        for record_id, found_record in queries.records_by_ids(context.session, kind, ids).items():
+            records[(kind, record_id)] = found_record
+    edges = []
+    for position, hit in enumerate(found.hits, start=offset + 1):
+        record = records.get((hit.kind, hit.record_id))
+        if record is None or not lifecycle.is_public(record, context.on):
+            continue
+        edges.append(
+            SearchEdge(
+                cursor=_cursor(position),
+                node=SearchHit(
+                    record=privacy.project(record, context.on),  # type: ignore[arg-type]
+                    score=hit.score,
+                    highlights=[Highlight(field=f, snippet=s) for f, s in hit.highlights.items()],
+                ),
+            )
+        )
+    units = queries.departments_by_code(context.session, found.by_department)
+    return SearchConnection(
+        edges=edges,
+        has_next_page=offset + first < min(found.total, index_search.MAX_WINDOW),
+        end_cursor=_cursor(offset + len(found.hits)) if found.hits else None,
+        total_count=found.total,
+        by_kind=[KindFacet(kind=kind, count=count) for kind, count in found.by_kind.items()],
+        by_department=[
+            DepartmentFacet(department=privacy.department(units[code]), count=count)  # type: ignore[arg-type]
+            for code, count in sorted(found.by_department.items(), key=lambda item: -item[1])
+            if code in units
+        ],
+        complete=found.complete,
+    )

@@ -1,0 +1,124 @@
+import datetime as dt
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from sqlmodel import Session
+from starlette.testclient import TestClient
+
+from api import app as api_app
+from disclosure import models, settings, workflows
+from search_index import indexer, search
+from tests import factories
+from tests.api.conftest import Run
+
+ON = factories.DEFAULT_ON
+SEARCH = """
+query Search($q: String!, $kinds: [RecordKind!], $after: String) {
+  search(query: $q, kinds: $kinds, first: 2, after: $after) {
+    totalCount complete hasNextPage endCursor
+    byKind { kind count }
+    byDepartment { department { name } count }
+    edges { node {
+      score
+      highlights { field snippet }
+      record { __typename ... on Penalty { id content } ... on License { id content } }
+    } }
+  }
+}
+"""
+
+
+@pytest.fixture
+def indexed(engine: sa.Engine, app_settings: settings.Settings) -> Iterator[search.Searcher]:
+    with Session(engine) as session, session.begin():
+        factories.add_penalty(session, on=ON, decision_on=dt.date(2026, 5, 20))
+        factories.add_penalty(session, on=ON, decision_on=dt.date(2026, 5, 21))
+        factories.add_license(session, on=ON, decision_on=dt.date(2026, 5, 22))
+    indexer.rebuild(app_settings.index_dir, engine, on=ON)
+    searcher = search.Searcher(app_settings.index_dir)
+    yield searcher
+    searcher.close()
+
+
+def test_search_hits_facets_and_paging(run: Run, indexed: search.Searcher) -> None:
+    first = run(SEARCH, {"q": "鸿达 食品"}, searcher=indexed)
+    found = first["data"]["search"]
+    assert "errors" not in first
+    assert (found["totalCount"], found["complete"], found["hasNextPage"]) == (3, True, True)
+    assert sorted((f["kind"], f["count"]) for f in found["byKind"]) == [
+        ("LICENSE", 1),
+        ("LIST_ENTRY", 0),
+        ("PENALTY", 2),
+    ]
+    assert found["byDepartment"] == [{"department": {"name": "赤坎区市场监督管理局"}, "count": 3}]
+    assert len(found["edges"]) == 2
+    assert all(
+        '<b class="match' in h["snippet"] for e in found["edges"] for h in e["node"]["highlights"]
+    )
+    rest = run(SEARCH, {"q": "鸿达 食品", "after": found["endCursor"]}, searcher=indexed)
+    seen = [e["node"]["record"]["id"] for e in found["edges"] + rest["data"]["search"]["edges"]]
+    assert len(seen) == 3
+    assert rest["data"]["search"]["hasNextPage"] is False
+    penalties = run(SEARCH, {"q": "鸿达", "kinds": ["PENALTY"]}, searcher=indexed)
+    assert {e["node"]["record"]["__typename"] for e in penalties["data"]["search"]["edges"]} == {
+        "Penalty"
+    }
+
+
+def test_a_withdrawn_record_is_hidden_even_before_the_index_catches_up(
+    run: Run, indexed: search.Searcher, engine: sa.Engine
+) -> None:
+    with Session(engine) as session, session.begin():
+        penalty = session.get(models.Penalty, 1)
+        assert penalty is not None
+        workflows.withdraw(
+            session,
+            penalty,
+            kind=models.WithdrawalKind.REVOKED,
+            reason="复议撤销",
+            ctx=factories.ctx(ON),
+        )
+    found = run(SEARCH, {"q": "鸿达", "kinds": ["PENALTY"]}, searcher=indexed)
+    assert [e["node"]["record"]["id"] for e in found["data"]["search"]["edges"]] == [2]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("   ", "the query is empty"), ("赤" * 101, "longer than 100 characters")],
+)
+def test_bad_queries_are_clear_errors(
+    run: Run, indexed: search.Searcher, text: str, message: str
+) -> None:
+    response = run(SEARCH, {"q": text}, searcher=indexed)
+    assert response["data"] is None
+    assert message in response["errors"][0]
+
+
+def test_search_without_an_index_says_so(run: Run) -> None:
+    response = run(SEARCH, {"q": "鸿达"})
+    assert response["errors"] == [
+        "search is not available on this node: its index has not been built"
+    ]
+
+
+def test_a_serving_node_follows_the_change_log(
+    engine: sa.Engine, app_settings: settings.Settings, tmp_path: Path
+) -> None:
+    with Session(engine) as session, session.begin():
+        factories.add_license(session, on=ON)
+    indexer.rebuild(app_settings.index_dir, engine, on=ON)
+    application = api_app.create_app(app_settings, engine, as_of=ON, follow_seconds=0.2)
+    query = {"query": '{ search(query: "鸿达", kinds: [PENALTY]) { totalCount } }'}
+    with TestClient(application) as client:
+        assert client.post("/graphql", json=query).json()["data"]["search"]["totalCount"] == 0
+        with Session(engine) as session, session.begin():
+            factories.add_penalty(session, on=ON)
+        deadline = time.monotonic() + 10
+        count = 0
+        while count == 0 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            count = client.post("/graphql", json=query).json()["data"]["search"]["totalCount"]
+    assert count == 1
