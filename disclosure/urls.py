@@ -42,3 +42,42 @@ def list_path(code: str) -> str:
 def absolute(base_url: str, path: str) -> str:
     """`path` on the site at `base_url` (which ends with a slash)."""
     return urljoin(base_url, path)
+
+
+# Pages of the static site besides records, kinds, subjects, departments and lists.
+HOME = "index.html"
+SEARCH = "search/index.html"
+SEARCH_BUNDLE = "search/pagefind/"  # Pagefind's index and scripts
+OPEN_DATA = "open-data.html"
+RULES = "rules.html"
+DEPARTMENTS = "departments/index.html"
+LISTS = "lists/index.html"
+CATEGORIES = "categories/index.html"
+ROBOTS = "robots.txt"
+SITEMAP = "sitemap.xml"
+GONE = "gone.txt"  # URL paths that answer 410 Gone with their tombstone page
+API = "graphql"
+
+
+def paged(path: str, page: int) -> str:
+    """Page `page` of the paginated list whose first page is `path` (`x/index.html` or
+    `x.html`): later pages are `x/<page>.html`."""
+    if page == 1:
+        return path
+    stem = path.removesuffix(".html").removesuffix("/index")
+    return f"{stem}/{page}.html"
+
+
+def subject_key_path(key: str) -> str:
+    """A subject's page by its public key (privacy.subject_key)."""
+    return f"subjects/{key}.html"
+
+
+def category_path(kind: models.RecordKind, category: str) -> str:
+    """The list of one kind's records in one category (许可类别, or one 处罚类别 label)."""
+    return f"categories/{KIND_FOLDERS[kind]}/{category}.html"
+
+
+def sitemap_part_path(number: int) -> str:
+    """One file of a sitemap split past its URL limit."""
+    return f"sitemap-{number}.xml"

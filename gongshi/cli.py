@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -16,6 +18,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from disclosure import db, lifecycle, queries, sample, settings, workdays
+from publishers import release, search, site
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(highlight=False)
@@ -56,6 +59,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     workdays.CalendarError,
     sample.SampleError,
     sa.exc.OperationalError,
+    release.ReleaseError,
+    search.SearchIndexError,
 )
 
 
@@ -187,3 +192,78 @@ def demo(env: Env, records: int, as_of: dt.datetime | None) -> None:
     for type_, count in sorted(logged.items()):
         log.add_row(type_.value, str(count))
     console.print(log)
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of releases and the `current` link (default: GONGSHI_SITE_DIR or var/site).",
+)
+@as_of_option
+@click.option(
+    "--base-url", default=None, help="The public site's address (default: GONGSHI_BASE_URL)."
+)
+@click.option(
+    "--full", is_flag=True, help="Render every page even if an incremental build would do."
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=release.DEFAULT_KEEP,
+    show_default=True,
+    help="Releases to keep.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores"
+)
+@click.pass_obj
+def publish(
+    env: Env,
+    out: Path | None,
+    as_of: dt.datetime | None,
+    base_url: str | None,
+    full: bool,
+    keep: int,
+    workers: int,
+) -> None:
+    """Publish the site as one atomic release and make it current."""
+    on = as_of_date(as_of)
+    with user_errors():
+        env.require_schema()
+        report = _publish(env, out or env.settings.releases_dir, on, base_url, full, keep, workers)
+    console.print(report)
+
+
+def _publish(
+    env: Env, out: Path, on: dt.date, base_url: str | None, full: bool, keep: int, workers: int
+) -> str:
+    url = base_url or env.settings.base_url
+    if not url.startswith(("http://", "https://")):
+        raise click.ClickException(f"--base-url is not an http(s) URL: {url!r}")
+    options = site.SiteOptions(
+        on=on,
+        base_url=url if url.endswith("/") else url + "/",
+        rules=env.rules(),
+        database_url=env.engine.url.render_as_string(hide_password=False),
+        workers=workers,
+        full=full,
+    )
+    report = site.SiteReport()
+    start = time.perf_counter()
+    built = release.publish(
+        out,
+        [(site.NAME, site.builder(env.engine, options, report))],
+        now=settings.utcnow(),
+        keep=keep,
+        manifest={"as_of": on.isoformat(), "base_url": options.base_url},
+    )
+    seconds = time.perf_counter() - start
+    mode = "incremental" if report.incremental else "full"
+    return (
+        f"published release {built.id} as of {on} ({mode}) into {out}: "
+        f"{report.pages_rendered} pages rendered ({report.records_rendered} record pages), "
+        f"{built.written} files written, {built.kept} unchanged; "
+        f"{report.public} public records, {report.gone} gone; {seconds:.1f} s"
+    )
