@@ -78,7 +78,7 @@ def list_meta(named: models.List, authority: str | None) -> ListMeta:
 
 def newest_first(rows: Sequence[Row]) -> list[Row]:
     """Rows by decision date, newest first (then by id, newest first)."""
-    return sorted(rows, key=lambda row: (row["decided"], row["id"]), reverse=True)
+    return sorted(rows, key=lambda row: (row["decided"], row["id"], row["kind"]), reverse=True)
 
 
 def _paginated(
@@ -174,7 +174,9 @@ def _home(
         counts.append(
             {"label": name, "count": sum(len(by_list[c]) for c in codes), "path": urls.LISTS}
         )
-    latest = sorted(ordered, key=lambda r: (r["published"], r["decided"], r["id"]), reverse=True)
+    latest = sorted(
+        ordered, key=lambda r: (r["published"], r["decided"], r["id"], r["kind"]), reverse=True
+    )
     context = records.page_context(
         urls.HOME,
         "首页",

@@ -184,7 +184,8 @@ def _build(
         rel.written += done.written
         rel.kept += done.kept
         report.records_rendered = report.pages_rendered = done.written + done.kept
-        rows, tombstones, subjects = done.rows, done.tombstones, done.subjects
+        rows, tombstones = dict(sorted(done.rows.items())), dict(sorted(done.tombstones.items()))
+        subjects = done.subjects
         if previous is not None and changed is not None:
             rows, tombstones, subjects = _carry_over(rel, previous, changed, done)
         _derived(
