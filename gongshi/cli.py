@@ -233,7 +233,7 @@ def publish(
     with user_errors():
         env.require_schema()
         report = _publish(env, out or env.settings.releases_dir, on, base_url, full, keep, workers)
-    console.print(report)
+    console.print(report, soft_wrap=True)
 
 
 def _publish(
