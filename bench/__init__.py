@@ -4,4 +4,4 @@ Each benchmark module has `run(workdir: Path) -> list[report.Result]`: it measur
 in the same run, a peer doing comparable work, so the ratio survives a noisy machine.
 """
 
-BENCHMARKS = ("bench.sample_data",)
+BENCHMARKS = ("bench.sample_data", "bench.site")

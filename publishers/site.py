@@ -287,7 +287,7 @@ def _derived(
     gone = sorted(row["path"] for row in tombstones.values())
     rel.write(urls.GONE, "".join(f"{path}\n" for path in gone))
     for asset in sorted(render.ASSETS.rglob("*")):
-        if asset.is_file():
+        if asset.is_file() and not asset.name.startswith("."):
             rel.write(f"assets/{asset.relative_to(render.ASSETS)}", asset.read_bytes())
     if not options.search:
         return
