@@ -4,4 +4,10 @@ Each benchmark module has `run(workdir: Path) -> list[report.Result]`: it measur
 in the same run, a peer doing comparable work, so the ratio survives a noisy machine.
 """
 
-BENCHMARKS = ("bench.sample_data", "bench.ingest", "bench.search", "bench.api")
+BENCHMARKS = (
+    "bench.sample_data",
+    "bench.ingest",
+    "bench.search",
+    "bench.api",
+    "bench.site",
+)

@@ -531,11 +531,100 @@ def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
     return lags
 
 
-def departments_by_code(
-    session: Session, codes: Collection[str]
-) -> dict[str, models.Department]:
+def departments_by_code(session: Session, codes: Collection[str]) -> dict[str, models.Department]:
     """The departments with these credit codes, by code."""
     found = session.exec(
         select(models.Department).where(col(models.Department.credit_code).in_(list(codes)))
     )
     return {unit.credit_code: unit for unit in found}
+
+
+# --- The static site's queries: records by id range for page batches, and what changed. ---
+
+
+def shown_clause(model: RecordModel, on: dt.date) -> sa.ColumnElement[bool]:
+    """Records that have a page on `on`: public ones, and ended ones (their tombstones).
+    Records not yet published and penalties never published have none."""
+    clauses = [col(model.published_on) <= on]
+    if model is models.Penalty:
+        clauses.append(col(models.Penalty.publicity_end_on).is_not(None))
+    return sa.and_(*clauses)
+
+
+def shown_id_range(session: Session, model: RecordModel, on: dt.date) -> tuple[int, int] | None:
+    """The lowest and highest id of `model`'s records that have a page on `on`."""
+    low, high = session.execute(
+        sa.select(sa.func.min(col(model.id)), sa.func.max(col(model.id))).where(
+            shown_clause(model, on)
+        )
+    ).one()
+    return None if low is None else (int(low), int(high))
+
+
+def shown_records(
+    session: Session,
+    model: RecordModel,
+    on: dt.date,
+    *,
+    id_from: int | None = None,
+    id_to: int | None = None,
+    ids: Sequence[int] | None = None,
+) -> list[models.Record]:
+    """Records of `model` that have a page on `on`, by id range (inclusive) or id list, by id."""
+    conditions = [shown_clause(model, on)]
+    if id_from is not None:
+        conditions.append(col(model.id) >= id_from)
+    if id_to is not None:
+        conditions.append(col(model.id) <= id_to)
+    if ids is not None:
+        conditions.append(col(model.id).in_(list(ids)))
+    statement = select(model).where(*conditions).order_by(col(model.id))
+    return list(session.exec(statement).unique())  # type: ignore[arg-type]
+
+
+def last_event_id(session: Session) -> int:
+    """The id of the newest event of the change log (0 when empty): a watermark."""
+    return int(
+        session.execute(
+            sa.select(sa.func.coalesce(sa.func.max(col(models.Event.id)), 0))
+        ).scalar_one()
+    )
+
+
+def changed_records(
+    session: Session, *, after_event: int, up_to_event: int, since: dt.date, on: dt.date
+) -> dict[models.RecordKind, set[int]]:
+    """Records whose page may differ between a publish as of `since` at watermark `after_event`
+    and one as of `on` (≥ `since`) at `up_to_event`: those with events in between, and those
+    whose dates alone change what is shown (published, expired, exited, lapsed, annotated)."""
+    changed: dict[models.RecordKind, set[int]] = {kind: set() for kind in models.RecordKind}
+    rows = session.execute(
+        sa.select(col(models.Event.record_kind), col(models.Event.record_id)).where(
+            col(models.Event.id) > after_event, col(models.Event.id) <= up_to_event
+        )
+    )
+    for kind, record_id in rows:
+        changed[models.RecordKind(kind)].add(int(record_id))
+
+    def between(column: Any, *, last_day: bool) -> sa.ColumnElement[bool]:
+        # a first day d shows on `on` but not on `since` when since < d <= on; a last day d
+        # shows on `since` but not on `on` when since <= d < on
+        if last_day:
+            return sa.and_(column >= since, column < on)
+        return sa.and_(column > since, column <= on)
+
+    for kind, model in models.RECORD_MODELS.items():
+        flips = [
+            between(col(model.published_on), last_day=False),
+            between(col(model.ended_on), last_day=False),
+            between(col(model.objection_opened_on), last_day=False),
+        ]
+        if model is models.Penalty:
+            flips.append(between(col(models.Penalty.publicity_end_on), last_day=True))
+        elif model is models.ListEntry:
+            flips.append(between(col(models.ListEntry.valid_until_on), last_day=True))
+        else:
+            flips.append(between(col(models.License.valid_to_on), last_day=True))
+        found = session.execute(sa.select(col(model.id)).where(sa.or_(*flips))).scalars()
+        changed[kind].update(int(record_id) for record_id in found)
+    return changed

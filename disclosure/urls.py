@@ -21,12 +21,12 @@ def record_path(kind: models.RecordKind, record_id: int) -> str:
 
 def kind_path(kind: models.RecordKind, page: int = 1) -> str:
     """The newest-first list of one kind, page by page."""
-    return f"{KIND_FOLDERS[kind]}/index.html" if page == 1 else f"{KIND_FOLDERS[kind]}/{page}.html"
+    return paged(f"{KIND_FOLDERS[kind]}/index.html", page)
 
 
 def subject_path(subject: models.Subject) -> str:
     """A subject's page, by credit code (never by a person's identity number)."""
-    return f"subjects/{privacy.subject_key(subject)}.html"
+    return subject_key_path(privacy.subject_key(subject))
 
 
 def department_path(credit_code: str) -> str:
@@ -47,3 +47,37 @@ def absolute(base_url: str, path: str) -> str:
 def subject_key_path(key: str) -> str:
     """A subject's page by its public key (what `privacy.SubjectPublic.key` holds)."""
     return f"subjects/{key}.html"
+
+
+# Pages of the static site besides records, kinds, subjects, departments and lists.
+HOME = "index.html"
+SEARCH = "search/index.html"
+SEARCH_BUNDLE = "search/pagefind/"  # Pagefind's index and scripts
+OPEN_DATA = "open-data.html"
+RULES = "rules.html"
+DEPARTMENTS = "departments/index.html"
+LISTS = "lists/index.html"
+CATEGORIES = "categories/index.html"
+ROBOTS = "robots.txt"
+SITEMAP = "sitemap.xml"
+GONE = "gone.txt"  # URL paths that answer 410 Gone with their tombstone page
+API = "graphql"
+
+
+def paged(path: str, page: int) -> str:
+    """Page `page` of the paginated list whose first page is `path` (`x/index.html` or
+    `x.html`): later pages are `x/<page>.html`."""
+    if page == 1:
+        return path
+    stem = path.removesuffix(".html").removesuffix("/index")
+    return f"{stem}/{page}.html"
+
+
+def category_path(kind: models.RecordKind, category: str) -> str:
+    """The list of one kind's records in one category (许可类别, or one 处罚类别 label)."""
+    return f"categories/{KIND_FOLDERS[kind]}/{category}.html"
+
+
+def sitemap_part_path(number: int) -> str:
+    """One file of a sitemap split past its URL limit."""
+    return f"sitemap-{number}.xml"

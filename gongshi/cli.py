@@ -7,6 +7,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -38,6 +39,7 @@ from disclosure import (
     workdays,
     workflows,
 )
+from publishers import release, search, site
 from search_index import indexer
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -87,6 +89,8 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ingest.IngestError,
     tokens.TokenError,
     sa.exc.OperationalError,
+    release.ReleaseError,
+    search.SearchIndexError,
 )
 
 
@@ -572,4 +576,79 @@ def serve(
         limit_concurrency=limit_concurrency,
         access_log=False,  # gongshi.access writes one JSON line per request instead
         log_level="warning",
+    )
+
+
+@main.command()
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of releases and the `current` link (default: GONGSHI_SITE_DIR or var/site).",
+)
+@as_of_option
+@click.option(
+    "--base-url", default=None, help="The public site's address (default: GONGSHI_BASE_URL)."
+)
+@click.option(
+    "--full", is_flag=True, help="Render every page even if an incremental build would do."
+)
+@click.option(
+    "--keep",
+    type=click.IntRange(min=1),
+    default=release.DEFAULT_KEEP,
+    show_default=True,
+    help="Releases to keep.",
+)
+@click.option(
+    "--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1, show_default="cores"
+)
+@click.pass_obj
+def publish(
+    env: Env,
+    out: Path | None,
+    as_of: dt.datetime | None,
+    base_url: str | None,
+    full: bool,
+    keep: int,
+    workers: int,
+) -> None:
+    """Publish the site as one atomic release and make it current."""
+    on = as_of_date(as_of)
+    with user_errors():
+        env.require_schema()
+        report = _publish(env, out or env.settings.releases_dir, on, base_url, full, keep, workers)
+    console.print(report, soft_wrap=True)
+
+
+def _publish(
+    env: Env, out: Path, on: dt.date, base_url: str | None, full: bool, keep: int, workers: int
+) -> str:
+    url = base_url or env.settings.base_url
+    if not url.startswith(("http://", "https://")):
+        raise click.ClickException(f"--base-url is not an http(s) URL: {url!r}")
+    options = site.SiteOptions(
+        on=on,
+        base_url=url if url.endswith("/") else url + "/",
+        rules=env.rules(),
+        database_url=env.engine.url.render_as_string(hide_password=False),
+        workers=workers,
+        full=full,
+    )
+    report = site.SiteReport()
+    start = time.perf_counter()
+    built = release.publish(
+        out,
+        [(site.NAME, site.builder(env.engine, options, report))],
+        now=settings.utcnow(),
+        keep=keep,
+        manifest={"as_of": on.isoformat(), "base_url": options.base_url},
+    )
+    seconds = time.perf_counter() - start
+    mode = "incremental" if report.incremental else "full"
+    return (
+        f"published release {built.id} as of {on} ({mode}) into {out}: "
+        f"{report.pages_rendered} pages rendered ({report.records_rendered} record pages), "
+        f"{built.written} files written, {built.kept} unchanged; "
+        f"{report.public} public records, {report.gone} gone; {seconds:.1f} s"
     )

@@ -212,3 +212,23 @@ def test_token_commands(run: CliRunner) -> None:
     overdue = run.invoke(cli.main, ["overdue", "--as-of", "2026-11-28"])
     assert overdue.exit_code == 0, overdue.output
     assert overdue.output.splitlines()[-1].startswith("as of 2026-11-28: ")
+
+
+def test_publish_builds_a_release_then_an_incremental_one(run: CliRunner, tmp_path: Path) -> None:
+    assert run.invoke(cli.main, ["init"]).exit_code == 0
+    sampled = run.invoke(cli.main, ["sample", "--records", "60", "--as-of", "2026-11-28"])
+    assert sampled.exit_code == 0, sampled.output
+    args = ["publish", "--out", "site", "--as-of", "2026-11-28", "--workers", "2"]
+    first = run.invoke(cli.main, [*args, "--base-url", "https://credit.example.gov.cn"])
+    assert first.exit_code == 0, first.output
+    assert "(full)" in first.output
+    again = run.invoke(cli.main, [*args, "--base-url", "https://credit.example.gov.cn/"])
+    assert again.exit_code == 0, again.output
+    assert "(incremental)" in again.output
+    assert "0 pages rendered (0 record pages)" in again.output
+    current = tmp_path / "site" / "current"
+    robots = (current / "robots.txt").read_text()
+    assert robots.endswith("Sitemap: https://credit.example.gov.cn/sitemap.xml\n")
+    wrong = run.invoke(cli.main, [*args, "--base-url", "credit.example.gov.cn"])
+    assert wrong.exit_code == 1
+    assert wrong.output == "Error: --base-url is not an http(s) URL: 'credit.example.gov.cn'\n"

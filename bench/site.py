@@ -1,0 +1,83 @@
+"""`gongshi publish` of a 100,000-record database: a full publish (pages/s over both cores),
+Pagefind indexing alone, and an incremental publish after 1,000 withdrawals; site size on disk.
+The peer is Pagefind indexing the same record pages: the part of the publish we do not write."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import report
+
+RECORDS = int(os.environ.get("BENCH_SITE_RECORDS", "100000"))
+CHANGES = 1_000
+AS_OF = "2026-11-28"
+CHANGES_SCRIPT = Path(__file__).with_name("site_changes.py")
+
+
+def _files(folder: Path) -> tuple[int, int]:
+    """How many files a release has, and their size on disk in bytes (hard links counted once)."""
+    seen: set[int] = set()
+    count = size = 0
+    for path in folder.rglob("*"):
+        if path.is_file():
+            count += 1
+            stat = path.stat()
+            if stat.st_ino not in seen:
+                seen.add(stat.st_ino)
+                size += stat.st_blocks * 512
+    return count, size
+
+
+def run(workdir: Path) -> list[report.Result]:
+    gongshi = str(Path(sys.executable).with_name("gongshi"))
+    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
+    env.pop("DATABASE_URL", None)
+    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", AS_OF]):
+        subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
+    out = workdir / "out"
+    publish = [gongshi, "publish", "--out", str(out), "--as-of", AS_OF]
+    full = report.measure("gongshi publish --full", [*publish, "--full"], cwd=workdir, env=env)
+    pages, size = _files(out / "current")
+    full = report.Timing(full.label, full.command, full.seconds, full.peak_mb, pages, "files")
+    peer = report.measure(
+        "pagefind (records only)",
+        [
+            sys.executable,
+            "-m",
+            "pagefind",
+            "--site",
+            str(out / "current"),
+            "--glob",
+            "records/**/*.html",
+            "--output-path",
+            str(workdir / "pagefind"),
+            "--silent",
+        ],
+        cwd=workdir,
+        env=env,
+    )
+    incremental = report.measure(
+        f"gongshi publish after {CHANGES:,} withdrawals",
+        publish,
+        cwd=workdir,
+        env=env,
+        setup=[[sys.executable, str(CHANGES_SCRIPT), str(CHANGES), AS_OF]],
+    )
+    return [
+        report.Result(
+            title=f"Site: full publish of {RECORDS:,} records",
+            ours=full,
+            peer=peer,
+            target="≥ 1,000 pages/s on 2 cores; Pagefind time and peak memory reported",
+            notes=f"Release: {pages:,} files, {size / 2**20:,.0f} MiB on disk.",
+        ),
+        report.Result(
+            title=f"Site: incremental publish after {CHANGES:,} changes",
+            ours=incremental,
+            peer=None,
+            target="< 15 s",
+        ),
+    ]

@@ -1,0 +1,340 @@
+"""The site's pages other than records: home, lists by kind, department, category and named list,
+subject pages (the one-stop query), and the search, open-data and rules pages.
+
+Each is a `Page` (path, template, context) built from the summary rows alone, so an incremental
+publish can tell an unchanged page by its context without rendering it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from disclosure import lifecycle, models, urls
+from publishers import records
+
+PER_PAGE = 50
+LATEST = 20
+EXITS_SHOWN = 100
+SEVERITY_NAMES = {"minor": "轻微", "general": "一般", "serious": "严重"}
+
+Row = dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Page:
+    """A page to render: where, with which template, from what."""
+
+    path: str
+    template: str
+    context: dict[str, Any]
+
+    def key(self) -> str:
+        """A digest of everything the page shows: equal keys, equal pages (same templates)."""
+        text = json.dumps([self.template, self.context], sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclasses.dataclass(frozen=True)
+class ListMeta:
+    """What a named list's page says about the list itself."""
+
+    code: str
+    kind: str
+    name: str
+    authority: str | None
+    legal_basis: str
+    listing_criteria: str
+    exit_criteria: str
+    measures: list[dict[str, Any]]
+
+
+def list_meta(named: models.List, authority: str | None) -> ListMeta:
+    """The public description of a named list."""
+    return ListMeta(
+        code=named.code,
+        kind=named.kind.value,
+        name=named.name,
+        authority=authority,
+        legal_basis=named.legal_basis,
+        listing_criteria=named.listing_criteria,
+        exit_criteria=named.exit_criteria,
+        measures=[
+            {
+                "measure": m.measure,
+                "implementing_department": m.implementing_department,
+                "mandatory": m.mandatory,
+            }
+            for m in named.measures
+        ],
+    )
+
+
+def newest_first(rows: Sequence[Row]) -> list[Row]:
+    """Rows by decision date, newest first (then by id, newest first)."""
+    return sorted(rows, key=lambda row: (row["decided"], row["id"], row["kind"]), reverse=True)
+
+
+def _paginated(
+    first_path: str, rows: Sequence[Row], template: str, base_url: str, title: str, **extra: Any
+) -> Iterator[Page]:
+    count = max(1, -(-len(rows) // PER_PAGE))
+    paths = [urls.paged(first_path, n) for n in range(1, count + 1)]
+    for n, path in enumerate(paths, start=1):
+        pager = {
+            "page": n,
+            "count": count,
+            "first": paths[0],
+            "last": paths[-1],
+            "prev": paths[n - 2] if n > 1 else None,
+            "next": paths[n] if n < count else None,
+        }
+        shown = title if n == 1 else f"{title}（第 {n} 页）"
+        context = records.page_context(
+            path,
+            shown,
+            base_url,
+            rows=list(rows[(n - 1) * PER_PAGE : n * PER_PAGE]),
+            total=len(rows),
+            pager=pager,
+            **extra,
+        )
+        yield Page(path, template, context)
+
+
+def site_pages(
+    rows: Sequence[Row],
+    tombstones: Sequence[Row],
+    subjects: dict[str, dict[str, Any]],
+    lists: Sequence[ListMeta],
+    *,
+    on: dt.date,
+    base_url: str,
+    rules: lifecycle.Rules,
+    catalogue: Sequence[dict[str, str]] = (),
+) -> Iterator[Page]:
+    """Every page of the site but the records', from the public rows of `on`."""
+    ordered = newest_first(rows)
+    by_kind: dict[str, list[Row]] = defaultdict(list)
+    by_unit: dict[str, list[Row]] = defaultdict(list)
+    unit_names: dict[str, str] = {}
+    by_category: dict[tuple[str, str], list[Row]] = defaultdict(list)
+    by_list: dict[str, list[Row]] = defaultdict(list)
+    by_subject: dict[str, list[Row]] = defaultdict(list)
+    for row in ordered:
+        by_kind[row["kind"]].append(row)
+        by_unit[row["unit"]].append(row)
+        unit_names[row["unit"]] = row["unit_name"]
+        for label in row["categories"]:
+            by_category[(row["kind"], label)].append(row)
+        if row["list"] is not None:
+            by_list[row["list"]].append(row)
+        by_subject[row["subject"]].append(row)
+    exits = sorted(tombstones, key=lambda t: (t["ended_on"], t["kind"], t["id"]), reverse=True)
+
+    yield from _home(ordered, exits, by_kind, lists, by_list, on, base_url)
+    for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
+        name = records.KIND_NAMES[kind]
+        yield from _paginated(
+            urls.kind_path(kind), by_kind[kind.value], "listing.html", base_url, name, lead=None
+        )
+    yield from _departments(by_unit, unit_names, base_url)
+    yield from _categories(by_category, base_url)
+    yield from _lists(lists, by_list, exits, base_url)
+    for key, subject_rows in sorted(by_subject.items()):
+        yield _subject(subjects[key], subject_rows, base_url)
+    yield from _static(on, base_url, rules, catalogue)
+
+
+def _home(
+    ordered: list[Row],
+    exits: list[Row],
+    by_kind: dict[str, list[Row]],
+    lists: Sequence[ListMeta],
+    by_list: dict[str, list[Row]],
+    on: dt.date,
+    base_url: str,
+) -> Iterator[Page]:
+    counts = [
+        {
+            "label": records.KIND_NAMES[kind],
+            "count": len(by_kind[kind.value]),
+            "path": urls.kind_path(kind),
+        }
+        for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY)
+    ]
+    for kind, name in records.LIST_KIND_NAMES.items():
+        codes = [meta.code for meta in lists if meta.kind == kind.value]
+        counts.append(
+            {"label": name, "count": sum(len(by_list[c]) for c in codes), "path": urls.LISTS}
+        )
+    latest = sorted(
+        ordered, key=lambda r: (r["published"], r["decided"], r["id"], r["kind"]), reverse=True
+    )
+    context = records.page_context(
+        urls.HOME,
+        "首页",
+        base_url,
+        as_of=on.isoformat(),
+        counts=counts,
+        rows=latest[:LATEST],
+        exits=exits[:LATEST],
+    )
+    yield Page(urls.HOME, "home.html", context)
+
+
+def _departments(
+    by_unit: dict[str, list[Row]], unit_names: dict[str, str], base_url: str
+) -> Iterator[Page]:
+    order = sorted(by_unit, key=lambda code: (unit_names[code], code))
+    items = [
+        {"label": unit_names[c], "path": urls.department_path(c), "count": len(by_unit[c])}
+        for c in order
+    ]
+    yield Page(
+        urls.DEPARTMENTS,
+        "index_of.html",
+        records.page_context(
+            urls.DEPARTMENTS,
+            "按部门浏览",
+            base_url,
+            lead="各数据来源单位报送并正在公示的信息。",
+            groups=[{"title": None, "items": items}],
+        ),
+    )
+    for code in order:
+        yield from _paginated(
+            urls.department_path(code),
+            by_unit[code],
+            "listing.html",
+            base_url,
+            unit_names[code],
+            lead=f"数据来源单位：{unit_names[code]}（统一社会信用代码 {code}）",
+        )
+
+
+def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) -> Iterator[Page]:
+    groups = []
+    for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
+        labels = sorted(label for k, label in by_category if k == kind.value)
+        items = [
+            {
+                "label": label,
+                "path": urls.category_path(kind, label),
+                "count": len(by_category[(kind.value, label)]),
+            }
+            for label in labels
+        ]
+        groups.append({"title": records.KIND_NAMES[kind] + "类别", "items": items})
+    yield Page(
+        urls.CATEGORIES,
+        "index_of.html",
+        records.page_context(urls.CATEGORIES, "按类别浏览", base_url, lead=None, groups=groups),
+    )
+    for (kind_value, label), found in sorted(by_category.items()):
+        kind = models.RecordKind(kind_value)
+        yield from _paginated(
+            urls.category_path(kind, label),
+            found,
+            "listing.html",
+            base_url,
+            f"{records.KIND_NAMES[kind]}：{label}",
+            lead=None,
+        )
+
+
+def _lists(
+    lists: Sequence[ListMeta], by_list: dict[str, list[Row]], exits: list[Row], base_url: str
+) -> Iterator[Page]:
+    groups = []
+    for kind, name in records.LIST_KIND_NAMES.items():
+        items = [
+            {"label": m.name, "path": urls.list_path(m.code), "count": len(by_list[m.code])}
+            for m in lists
+            if m.kind == kind.value
+        ]
+        groups.append({"title": name, "items": items})
+    yield Page(
+        urls.LISTS,
+        "index_of.html",
+        records.page_context(
+            urls.LISTS,
+            "信用名单",
+            base_url,
+            lead="红名单（守信激励）、黑名单（严重失信主体）和重点关注名单，以及各自的移出公告。",
+            groups=groups,
+        ),
+    )
+    for meta in lists:
+        yield from _paginated(
+            urls.list_path(meta.code),
+            by_list[meta.code],
+            "list.html",
+            base_url,
+            meta.name,
+            named=dataclasses.asdict(meta),
+            kind_label=records.LIST_KIND_NAMES[models.ListKind(meta.kind)],
+            authority=meta.authority,
+            measures=meta.measures,
+            exits=[t for t in exits if t["list"] == meta.code][:EXITS_SHOWN],
+        )
+
+
+def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
+    path = urls.subject_key_path(subject["key"])
+    sections = [
+        {
+            "title": records.KIND_NAMES[kind],
+            "rows": [row for row in rows if row["kind"] == kind.value],
+        }
+        for kind in models.RecordKind
+    ]
+    context = records.page_context(
+        path, subject["name"], base_url, subject=subject, sections=sections
+    )
+    return Page(path, "subject.html", context)
+
+
+def _static(
+    on: dt.date, base_url: str, rules: lifecycle.Rules, catalogue: Sequence[dict[str, str]]
+) -> Iterator[Page]:
+    yield Page(
+        urls.SEARCH,
+        "search.html",
+        records.page_context(
+            urls.SEARCH, "搜索", base_url, base_path=urlsplit(base_url).path or "/"
+        ),
+    )
+    yield Page(
+        urls.OPEN_DATA,
+        "open_data.html",
+        records.page_context(
+            urls.OPEN_DATA,
+            "开放数据",
+            base_url,
+            api_url=urls.absolute(base_url, urls.API),
+            catalogue=list(catalogue),
+        ),
+    )
+    in_force = [
+        {
+            "severity": SEVERITY_NAMES[rule.severity.value],
+            "published": "是" if rule.published_by_default else "仅在处罚机关确定公示期限时",
+            "min_months": rule.min_months,
+            "max_months": rule.max_months,
+            "source": rule.source,
+        }
+        for rule in sorted(rules.rules, key=lambda r: (r.effective_on, r.min_months))
+        if rule.effective_on <= on or rule is rules.rule_for(rule.severity, on)
+    ]
+    yield Page(
+        urls.RULES,
+        "rules.html",
+        records.page_context(urls.RULES, "公示与信用修复规则", base_url, rules=in_force),
+    )

@@ -1,0 +1,251 @@
+"""Record pages and tombstones, rendered in batches that a process pool can share out.
+
+A batch loads its records, projects each through `privacy` (the only shapes a page may show),
+renders its page or its tombstone, writes it into the release folder, and returns the summary
+rows the list pages are built from: plain JSON values, kept in the manifest for the next publish.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from disclosure import db, models, privacy, queries, urls
+from publishers import release, render
+
+SITE_NAME = "信用信息双公示"
+KIND_NAMES = {
+    models.RecordKind.LICENSE: "行政许可",
+    models.RecordKind.PENALTY: "行政处罚",
+    models.RecordKind.LIST_ENTRY: "名单条目",
+}
+CATEGORY_NAMES = {
+    models.SubjectCategory.LEGAL_PERSON: "法人及非法人组织",
+    models.SubjectCategory.INDIVIDUAL_BUSINESS: "个体工商户",
+    models.SubjectCategory.NATURAL_PERSON: "自然人",
+}
+REASON_NAMES = {
+    "withdrawn": "依法撤回",
+    "repaired": "信用修复",
+    "objection_upheld": "异议成立",
+    "revoked": "撤销认定",
+    "expired": "公示期满",
+}
+LIST_KIND_NAMES = {
+    models.ListKind.RED: "红名单",
+    models.ListKind.BLACK: "黑名单",
+    models.ListKind.WATCH: "重点关注名单",
+}
+
+
+def root_of(path: str) -> str:
+    """The relative prefix from the page at `path` back to the site root."""
+    return "../" * path.count("/")
+
+
+def page_context(path: str, title: str, base_url: str, **extra: Any) -> dict[str, Any]:
+    """What every page template needs besides its own data."""
+    return {
+        "root": root_of(path),
+        "title": title,
+        "site_name": SITE_NAME,
+        "kind_names": {kind.value: name for kind, name in KIND_NAMES.items()},
+        "category_names": {kind.value: name for kind, name in CATEGORY_NAMES.items()},
+        "noindex": False,
+        "canonical": urls.absolute(base_url, path),
+        **extra,
+    }
+
+
+def key(kind: models.RecordKind | str, record_id: int) -> str:
+    """The key of a record in the manifest's row maps."""
+    return f"{models.RecordKind(kind).value}/{record_id}"
+
+
+Public = privacy.LicensePublic | privacy.PenaltyPublic | privacy.ListEntryPublic
+
+
+def _title(public: Public) -> str:
+    if isinstance(public, privacy.LicensePublic):
+        return public.certificate_name or public.decision_doc_name
+    if isinstance(public, privacy.PenaltyPublic):
+        return public.violation_type
+    return public.list.name
+
+
+def row(public: Public, lastmod: dt.date) -> dict[str, Any]:
+    """The summary of a public record that list pages, subject pages and sitemaps show."""
+    categories: list[str] = []
+    if isinstance(public, privacy.LicensePublic):
+        categories = [public.category.value]
+    elif isinstance(public, privacy.PenaltyPublic):
+        categories = list(public.categories)
+    return {
+        "kind": public.kind.value,
+        "id": public.id,
+        "path": urls.record_path(public.kind, public.id),
+        "decided": public.decision_on.isoformat(),
+        "published": public.published_on.isoformat(),
+        "doc_no": public.decision_doc_no,
+        "title": _title(public),
+        "subject": public.subject.key,
+        "subject_name": public.subject.name,
+        "subject_path": urls.subject_key_path(public.subject.key),
+        "unit": public.source_unit.credit_code,
+        "unit_name": public.source_unit.name,
+        "categories": categories,
+        "list": public.list.code if isinstance(public, privacy.ListEntryPublic) else None,
+        "objection": public.under_objection,
+        "lastmod": lastmod.isoformat(),
+    }
+
+
+def tombstone_row(tomb: privacy.Tombstone, list_code: str | None) -> dict[str, Any]:
+    """What list pages say of an ended record: which, when, why; no detail of the record."""
+    return {
+        "kind": tomb.kind.value,
+        "id": tomb.id,
+        "path": urls.record_path(tomb.kind, tomb.id),
+        "ended_on": tomb.ended_on.isoformat(),
+        "reason": tomb.reason,
+        "reason_name": reason_name(tomb),
+        "list": list_code,
+    }
+
+
+def reason_name(tomb: privacy.Tombstone) -> str:
+    if tomb.kind is models.RecordKind.LIST_ENTRY and tomb.reason == "expired":
+        return "有效期届满"
+    return REASON_NAMES[tomb.reason]
+
+
+def render_record(public: Public, base_url: str) -> str:
+    """The page of a public record."""
+    path = urls.record_path(public.kind, public.id)
+    extra: dict[str, Any] = {}
+    if isinstance(public, privacy.ListEntryPublic):
+        extra["list_page"] = urls.list_path(public.list.code)
+    context = page_context(
+        path,
+        f"{public.subject.name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}",
+        base_url,
+        r=public.model_dump(mode="json"),
+        subject_path=urls.subject_key_path(public.subject.key),
+        unit_path=urls.department_path(public.source_unit.credit_code),
+        kind_list_path=urls.kind_path(public.kind)
+        if public.kind is not models.RecordKind.LIST_ENTRY
+        else urls.LISTS,
+        **extra,
+    )
+    return render.render_page("record.html", **context)
+
+
+def render_tombstone(tomb: privacy.Tombstone, list_code: str | None, base_url: str) -> str:
+    """The page left at an ended record's address: no detail of the record, not indexed."""
+    path = urls.record_path(tomb.kind, tomb.id)
+    exited = tomb.kind is models.RecordKind.LIST_ENTRY
+    notice = "移出名单" if exited else "停止公示"
+    back_path, back_title = urls.HOME, "首页"
+    if list_code is not None:
+        back_path, back_title = urls.list_path(list_code), "名单"
+    elif tomb.kind is not models.RecordKind.LIST_ENTRY:
+        back_path, back_title = urls.kind_path(tomb.kind), KIND_NAMES[tomb.kind] + "列表"
+    context = page_context(
+        path,
+        "已移出名单" if exited else "停止公示",
+        base_url,
+        t=tomb.model_dump(mode="json"),
+        notice=notice,
+        reason=reason_name(tomb),
+        back_path=back_path,
+        back_title=back_title,
+    )
+    context["noindex"], context["canonical"] = True, None
+    return render.render_page("tombstone.html", **context)
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """Records of one kind to render: an inclusive id range, or a list of ids."""
+
+    kind: models.RecordKind
+    id_from: int | None = None
+    id_to: int | None = None
+    ids: tuple[int, ...] | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Target:
+    """Where and as of when a batch renders."""
+
+    on: dt.date
+    base_url: str
+    folder: Path
+    previous: Path | None
+
+
+@dataclasses.dataclass
+class Rendered:
+    """What a batch produced."""
+
+    rows: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    tombstones: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    subjects: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+    written: int = 0
+    kept: int = 0
+
+    def merge(self, other: Rendered) -> None:
+        self.rows.update(other.rows)
+        self.tombstones.update(other.tombstones)
+        self.subjects.update(other.subjects)
+        self.files.update(other.files)
+        self.written += other.written
+        self.kept += other.kept
+
+
+def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
+    """Render and write the pages of `batch`'s records as of `target.on`."""
+    model = models.RECORD_MODELS[batch.kind]
+    found = queries.shown_records(
+        session, model, target.on, id_from=batch.id_from, id_to=batch.id_to, ids=batch.ids
+    )
+    done = Rendered()
+    for record in found:
+        assert record.id is not None
+        list_code = record.credit_list.code if isinstance(record, models.ListEntry) else None
+        tomb = privacy.tombstone(record, target.on)
+        if tomb is not None:
+            page = render_tombstone(tomb, list_code, target.base_url)
+            done.tombstones[key(record.KIND, record.id)] = tombstone_row(tomb, list_code)
+        else:
+            public = privacy.project(record, target.on)
+            page = render_record(public, target.base_url)
+            done.rows[key(record.KIND, record.id)] = row(public, record.updated_at.date())
+            done.subjects[public.subject.key] = public.subject.model_dump(mode="json")
+        path = urls.record_path(record.KIND, record.id)
+        done.files[path], fresh = release.write_file(
+            target.folder, target.previous, path, page.encode()
+        )
+        if fresh:
+            done.written += 1
+        else:
+            done.kept += 1
+    return done
+
+
+@functools.cache
+def _engine(url: str) -> sa.Engine:
+    return db.create_engine(url)
+
+
+def run_batch(url: str, batch: Batch, target: Target) -> Rendered:
+    """`render_batch` in a worker process, on its own connection to the database at `url`."""
+    with Session(_engine(url)) as session:
+        return render_batch(session, batch, target)

@@ -1,0 +1,272 @@
+"""Atomic releases: each publish builds a new folder under `releases/` and then switches the
+`current` symlink with one rename, so readers see the old release or the new one, never a half.
+
+Files that did not change are hard links to the previous release's files: byte-identical and with
+the same modification time, so HTTP validators (ETag, Last-Modified) stay valid across releases.
+Builders (the site; feeds and bulk data later) write through a `Release`; each may keep state for
+the next publish in the release's manifest.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import gzip
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+RELEASES = "releases"
+CURRENT = "current"
+BUILDING = ".build-"  # prefix of a release folder still being built
+DEFAULT_KEEP = 5
+
+
+class ReleaseError(RuntimeError):
+    """A release cannot be built or switched to."""
+
+
+def digest(data: bytes) -> str:
+    """The content digest the manifest keeps per file."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def write_file(
+    folder: Path, previous: Path | None, path: str, data: bytes, old_digest: str | None = None
+) -> tuple[str, bool]:
+    """Write `data` at `path` under `folder`, as a hard link to the previous release's file when
+    that has the same bytes; returns the digest and whether new bytes were written.
+
+    `old_digest`, when the caller knows it, spares reading the previous file."""
+    new_digest = digest(data)
+    target = folder / path
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if previous is not None and old_digest in (None, new_digest):
+        source = previous / path
+        try:
+            same = old_digest == new_digest or source.read_bytes() == data
+            if same:
+                os.link(source, target)
+                return new_digest, False
+        except FileNotFoundError:
+            pass
+    target.write_bytes(data)
+    return new_digest, True
+
+
+@dataclasses.dataclass(frozen=True)
+class Previous:
+    """The release `current` points at, and what its manifest remembers."""
+
+    id: str
+    folder: Path
+    manifest: dict[str, Any]
+
+    @property
+    def files(self) -> dict[str, str]:
+        """Path → digest of every file of the release."""
+        files: dict[str, str] = self.manifest.get("files", {})
+        return files
+
+    def state(self, builder: str) -> dict[str, Any] | None:
+        """What builder `builder` kept for the next publish."""
+        found: dict[str, Any] | None = self.manifest.get("state", {}).get(builder)
+        return found
+
+
+@dataclasses.dataclass
+class Release:
+    """A release being built."""
+
+    id: str
+    folder: Path
+    previous: Previous | None
+    files: dict[str, str] = dataclasses.field(default_factory=dict)
+    state: dict[str, Any] = dataclasses.field(default_factory=dict)
+    written: int = 0  # files with new bytes
+    kept: int = 0  # files linked unchanged from the previous release
+    # Links to other outputs for the open-data page: dicts of title, path, description.
+    catalogue: list[dict[str, str]] = dataclasses.field(default_factory=list)
+
+    def old_digest(self, path: str) -> str | None:
+        return self.previous.files.get(path) if self.previous is not None else None
+
+    def write(self, path: str, data: bytes | str) -> bool:
+        """Write one file of the release; returns whether new bytes were written."""
+        raw = data.encode() if isinstance(data, str) else data
+        previous = self.previous.folder if self.previous is not None else None
+        self.files[path], fresh = write_file(
+            self.folder, previous, path, raw, self.old_digest(path) or ""
+        )
+        self.record(fresh)
+        return fresh
+
+    def record(self, fresh: bool) -> None:
+        """Count a file written (fresh) or kept by someone else on this release's behalf."""
+        if fresh:
+            self.written += 1
+        else:
+            self.kept += 1
+
+    def keep(self, path: str) -> None:
+        """Carry `path` over unchanged from the previous release."""
+        if self.previous is None or path not in self.previous.files:
+            raise ReleaseError(f"{path} is not in the previous release: it must be rendered")
+        target = self.folder / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.link(self.previous.folder / path, target)
+        self.files[path] = self.previous.files[path]
+        self.kept += 1
+
+    def adopt(self, under: str) -> None:
+        """Take in files a tool wrote under `under` itself, linking those that did not change."""
+        base = self.folder / under
+        for file in sorted(base.rglob("*")):
+            if not file.is_file():
+                continue
+            path = str(file.relative_to(self.folder))
+            data = file.read_bytes()
+            new_digest = digest(data)
+            self.files[path] = new_digest
+            if self.previous is not None and self.old_digest(path) == new_digest:
+                file.unlink()
+                os.link(self.previous.folder / path, file)
+                self.kept += 1
+            else:
+                self.written += 1
+
+
+Builder = Callable[[Release], None]
+
+
+def release_folder(out: Path, release_id: str) -> Path:
+    return out / RELEASES / release_id
+
+
+def manifest_path(out: Path, release_id: str) -> Path:
+    """Where a release's manifest lives: beside its folder, so it is never served."""
+    return out / RELEASES / f"{release_id}.manifest.json.gz"
+
+
+def current(out: Path) -> Previous | None:
+    """The release `current` points at, if any."""
+    link = out / CURRENT
+    if not link.is_symlink():
+        return None
+    folder = link.resolve()
+    release_id = folder.name
+    path = manifest_path(out, release_id)
+    manifest = json.loads(gzip.decompress(path.read_bytes())) if path.exists() else {}
+    return Previous(release_id, folder, manifest)
+
+
+def new_id(out: Path, now: dt.datetime) -> str:
+    """A release id that sorts by time and is not taken yet."""
+    base = now.astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    candidate, n = base, 1
+    while (out / RELEASES / candidate).exists():
+        n += 1
+        candidate = f"{base}-{n}"
+    return candidate
+
+
+@contextlib.contextmanager
+def _locked(out: Path) -> Iterator[None]:
+    """One publisher at a time per output folder."""
+    out.mkdir(parents=True, exist_ok=True)
+    with open(out / ".publish.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise ReleaseError(f"another publish into {out} is running") from error
+        yield
+
+
+def _remove_unfinished(out: Path) -> None:
+    """Folders of publishes that failed or were killed: never live, safe to delete."""
+    for stale in (out / RELEASES).glob(BUILDING + "*"):
+        if stale.is_dir():
+            shutil.rmtree(stale)
+        else:
+            stale.unlink()
+    for orphan in (out / RELEASES).glob("*.manifest.json.gz"):
+        if not (out / RELEASES / orphan.name.removesuffix(".manifest.json.gz")).is_dir():
+            orphan.unlink()
+
+
+def switch(out: Path, release_id: str) -> None:
+    """Point `current` at a release with one rename (a symlink swap that readers never miss)."""
+    temporary = out / f".{CURRENT}-{release_id}"
+    with contextlib.suppress(FileNotFoundError):
+        temporary.unlink()
+    temporary.symlink_to(Path(RELEASES) / release_id, target_is_directory=True)
+    os.replace(temporary, out / CURRENT)
+
+
+def releases(out: Path) -> list[str]:
+    """Finished releases, oldest first."""
+    folder = out / RELEASES
+    if not folder.is_dir():
+        return []
+    return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def prune(out: Path, keep: int) -> list[str]:
+    """Delete all but the newest `keep` releases (never the live one); returns those deleted."""
+    live = current(out)
+    finished = releases(out)
+    doomed = [r for r in finished[: max(0, len(finished) - keep)] if live is None or r != live.id]
+    for release_id in doomed:
+        shutil.rmtree(release_folder(out, release_id))
+        manifest_path(out, release_id).unlink(missing_ok=True)
+    return doomed
+
+
+def publish(
+    out: Path,
+    builders: Sequence[tuple[str, Builder]],
+    *,
+    now: dt.datetime,
+    keep: int = DEFAULT_KEEP,
+    manifest: dict[str, Any] | None = None,
+) -> Release:
+    """Build a release with `builders` (name, builder) in order, then make it current.
+
+    Until the final rename nothing a reader sees changes: a failure or a kill leaves `current`
+    on the previous release, and the next publish deletes the unfinished folder."""
+    with _locked(out):
+        (out / RELEASES).mkdir(parents=True, exist_ok=True)
+        _remove_unfinished(out)
+        release_id = new_id(out, now)
+        building = out / RELEASES / f"{BUILDING}{release_id}"
+        building.mkdir()
+        release = Release(release_id, building, current(out))
+        try:
+            for name, build in builders:
+                release.state.setdefault(name, {})
+                build(release)
+            document = {
+                **(manifest or {}),
+                "id": release_id,
+                "files": release.files,
+                "state": release.state,
+            }
+            manifest_path(out, release_id).write_bytes(
+                gzip.compress(json.dumps(document, sort_keys=True).encode(), mtime=0)
+            )
+            final = release_folder(out, release_id)
+            os.rename(building, final)
+            release.folder = final
+        except BaseException:
+            shutil.rmtree(building, ignore_errors=True)
+            manifest_path(out, release_id).unlink(missing_ok=True)
+            raise
+        switch(out, release_id)
+        prune(out, keep)
+        return release

@@ -1,0 +1,304 @@
+"""The static disclosure site: a release builder that renders every page a reader may open.
+
+A full build renders every record page in batches (over a process pool when it has a database
+URL); an incremental build renders only the records the change log and the calendar say changed
+since the previous release, and carries every other record page over unchanged. List pages,
+subject pages, sitemaps and the search index are derived from the summary rows every time, and
+only those whose content changed are rendered again.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import dataclasses
+import datetime as dt
+import multiprocessing
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from disclosure import lifecycle, models, queries, urls
+from publishers import pages, records, release, render, search, sitemaps
+
+NAME = "site"
+BATCH = 2_000  # records per batch of record pages
+PAGE_BATCH = 500  # derived pages per batch sent to a worker
+
+
+@dataclasses.dataclass(frozen=True)
+class SiteOptions:
+    """How to build the site."""
+
+    on: dt.date
+    base_url: str
+    rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
+    database_url: str | None = None  # lets worker processes connect; None: all in this process
+    workers: int = 1
+    sitemap_limit: int = sitemaps.LIMIT
+    search: bool = True
+    full: bool = False  # render everything even when an incremental build is possible
+
+
+@dataclasses.dataclass
+class SiteReport:
+    """What one build did."""
+
+    incremental: bool = False
+    records_rendered: int = 0  # record pages and tombstones rendered
+    pages_rendered: int = 0  # every page rendered (records, lists, subjects, static)
+    public: int = 0
+    gone: int = 0
+
+
+def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any] | None:
+    """The previous release's site state when an incremental build may start from it."""
+    if options.full or rel.previous is None:
+        return None
+    state = rel.previous.state(NAME)
+    if (
+        state is None
+        or state.get("base_url") != options.base_url
+        or state.get("templates") != render.templates_digest()
+        or dt.date.fromisoformat(state["on"]) > options.on
+    ):
+        return None
+    return state
+
+
+def _batches(
+    session: Session, changed: dict[models.RecordKind, set[int]] | None, on: dt.date
+) -> Iterator[records.Batch]:
+    for kind, model in models.RECORD_MODELS.items():
+        if changed is not None:
+            ids = sorted(changed[kind])
+            for start in range(0, len(ids), BATCH):
+                yield records.Batch(kind, ids=tuple(ids[start : start + BATCH]))
+            continue
+        span = queries.shown_id_range(session, model, on)
+        if span is None:
+            continue
+        for start in range(span[0], span[1] + 1, BATCH):
+            yield records.Batch(kind, id_from=start, id_to=min(start + BATCH - 1, span[1]))
+
+
+def _render_many(
+    folder: Path, previous: Path | None, items: list[tuple[str, str, dict[str, Any]]]
+) -> tuple[dict[str, str], int, int]:
+    """Render and write derived pages (in a worker process or here)."""
+    files, written, kept = {}, 0, 0
+    for path, template, context in items:
+        text = render.render_page(template, **context)
+        files[path], fresh = release.write_file(folder, previous, path, text.encode())
+        written, kept = written + fresh, kept + (not fresh)
+    return files, written, kept
+
+
+class _Runner:
+    """Runs batches here or over a process pool, merging what they return."""
+
+    def __init__(self, options: SiteOptions, session: Session) -> None:
+        self.session = session
+        self.url = options.database_url
+        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        if options.workers > 1 and options.database_url is not None:
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                options.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+
+    def records(self, batches: Iterable[records.Batch], target: records.Target) -> records.Rendered:
+        done = records.Rendered()
+        if self.pool is None or self.url is None:
+            for batch in batches:
+                done.merge(records.render_batch(self.session, batch, target))
+            return done
+        futures = [self.pool.submit(records.run_batch, self.url, b, target) for b in batches]
+        for future in futures:
+            done.merge(future.result())
+        return done
+
+    def pages(self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+        previous = rel.previous.folder if rel.previous is not None else None
+        chunks = [items[i : i + PAGE_BATCH] for i in range(0, len(items), PAGE_BATCH)]
+        if self.pool is None:
+            results = [_render_many(rel.folder, previous, chunk) for chunk in chunks]
+        else:
+            futures = [self.pool.submit(_render_many, rel.folder, previous, c) for c in chunks]
+            results = [future.result() for future in futures]
+        for files, written, kept in results:
+            rel.files.update(files)
+            rel.written += written
+            rel.kept += kept
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _list_metas(session: Session) -> list[pages.ListMeta]:
+    names = dict(
+        session.execute(sa.select(col(models.Department.id), col(models.Department.name))).all()
+    )
+    order = {models.ListKind.RED: 0, models.ListKind.BLACK: 1, models.ListKind.WATCH: 2}
+    found = sorted(session.exec(select(models.List)).all(), key=lambda n: (order[n.kind], n.code))
+    return [pages.list_meta(named, names.get(named.authority_id)) for named in found]
+
+
+def builder(engine: sa.Engine, options: SiteOptions, report: SiteReport) -> release.Builder:
+    """The site's release builder."""
+
+    def build(rel: release.Release) -> None:
+        with Session(engine) as session:
+            _build(session, rel, options, report)
+
+    return build
+
+
+def _build(
+    session: Session, rel: release.Release, options: SiteOptions, report: SiteReport
+) -> None:
+    previous = _previous_state(rel, options)
+    watermark = queries.last_event_id(session)
+    changed = None
+    if previous is not None:
+        changed = queries.changed_records(
+            session,
+            after_event=previous["watermark"],
+            up_to_event=watermark,
+            since=dt.date.fromisoformat(previous["on"]),
+            on=options.on,
+        )
+    report.incremental = changed is not None
+    target = records.Target(
+        options.on,
+        options.base_url,
+        rel.folder,
+        rel.previous.folder if rel.previous is not None else None,
+    )
+    runner = _Runner(options, session)
+    try:
+        done = runner.records(list(_batches(session, changed, options.on)), target)
+        rel.files.update(done.files)
+        rel.written += done.written
+        rel.kept += done.kept
+        report.records_rendered = report.pages_rendered = done.written + done.kept
+        rows, tombstones = dict(sorted(done.rows.items())), dict(sorted(done.tombstones.items()))
+        subjects = done.subjects
+        if previous is not None and changed is not None:
+            rows, tombstones, subjects = _carry_over(rel, previous, changed, done)
+        _derived(
+            rel,
+            runner,
+            session,
+            options,
+            report,
+            rows,
+            tombstones,
+            subjects,
+            previous,
+            done.written,
+        )
+    finally:
+        runner.close()
+    report.public, report.gone = len(rows), len(tombstones)
+    rel.state[NAME] = {
+        "on": options.on.isoformat(),
+        "base_url": options.base_url,
+        "templates": render.templates_digest(),
+        "watermark": watermark,
+        "rows": rows,
+        "tombstones": tombstones,
+        "subjects": subjects,
+        "keys": rel.state.get(NAME, {}).get("keys", {}),
+    }
+
+
+def _carry_over(
+    rel: release.Release,
+    previous: dict[str, Any],
+    changed: dict[models.RecordKind, set[int]],
+    done: records.Rendered,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The previous rows with the changed records' replaced; unchanged record pages kept."""
+    touched = {records.key(kind, i) for kind, ids in changed.items() for i in ids}
+    rows: dict[str, Any] = {}
+    tombstones: dict[str, Any] = {}
+    for source, into in ((previous["rows"], rows), (previous["tombstones"], tombstones)):
+        for record_key, row in source.items():
+            if record_key not in touched:
+                into[record_key] = row
+                rel.keep(row["path"])
+    rows.update(done.rows)
+    tombstones.update(done.tombstones)
+    live = {row["subject"] for row in rows.values()}
+    subjects = {k: v for k, v in previous["subjects"].items() if k in live}
+    subjects.update(done.subjects)
+    return dict(sorted(rows.items())), dict(sorted(tombstones.items())), subjects
+
+
+def _derived(
+    rel: release.Release,
+    runner: _Runner,
+    session: Session,
+    options: SiteOptions,
+    report: SiteReport,
+    rows: dict[str, Any],
+    tombstones: dict[str, Any],
+    subjects: dict[str, Any],
+    previous: dict[str, Any] | None,
+    records_written: int,
+) -> None:
+    """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
+    old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
+    keys: dict[str, str] = {}
+    to_render: list[tuple[str, str, dict[str, Any]]] = []
+    entries: list[sitemaps.Entry] = []
+    lastmods: dict[str, str] = {}
+    for row in rows.values():
+        entries.append((row["path"], row["lastmod"]))
+        subject_path = row["subject_path"]
+        lastmods[subject_path] = max(lastmods.get(subject_path, ""), row["lastmod"])
+    for page in pages.site_pages(
+        list(rows.values()),
+        list(tombstones.values()),
+        subjects,
+        _list_metas(session),
+        on=options.on,
+        base_url=options.base_url,
+        rules=options.rules,
+        catalogue=rel.catalogue,
+    ):
+        keys[page.path] = page.key()
+        entries.append((page.path, lastmods.get(page.path)))
+        if old_keys.get(page.path) == keys[page.path]:
+            rel.keep(page.path)
+        else:
+            to_render.append((page.path, page.template, page.context))
+    runner.pages(rel, to_render)
+    report.pages_rendered += len(to_render)
+    rel.state[NAME] = {"keys": keys}
+    for path, text in sitemaps.render_sitemaps(
+        options.base_url, entries, options.sitemap_limit
+    ).items():
+        rel.write(path, text)
+    rel.write(urls.ROBOTS, sitemaps.render_robots(options.base_url))
+    gone = sorted(row["path"] for row in tombstones.values())
+    rel.write(urls.GONE, "".join(f"{path}\n" for path in gone))
+    for asset in sorted(render.ASSETS.rglob("*")):
+        if asset.is_file() and not asset.name.startswith("."):
+            rel.write(f"assets/{asset.relative_to(render.ASSETS)}", asset.read_bytes())
+    if not options.search:
+        return
+    bundle = [
+        p for p in (rel.previous.files if rel.previous else {}) if p.startswith(urls.SEARCH_BUNDLE)
+    ]
+    if previous is not None and records_written == 0 and bundle:
+        # Pagefind's output is not byte-stable (filter files reorder): keep the old index
+        # when no record page changed, so an idle publish changes nothing
+        for path in bundle:
+            rel.keep(path)
+        return
+    search.write_search_index(rel.folder)
+    rel.adopt(urls.SEARCH_BUNDLE)

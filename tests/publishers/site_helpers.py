@@ -1,0 +1,93 @@
+"""Building a small published site for the publisher tests."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import random
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from disclosure import models, privacy, sample, workflows
+from publishers import release, site
+from tests import factories
+
+ON = factories.DEFAULT_ON
+BASE_URL = "https://credit.example.gov.cn/gs/"
+# A natural person's identity number, as a clerk might type it: it must appear nowhere.
+RAW_ID = sample.id_number(random.Random(20260601), "440802")
+SECRET_FACTS = "隐秘细节甲乙丙：当事人在仓库私藏过期奶粉三百箱"
+
+
+@dataclasses.dataclass
+class Story:
+    """The records of the sample site, by role."""
+
+    company: models.Subject
+    person: models.Subject
+    license: models.License
+    penalty: models.Penalty
+    person_penalty: models.Penalty
+    withdrawn: models.Penalty
+    objected: models.Penalty
+    entry: models.ListEntry
+    red: models.List
+
+
+def tell(session: Session) -> Story:
+    """Stores a handful of records covering every page of the site, and commits."""
+    company = factories.add_subject(session, name="湛江市赤坎区鸿达食品有限公司")
+    person = factories.add_subject(
+        session,
+        models.SubjectCategory.NATURAL_PERSON,
+        name="陈志强",
+        **privacy.person_identity(RAW_ID),
+    )
+    license = factories.add_license(session, subject_id=company.id, content="准予食品经营许可")
+    penalty = factories.add_penalty(session, subject_id=company.id)
+    person_penalty = factories.add_penalty(
+        session,
+        subject_id=person.id,
+        violation_facts=f"当事人（身份证号{RAW_ID}）无证经营烟花爆竹",
+        violation_type="无证经营烟花爆竹",
+    )
+    withdrawn = factories.add_penalty(
+        session, subject_id=company.id, violation_facts=SECRET_FACTS, violation_type="秘密类型"
+    )
+    workflows.withdraw(
+        session,
+        withdrawn,
+        kind=models.WithdrawalKind.REVOKED,
+        reason="复议撤销",
+        ctx=factories.ctx(ON),
+    )
+    objected = factories.add_penalty(session, subject_id=company.id)
+    workflows.open_objection(session, objected, grounds="金额有误", ctx=factories.ctx(ON))
+    red = factories.add_list(
+        session, models.ListKind.RED, code="a-credit", name="纳税信用A级纳税人"
+    )
+    entry = factories.add_list_entry(session, list_id=red.id, subject_id=company.id)
+    session.commit()
+    return Story(company, person, license, penalty, person_penalty, withdrawn, objected, entry, red)
+
+
+def publish(
+    engine: sa.Engine,
+    out: Path,
+    on: dt.date = ON,
+    *,
+    search: bool = False,
+    now: dt.datetime | None = None,
+    **options: object,
+) -> tuple[release.Release, site.SiteReport]:
+    """One publish of the site into `out`."""
+    report = site.SiteReport()
+    settings = site.SiteOptions(on=on, base_url=BASE_URL, search=search, **options)  # type: ignore[arg-type]
+    built = release.publish(
+        out,
+        [(site.NAME, site.builder(engine, settings, report))],
+        now=now or dt.datetime.now(dt.UTC),
+    )
+    return built, report

