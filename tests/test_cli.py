@@ -89,12 +89,18 @@ def test_bad_settings_are_one_line_errors(run: CliRunner) -> None:
 
 
 def test_demo_prints_a_summary(run: CliRunner) -> None:
-    result = run.invoke(cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28"])
+    result = run.invoke(
+        cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28", "--no-serve"]
+    )
     assert result.exit_code == 0, result.output
     assert "gongshi demo:" in result.output
     assert "public today" in result.output
     assert "PUBLISHED" in result.output
-    again = run.invoke(cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28"])
+    assert "published release " in result.output
+    assert (Path("var/site/current/index.html")).is_file()
+    again = run.invoke(
+        cli.main, ["demo", "--records", "200", "--as-of", "2026-11-28", "--no-serve"]
+    )
     assert again.exit_code == 0, again.output
     assert "lifecycle: 0 expired, 0 exited" in again.output
 
