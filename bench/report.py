@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import platform
 import shlex
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,17 +138,61 @@ def _row(timing: Timing) -> str:
     return "| " + " | ".join(cells) + " |"
 
 
-def write(results: Sequence[Result], path: Path) -> None:
-    """BENCHMARKS.md from the results of one `make bench` run."""
+def save(path: Path, results: Sequence[Result], sizes: dict[str, str]) -> None:
+    """Keep one benchmark's results, with when and where they were measured."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "measured": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "machine": machine(),
+        "sizes": sizes,
+        "results": [dataclasses.asdict(result) for result in results],
+    }
+    path.write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
+
+
+def _load(path: Path) -> tuple[dict[str, Any], list[Result]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    results = []
+    for raw in data["results"]:
+        timings = {
+            key: None
+            if raw[key] is None
+            else Timing(**{**raw[key], "seconds": tuple(raw[key]["seconds"])})
+            for key in ("ours", "peer")
+        }
+        results.append(Result(**{**raw, **timings}))
+    return data, results
+
+
+def write(folder: Path, names: Sequence[str], path: Path) -> None:
+    """BENCHMARKS.md from the kept results of every benchmark, in the order given."""
     lines = [
         "# Benchmarks",
         "",
-        f"Written by `make bench` on {time.strftime('%Y-%m-%d %H:%M %Z')}; machine: {machine()}.",
-        "Times are wall-clock seconds (median of the repeats, p99 where repeated); memory is the "
-        "peak resident set of the measured process. Each benchmark runs its peer in the same run: "
+        "Written by `make bench` (`python -m bench [NAME …]` runs some again). Times are "
+        "wall-clock seconds (median of the repeats, p99 where repeated); memory is the peak "
+        "resident set of the measured process. Each benchmark runs its peer in the same run: "
         "compare ratios, not absolute times, across machines.",
         "",
     ]
+    for name in names:
+        source = folder / f"{name}.json"
+        if not source.exists():
+            lines += [f"<!-- bench.{name}: not run yet -->", ""]
+            continue
+        data, results = _load(source)
+        sizes = ", ".join(f"{key}={value}" for key, value in sorted(data["sizes"].items()))
+        lines += [
+            f"<!-- bench.{name}: measured {data['measured']} on {data['machine']}"
+            f"{'; ' + sizes if sizes else ''} -->",
+            "",
+        ]
+        lines += _sections(results, data)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+def _sections(results: Sequence[Result], data: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
     for result in results:
         lines += [f"## {result.title}", "", f"Target: {result.target}", ""]
         lines += [
@@ -159,5 +205,5 @@ def write(results: Sequence[Result], path: Path) -> None:
             lines += ["", f"Ratio gongshi / peer: {result.ours.median / result.peer.median:.2f}×"]
         if result.notes:
             lines += ["", result.notes]
-        lines.append("")
-    path.write_text("\n".join(lines), encoding="utf-8")
+        lines += ["", f"Measured {data['measured']} on {data['machine']}.", ""]
+    return lines
