@@ -87,7 +87,7 @@ def measure(
             raise RuntimeError(f"{label} failed: {completed.stderr[-2000:]}")
         seconds.append(elapsed)
         peak = max(peak, int(completed.stdout.strip().splitlines()[-1]) / 1024)
-    shown = shlex.join([Path(argv[0]).name, *(_relative(arg) for arg in argv[1:])])
+    shown = shlex.join([Path(argv[0]).name, *(_relative(arg, cwd) for arg in argv[1:])])
     return Timing(label, shown, tuple(seconds), peak, units, unit)
 
 
@@ -99,12 +99,13 @@ sys.exit(completed.returncode)
 """
 
 
-def _relative(argument: str) -> str:
-    """Paths inside the project shown relative to it, so BENCHMARKS.md names no machine paths."""
-    root = Path(__file__).resolve().parent.parent
+def _relative(argument: str, cwd: Path) -> str:
+    """Paths inside the project or the benchmark's folder shown relative to it, so
+    BENCHMARKS.md names no machine paths."""
     path = Path(argument)
-    if path.is_absolute() and path.is_relative_to(root):
-        return str(path.relative_to(root))
+    for base in (Path(__file__).resolve().parent.parent, cwd):
+        if path.is_absolute() and path.is_relative_to(base):
+            return str(path.relative_to(base))
     return argument
 
 
