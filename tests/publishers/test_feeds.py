@@ -5,8 +5,10 @@ from pathlib import Path
 import feedparser
 import sqlalchemy as sa
 from sqlmodel import Session
+from starlette.testclient import TestClient
 
-from disclosure import models, urls, workflows
+from api.app import create_app
+from disclosure import models, settings, urls, workflows
 from tests import factories
 from tests.publishers import site_helpers as helpers
 
@@ -154,3 +156,31 @@ def test_feeds_hold_the_newest_n_entries(
     built = helpers.publish_all(engine, tmp_path / "out", size=2)
     assert len(parsed(built.folder, "all", "atom").entries) == 2
     assert len(parsed(built.folder, "penalties", "rss").entries) == 2
+
+
+def test_feeds_are_served_with_their_types_and_answer_conditional_gets(
+    engine: sa.Engine, session: Session, app_settings: settings.Settings
+) -> None:
+    helpers.tell(session)
+    helpers.publish_all(engine, app_settings.releases_dir)
+    with TestClient(create_app(app_settings, engine, as_of=ON)) as client:
+        first = {
+            path: client.get(path)
+            for path in ("/feeds/all.xml", "/feeds/all.atom", "/data/penalties.csv.gz")
+        }
+        helpers.publish_all(engine, app_settings.releases_dir)  # the same content again
+        assert {path: r.headers["content-type"] for path, r in first.items()} == {
+            "/feeds/all.xml": "application/rss+xml",
+            "/feeds/all.atom": "application/atom+xml",
+            "/data/penalties.csv.gz": "application/gzip",
+        }
+        for path, response in first.items():
+            again = client.get(path, headers={"If-None-Match": response.headers["etag"]})
+            assert (again.status_code, again.content) == (304, b""), path
+            assert again.headers["etag"] == response.headers["etag"]
+            since = client.get(
+                path, headers={"If-Modified-Since": response.headers["last-modified"]}
+            )
+            assert since.status_code == 304
+        stale = client.get("/feeds/all.atom", headers={"If-None-Match": '"other"'})
+        assert (stale.status_code, stale.content) == (200, first["/feeds/all.atom"].content)
