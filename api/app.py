@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import email.utils
 import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -267,10 +268,11 @@ class Site:
         self.current = releases_dir / "current"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = self.respond(Request(scope).path_params["path"])
+        request = Request(scope)
+        response = self.respond(request.path_params["path"], request.headers)
         await response(scope, receive, send)
 
-    def respond(self, path: str) -> Response:
+    def respond(self, path: str, headers: Mapping[str, str] | None = None) -> Response:
         try:
             release = self.current.resolve(strict=True)
         except OSError:
@@ -287,7 +289,44 @@ class Site:
             target = target / "index.html"
         if target is None or not target.is_file():
             return PlainTextResponse("not found", 404)
-        return FileResponse(target)
+        response = FileResponse(target, media_type=_media_type(relative), stat_result=target.stat())
+        if headers is not None and _not_modified(headers, response.headers):
+            kept = {k: response.headers[k] for k in ("etag", "last-modified")}
+            return Response(status_code=304, headers=kept)
+        return response
+
+
+# Types the standard table lacks or gets wrong for the release's feeds and bulk files.
+_MEDIA_TYPES = {
+    ".xml": "application/rss+xml",  # feeds/*.xml are RSS; sitemaps keep application/xml
+    ".atom": "application/atom+xml",
+    ".gz": "application/gzip",
+}
+
+
+def _media_type(relative: str) -> str | None:
+    """The content type of a release file, where the suffix alone does not tell it."""
+    suffix = Path(relative).suffix
+    if suffix == ".xml" and not relative.startswith("feeds/"):
+        return None
+    return _MEDIA_TYPES.get(suffix)
+
+
+def _not_modified(request: Mapping[str, str], response: Mapping[str, str]) -> bool:
+    """Whether a conditional GET's validators match the file (RFC 9110 §13.1.1–13.1.3)."""
+    tags = request.get("if-none-match")
+    if tags is not None:
+        wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
+        return "*" in wanted or response["etag"] in wanted
+    since = request.get("if-modified-since")
+    if since is None:
+        return False
+    try:
+        asked = email.utils.parsedate_to_datetime(since)
+        modified = email.utils.parsedate_to_datetime(response["last-modified"])
+    except (TypeError, ValueError):
+        return False
+    return modified <= asked
 
 
 def _inside(release: Path, relative: str) -> Path | None:

@@ -10,4 +10,5 @@ BENCHMARKS = (
     "bench.search",
     "bench.api",
     "bench.site",
+    "bench.feeds",
 )

@@ -628,3 +628,85 @@ def changed_records(
         found = session.execute(sa.select(col(model.id)).where(sa.or_(*flips))).scalars()
         changed[kind].update(int(record_id) for record_id in found)
     return changed
+
+
+# --- Feeds: the newest publications and the newest ends of publication. ---
+
+
+def latest_published(
+    session: Session,
+    model: RecordModel,
+    *,
+    on: dt.date,
+    where: RecordFilter = RecordFilter(),
+    first: int,
+) -> list[models.Record]:
+    """The `first` public records of `model` on `on` passing `where`, newest publication first."""
+    statement = (
+        select(model)
+        .where(*_filtered(model, on, where))
+        .order_by(col(model.published_on).desc(), col(model.id).desc())
+        .limit(first)
+    )
+    return list(session.exec(statement).unique())  # type: ignore[arg-type]
+
+
+def _last_public_day(model: RecordModel) -> Any:
+    """`lifecycle.last_public_day` as a column; None for licenses, which have none."""
+    if model is models.Penalty:
+        return col(models.Penalty.publicity_end_on)
+    if model is models.ListEntry:
+        return col(models.ListEntry.valid_until_on)
+    return None
+
+
+def latest_ended(
+    session: Session, model: RecordModel, *, on: dt.date, first: int
+) -> list[models.Record]:
+    """At least the `first` records of `model` whose publicity ended last by `on` (ended early,
+    or past their own last day), each ending taken from the index that orders it."""
+    shown = shown_clause(model, on)
+    last = _last_public_day(model)
+    early = [col(model.ended_on).is_not(None), col(model.ended_on) <= on]
+    if last is not None:
+        early.append(sa.or_(last.is_(None), col(model.ended_on) <= last))
+    found = list(
+        session.exec(
+            select(model)
+            .where(shown, *early)
+            .order_by(col(model.ended_on).desc(), col(model.id).desc())
+            .limit(first)
+        ).unique()
+    )
+    if last is not None:
+        ran_out = [
+            last.is_not(None),
+            last < on,
+            sa.or_(col(model.ended_on).is_(None), col(model.ended_on) > last),
+        ]
+        found += session.exec(
+            select(model)
+            .where(shown, *ran_out)
+            .order_by(last.desc(), col(model.id).desc())
+            .limit(first)
+        ).unique()
+    return found  # type: ignore[return-value]
+
+
+def last_corrections(
+    session: Session, kind: models.RecordKind, ids: Collection[int], on: dt.date
+) -> dict[int, dt.date]:
+    """The day each of these records was last corrected by `on`, for those ever corrected."""
+    if not ids:
+        return {}
+    rows = session.execute(
+        sa.select(col(models.Event.record_id), sa.func.max(col(models.Event.effective_on)))
+        .where(
+            col(models.Event.record_kind) == kind,
+            col(models.Event.record_id).in_(list(ids)),
+            col(models.Event.type) == models.EventType.CORRECTED,
+            col(models.Event.effective_on) <= on,
+        )
+        .group_by(col(models.Event.record_id))
+    )
+    return {int(record_id): day for record_id, day in rows}

@@ -81,3 +81,28 @@ def category_path(kind: models.RecordKind, category: str) -> str:
 def sitemap_part_path(number: int) -> str:
     """One file of a sitemap split past its URL limit."""
     return f"sitemap-{number}.xml"
+
+
+# Feeds (RSS 2.0 as .xml, Atom as .atom) and bulk data files.
+FEEDS = "feeds/"
+FEED_FORMATS = {"rss": "xml", "atom": "atom"}
+DATA = "data/"
+DATAPACKAGE = "data/datapackage.json"
+CHECKSUMS = "data/SHA256SUMS"
+RELEASES = "data/releases.json"
+
+
+def feed_path(name: str, fmt: str) -> str:
+    """A feed: `name` is all, exits, a kind folder, departments/<code>, lists/<code> or
+    list-kinds/<kind>; `fmt` is rss or atom."""
+    return f"{FEEDS}{name}.{FEED_FORMATS[fmt]}"
+
+
+def data_path(kind: models.RecordKind, suffix: str) -> str:
+    """A bulk file of one record kind: `suffix` is csv.gz or jsonl.gz."""
+    return f"{DATA}{KIND_FOLDERS[kind]}.{suffix}"
+
+
+def changes_path(release_id: str) -> str:
+    """The changes (ADD/MOD/DEL) of release `release_id` since the one before it."""
+    return f"{DATA}changes-{release_id}.jsonl.gz"

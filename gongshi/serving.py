@@ -24,7 +24,7 @@ from disclosure import (
 )
 from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
 from gongshi.records import generate_sample
-from publishers import release, site
+from publishers import bulk, feed_builder, release, site
 from search_index import indexer
 
 
@@ -155,10 +155,19 @@ def _publish(
         full=full,
     )
     report = site.SiteReport()
+    feed_options = feed_builder.FeedOptions(on=on, base_url=options.base_url)
+    feed_report = feed_builder.FeedReport()
+    bulk_options = bulk.BulkOptions(on=on, base_url=options.base_url)
+    bulk_report = bulk.BulkReport()
     start = time.perf_counter()
     built = release.publish(
         out,
-        [(site.NAME, site.builder(env.engine, options, report))],
+        [
+            # feeds and bulk data first: the site's open-data page links what they wrote
+            (feed_builder.NAME, feed_builder.builder(env.engine, feed_options, feed_report)),
+            (bulk.NAME, bulk.builder(env.engine, bulk_options, bulk_report)),
+            (site.NAME, site.builder(env.engine, options, report)),
+        ],
         now=settings.utcnow(),
         keep=keep,
         manifest={"as_of": on.isoformat(), "base_url": options.base_url},
@@ -169,7 +178,10 @@ def _publish(
         f"published release {built.id} as of {on} ({mode}) into {out}: "
         f"{report.pages_rendered} pages rendered ({report.records_rendered} record pages), "
         f"{built.written} files written, {built.kept} unchanged; "
-        f"{report.public} public records, {report.gone} gone; {seconds:.1f} s"
+        f"{report.public} public records, {report.gone} gone; "
+        f"{feed_report.feeds} feeds; {bulk_report.records} records in bulk files "
+        f"({bulk_report.added} added, {bulk_report.modified} modified, "
+        f"{bulk_report.deleted} deleted); {seconds:.1f} s"
     )
 
 

@@ -71,7 +71,7 @@ def key(kind: models.RecordKind | str, record_id: int) -> str:
 Public = privacy.LicensePublic | privacy.PenaltyPublic | privacy.ListEntryPublic
 
 
-def _title(public: Public) -> str:
+def record_title(public: Public) -> str:
     if isinstance(public, privacy.LicensePublic):
         return public.certificate_name or public.decision_doc_name
     if isinstance(public, privacy.PenaltyPublic):
@@ -93,7 +93,7 @@ def row(public: Public, lastmod: dt.date) -> dict[str, Any]:
         "decided": public.decision_on.isoformat(),
         "published": public.published_on.isoformat(),
         "doc_no": public.decision_doc_no,
-        "title": _title(public),
+        "title": record_title(public),
         "subject": public.subject.key,
         "subject_name": public.subject.name,
         "subject_path": urls.subject_key_path(public.subject.key),

@@ -124,6 +124,20 @@ class Release:
         self.files[path] = self.previous.files[path]
         self.kept += 1
 
+    def settle(self, path: str, new_digest: str) -> bool:
+        """Take in one file a builder streamed to `path` itself (too big to hold in memory),
+        linking the previous release's file when it has the same digest; returns whether new
+        bytes were written."""
+        self.files[path] = new_digest
+        fresh = not (self.previous is not None and self.old_digest(path) == new_digest)
+        if not fresh:
+            assert self.previous is not None
+            target = self.folder / path
+            target.unlink()
+            os.link(self.previous.folder / path, target)
+        self.record(fresh)
+        return fresh
+
     def adopt(self, under: str) -> None:
         """Take in files a tool wrote under `under` itself, linking those that did not change."""
         base = self.folder / under

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import models, privacy, sample, workflows
-from publishers import release, site
+from publishers import bulk, feed_builder, release, site
 from tests import factories
 
 ON = factories.DEFAULT_ON
@@ -91,3 +91,24 @@ def publish(
         now=now or dt.datetime.now(dt.UTC),
     )
     return built, report
+
+
+def publish_all(
+    engine: sa.Engine, out: Path, on: dt.date = ON, *, size: int = 100, search: bool = False
+) -> release.Release:
+    """One publish of everything `gongshi publish` writes: feeds, bulk data and the site."""
+    feed_options = feed_builder.FeedOptions(on=on, base_url=BASE_URL, size=size)
+    bulk_options = bulk.BulkOptions(on=on, base_url=BASE_URL)
+    site_options = site.SiteOptions(on=on, base_url=BASE_URL, search=search)
+    return release.publish(
+        out,
+        [
+            (
+                feed_builder.NAME,
+                feed_builder.builder(engine, feed_options, feed_builder.FeedReport()),
+            ),
+            (bulk.NAME, bulk.builder(engine, bulk_options, bulk.BulkReport())),
+            (site.NAME, site.builder(engine, site_options, site.SiteReport())),
+        ],
+        now=dt.datetime.now(dt.UTC),
+    )

@@ -1,4 +1,5 @@
 import datetime as dt
+import gzip
 import os
 import re
 from pathlib import Path
@@ -73,13 +74,23 @@ def test_no_published_file_shows_an_identity_number(
     engine: sa.Engine, session: Session, tmp_path: Path
 ) -> None:
     story = helpers.tell(session)
-    helpers.publish(engine, tmp_path / "out", search=True)
+    helpers.publish_all(engine, tmp_path / "out", search=True)
+    files = {
+        path: gzip.decompress(data) if path.endswith(".gz") else data
+        for path, data in tree(tmp_path / "out" / "current").items()
+    }
+    assert any(path.startswith("feeds/") for path in files)
+    assert any(path.startswith("data/") for path in files)
     leaks = {
         path: ID_NUMBER.findall(data)
-        for path, data in tree(tmp_path / "out" / "current").items()
+        for path, data in files.items()
         if ID_NUMBER.search(data) or helpers.RAW_ID.encode() in data
     }
     assert leaks == {}
+    # nor any detail of the withdrawn record, in any page, feed or bulk file
+    everything = b"".join(files.values())
+    assert helpers.SECRET_FACTS.encode() not in everything
+    assert story.withdrawn.decision_doc_no.encode() not in everything
     path = urls.record_path(models.RecordKind.PENALTY, story.person_penalty.id or 0)
     page = (tmp_path / "out" / "current" / path).read_text()
     masked = helpers.RAW_ID[:6] + "********" + helpers.RAW_ID[-4:]

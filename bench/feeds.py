@@ -1,0 +1,73 @@
+"""Feeds and bulk data of a 100,000-record database (BENCH_FEEDS_RECORDS): every feed, and the
+full bulk export (CSV + JSON Lines + datapackage.json + checksums), each alone, with peak memory.
+The peer exports the raw record tables to gzipped CSV with the standard library alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bench import report
+
+RECORDS = int(os.environ.get("BENCH_FEEDS_RECORDS", "100000"))
+AS_OF = "2026-11-28"
+EXPORT = Path(__file__).with_name("feeds_export.py")
+
+
+def _public(workdir: Path) -> int:
+    """How many records the bulk files hold: the rows of the JSON Lines files."""
+    import gzip
+
+    data = workdir / "bulk" / "current" / "data"
+    total = 0
+    for path in data.glob("*.jsonl.gz"):
+        with gzip.open(path, "rb") as lines:
+            total += sum(1 for _ in lines)
+    return total
+
+
+def run(workdir: Path) -> list[report.Result]:
+    gongshi = str(Path(sys.executable).with_name("gongshi"))
+    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
+    env.pop("DATABASE_URL", None)
+    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", AS_OF]):
+        subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
+    python = sys.executable
+    feeds = report.measure(
+        "all feeds",
+        [python, str(EXPORT), "feeds", str(workdir / "feeds"), AS_OF],
+        cwd=workdir,
+        env=env,
+    )
+    bulk = report.measure(
+        "bulk export",
+        [python, str(EXPORT), "bulk", str(workdir / "bulk"), AS_OF],
+        cwd=workdir,
+        env=env,
+    )
+    public = _public(workdir)
+    bulk = report.Timing(bulk.label, bulk.command, bulk.seconds, bulk.peak_mb, public, "records")
+    peer = report.measure(
+        "stdlib csv+gzip of the raw tables",
+        [python, str(EXPORT), "peer", str(workdir / "peer"), AS_OF],
+        cwd=workdir,
+        env=env,
+        units=RECORDS,
+        unit="rows",
+    )
+    return [
+        report.Result(
+            title=f"Feeds: every feed of a {RECORDS:,}-record database",
+            ours=feeds,
+            peer=None,
+            target="< 10 s; peak memory < 300 MB",
+        ),
+        report.Result(
+            title=f"Bulk data: CSV + JSON Lines of {public:,} public records",
+            ours=bulk,
+            peer=peer,
+            target="≥ 50,000 records/s; peak memory < 300 MB",
+        ),
+    ]

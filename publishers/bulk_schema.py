@@ -1,0 +1,172 @@
+"""The columns of the bulk files: each public shape flattened, with the national template's
+Chinese header where the template has the field, and its Frictionless Table Schema."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import types
+import typing
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel
+
+from disclosure import models, privacy, template
+
+SHAPES: dict[models.RecordKind, type[privacy.RecordPublic]] = {
+    models.RecordKind.LICENSE: privacy.LicensePublic,
+    models.RecordKind.PENALTY: privacy.PenaltyPublic,
+    models.RecordKind.LIST_ENTRY: privacy.ListEntryPublic,
+}
+
+# Flattened field → the template column it is (the rest take the Chinese of their description).
+_TEMPLATE_KEYS = {
+    "subject_name": "subject_name",
+    "subject_category": "subject_category",
+    "subject_credit_code": "subject_uscc",
+    "subject_business_reg_no": "business_reg_no",
+    "subject_org_code": "org_code",
+    "subject_tax_reg_no": "tax_reg_no",
+    "subject_institution_cert_no": "public_institution_cert_no",
+    "subject_social_org_reg_no": "social_org_reg_no",
+    "subject_legal_rep_name": "legal_rep_name",
+    "subject_masked_id_number": "person_id_no",
+    "authority_name": "authority_name",
+    "authority_credit_code": "authority_uscc",
+    "source_unit_name": "source_unit",
+    "source_unit_credit_code": "source_unit_uscc",
+    "decision_doc_no": "decision_doc_no",
+    "decision_on": "decision_date",
+    "remarks": "remarks",
+    "decision_doc_name": "decision_doc_name",
+    "certificate_name": "certificate_name",
+    "license_no": "license_no",
+    "valid_from_on": "valid_from",
+    "violation_type": "violation_type",
+    "violation_facts": "violation_facts",
+    "legal_basis": "legal_basis",
+    "fine_amount_wan": "fine_amount_wan",
+    "confiscation_amount_wan": "confiscation_amount_wan",
+    "suspended_revoked_license": "suspended_revoked_license",
+    "publicity_end_on": "publicity_end_date",
+    "severity": "severity",
+    "reason": "reason",
+    "list_code": "list_code",
+}
+_PER_KIND = {
+    models.RecordKind.LICENSE: {
+        "category": "license_category",
+        "content": "license_content",
+        "valid_to_on": "valid_to",
+    },
+    models.RecordKind.PENALTY: {
+        "categories": "penalty_category",
+        "content": "penalty_content",
+        "valid_until_on": "penalty_valid_until",
+    },
+    models.RecordKind.LIST_ENTRY: {"valid_until_on": "valid_until"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    """One column of a bulk CSV file."""
+
+    name: str  # our flattened field name (subject_name, authority_credit_code, …)
+    path: tuple[str, ...]  # where it is in the public shape's JSON
+    header: str  # the Chinese header
+    type: str  # Frictionless field type
+    description: str
+    required: bool
+    choices: tuple[str, ...] = ()
+
+
+def _plain(annotation: Any) -> tuple[Any, bool]:
+    """The annotation without None, and whether None is allowed."""
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return args[0], len(args) < len(typing.get_args(annotation))
+    return annotation, False
+
+
+def _type(annotation: Any) -> tuple[str, tuple[str, ...]]:
+    if annotation is bool:
+        return "boolean", ()
+    if annotation is int:
+        return "integer", ()
+    if annotation is dt.date:
+        return "date", ()
+    if annotation is Decimal:
+        return "number", ()
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return "string", tuple(str(member.value) for member in annotation)
+    return "string", ()
+
+
+def _fields(
+    shape: type[BaseModel], prefix: tuple[str, ...] = ()
+) -> list[tuple[tuple[str, ...], Any, bool, str]]:
+    found = []
+    for name, info in shape.model_fields.items():
+        annotation, optional = _plain(info.annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            found += _fields(annotation, (*prefix, name))
+        else:
+            found.append(((*prefix, name), annotation, optional, info.description or ""))
+    return found
+
+
+def columns(kind: models.RecordKind) -> list[Column]:
+    """The columns of `kind`'s CSV file, in the public shape's order."""
+    keys = _TEMPLATE_KEYS | _PER_KIND[kind]
+    found = []
+    for path, annotation, optional, description in _fields(SHAPES[kind]):
+        name = "_".join(path)
+        kind_of, choices = _type(annotation)
+        template_key = keys.get(name)
+        header = (
+            template.column(kind, template_key).zh
+            if template_key is not None
+            else description.split(" ", 1)[0]
+        )
+        found.append(
+            Column(name, path, header, kind_of, description, not optional, choices=choices)
+        )
+    return found
+
+
+def cell(column: Column, document: dict[str, Any]) -> str:
+    """The CSV text of `column` in a record's public JSON."""
+    value: Any = document
+    for step in column.path:
+        value = value[step]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(value)
+    return str(value)
+
+
+def table_schema(kind: models.RecordKind) -> dict[str, Any]:
+    """The Frictionless Table Schema of `kind`'s CSV file."""
+    fields = []
+    for column in columns(kind):
+        field: dict[str, Any] = {
+            "name": column.header,
+            "title": column.name,
+            "type": column.type,
+            "description": column.description,
+        }
+        constraints: dict[str, Any] = {}
+        if column.required:
+            constraints["required"] = True
+        if column.choices:
+            constraints["enum"] = list(column.choices)
+        if constraints:
+            field["constraints"] = constraints
+        fields.append(field)
+    return {"fields": fields, "primaryKey": [columns(kind)[0].header], "missingValues": [""]}

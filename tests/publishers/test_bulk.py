@@ -1,0 +1,188 @@
+import csv
+import datetime as dt
+import gzip
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from disclosure import models, urls, workflows
+from tests import factories
+from tests.publishers import site_helpers as helpers
+
+ON = helpers.ON
+
+
+def data_files(folder: Path) -> dict[str, bytes]:
+    base = folder / "data"
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(base.rglob("*")) if p.is_file()
+    }
+
+
+def dump(folder: Path) -> dict[tuple[str, int], dict[str, Any]]:
+    """Every record of a release's JSON Lines files, by (kind, id)."""
+    found = {}
+    for kind in models.RecordKind:
+        with gzip.open(folder / urls.data_path(kind, "jsonl.gz"), "rt", encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                found[(record["kind"], record["id"])] = record
+    return found
+
+
+def test_bulk_files_hold_every_public_record_with_template_headers(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    story = helpers.tell(session)
+    built = helpers.publish_all(engine, tmp_path / "out")
+    files = data_files(built.folder)
+    assert set(files) == {
+        "data/licenses.csv.gz",
+        "data/licenses.jsonl.gz",
+        "data/penalties.csv.gz",
+        "data/penalties.jsonl.gz",
+        "data/list-entries.csv.gz",
+        "data/list-entries.jsonl.gz",
+        "data/datapackage.json",
+        "data/SHA256SUMS",
+        "data/releases.json",
+    }
+    raw = gzip.decompress(files["data/penalties.csv.gz"])
+    assert raw.startswith("\ufeff记录编号,记录类型,主体标识,行政相对人类别,行政相对人名称".encode())
+    rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
+    assert [int(r["记录编号"]) for r in rows] == [
+        story.penalty.id,
+        story.person_penalty.id,
+        story.objected.id,
+    ]
+    assert rows[0]["行政处罚决定书文号"] == story.penalty.decision_doc_no
+    assert rows[0]["处罚类别"] == "罚款"
+    assert rows[2]["异议处理中"] == "true"
+    assert sorted(dump(built.folder)) == sorted(
+        [
+            ("license", story.license.id or 0),
+            ("penalty", story.penalty.id or 0),
+            ("penalty", story.person_penalty.id or 0),
+            ("penalty", story.objected.id or 0),
+            ("list_entry", story.entry.id or 0),
+        ]
+    )
+    everything = b"".join(gzip.decompress(d) if p.endswith(".gz") else d for p, d in files.items())
+    assert helpers.SECRET_FACTS.encode() not in everything
+    assert story.withdrawn.decision_doc_no.encode() not in everything
+    # gzip without a name or a time: the same rows give the same bytes
+    assert files["data/penalties.csv.gz"][4:8] == b"\0\0\0\0"
+
+
+def test_the_data_package_passes_frictionless_validate(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    helpers.tell(session)
+    built = helpers.publish_all(engine, tmp_path / "out")
+    # the real command line (it checks every cell against the schema, and bytes and hashes)
+    validator = Path(sys.executable).parent / "frictionless"
+    checked = subprocess.run(
+        [str(validator), "validate", "--json", "datapackage.json"],
+        cwd=built.folder / "data",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report = json.loads(checked.stdout)
+    assert (checked.returncode, report["valid"]) == (0, True), checked.stdout[-2000:]
+    assert [task["name"] for task in report["tasks"]] == [
+        "licenses",
+        "licenses-jsonl",
+        "penalties",
+        "penalties-jsonl",
+        "list-entries",
+        "list-entries-jsonl",
+    ]
+    package = json.loads((built.folder / urls.DATAPACKAGE).read_text())
+    for resource in package["resources"]:
+        data = (built.folder / "data" / resource["path"]).read_bytes()
+        assert resource["bytes"] == len(data)
+    sums = (built.folder / urls.CHECKSUMS).read_text().splitlines()
+    assert [line.split("  ")[1] for line in sums] == [
+        "datapackage.json",
+        "licenses.csv.gz",
+        "licenses.jsonl.gz",
+        "list-entries.csv.gz",
+        "list-entries.jsonl.gz",
+        "penalties.csv.gz",
+        "penalties.jsonl.gz",
+        "releases.json",
+    ]
+
+
+def test_an_unchanged_dump_is_byte_identical_and_keeps_its_time(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    helpers.tell(session)
+    first = helpers.publish_all(engine, tmp_path / "out")
+    path = urls.data_path(models.RecordKind.PENALTY, "csv.gz")
+    before = os.stat(first.folder / path)
+    second = helpers.publish_all(engine, tmp_path / "out")
+    after = os.stat(second.folder / path)
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    changes = gzip.decompress((second.folder / urls.changes_path(second.id)).read_bytes())
+    assert changes == b""
+
+
+def test_change_files_applied_in_order_give_the_last_dump(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    story = helpers.tell(session)
+    out = tmp_path / "out"
+    first = helpers.publish_all(engine, out)
+    day = ON + dt.timedelta(days=1)
+    workflows.withdraw(
+        session,
+        story.penalty,
+        kind=models.WithdrawalKind.REVOKED,
+        reason="复议撤销",
+        ctx=factories.ctx(day),
+    )
+    factories.add_license(session, day)
+    session.commit()
+    second = helpers.publish_all(engine, out, day)
+    workflows.correct(
+        session, story.license, {"content": "准予食品经营许可（更正）"}, ctx=factories.ctx(day)
+    )
+    session.commit()
+    third = helpers.publish_all(engine, out, day)
+    mirror = dump(first.folder)
+    for built in (second, third):
+        with gzip.open(built.folder / urls.changes_path(built.id), "rt") as lines:
+            for line in lines:
+                change = json.loads(line)
+                if change["op"] == "DEL":
+                    assert set(change) == {"op", "kind", "id", "reason", "ended_on"}
+                    del mirror[(change["kind"], change["id"])]
+                else:
+                    record = change["record"]
+                    mirror[(record["kind"], record["id"])] = record
+    assert mirror == dump(third.folder)
+    second_changes = gzip.decompress((second.folder / urls.changes_path(second.id)).read_bytes())
+    assert [json.loads(line)["op"] for line in second_changes.splitlines()] == ["ADD", "DEL"]
+    assert json.loads(second_changes.splitlines()[1]) == {
+        "op": "DEL",
+        "kind": "penalty",
+        "id": story.penalty.id,
+        "reason": "withdrawn",
+        "ended_on": "2026-06-02",
+    }
+    releases = json.loads((third.folder / urls.RELEASES).read_text())["releases"]
+    assert [(r["id"], r["changes"]) for r in releases] == [
+        (third.id, urls.changes_path(third.id)),
+        (second.id, urls.changes_path(second.id)),
+        (first.id, None),
+    ]
+    assert (third.folder / urls.changes_path(second.id)).is_file()
