@@ -1,4 +1,5 @@
-"""The read API: root fields over the queries module, with the limits of `api.limits`."""
+"""The API: read fields over the queries module, with the limits of `api.limits`, and the
+mutations of `api.mutations`."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types.graphql import OperationType
 
-from api import changes, stats
+from api import changes, mutations, stats
 from api import search as full_text
 from api.limits import CostLimit, Limits, page_size, should_mask
 from api.types import (
@@ -44,6 +45,7 @@ from disclosure import models, privacy, queries
 
 R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
 QUERIES_ONLY = frozenset({OperationType.QUERY})
+QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 def _where(filters: RecordFilter | None) -> queries.RecordFilter:
@@ -244,6 +246,7 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
     ]
     return strawberry.Schema(
         query=Query,
+        mutation=mutations.Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
     )
