@@ -132,7 +132,7 @@ def consistent(session: Session) -> tuple[int, int, int]:
     published = session.exec(
         select(models.Event.record_id).where(col(models.Event.type) == models.EventType.PUBLISHED)
     ).all()
-    assert sorted(published) == sorted(record.id for record in records)
+    assert sorted(published) == sorted(record.id or 0 for record in records)
     keys = {(record.authority_id, record.decision_doc_no) for record in records}
     return len(records), len(keys), len(published)
 
