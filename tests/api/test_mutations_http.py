@@ -166,3 +166,21 @@ def test_two_departments_with_overlapping_batches_at_once(
         assert consistent(session) == (20, 20, 20)
         audited = sorted(session.exec(select(models.AuditEntry.outcome)).all())
         assert audited == ["forbidden", "ok"]
+
+
+def test_failing_requests_are_logged_without_their_body(
+    client: TestClient, session: Session, caplog: pytest.LogCaptureFixture
+) -> None:
+    secret = department_token(session)
+    caplog.set_level(logging.DEBUG)
+    person = "440802199001011238"
+    broken = 'mutation { submitPenalties(columns: ["x"], rows: [["' + person + '"]]) { nope } }'
+    response = client.post(
+        "/graphql", json={"query": broken}, headers={"authorization": f"Bearer {secret}"}
+    )
+    assert response.json()["errors"][0]["message"] == (
+        "Cannot query field 'nope' on type 'SubmitResult'."
+    )
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Cannot query field" in logged
+    assert person not in logged and secret not in logged
