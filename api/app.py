@@ -17,6 +17,8 @@ import anyio
 import anyio.to_thread
 import sqlalchemy as sa
 import strawberry
+from graphql import GraphQLError, OperationDefinitionNode, parse
+from graphql import OperationType as OperationKind
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -34,6 +36,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.types.graphql import OperationType
 
 from api import cache, context, schema
 from api.limits import Limits
@@ -104,7 +107,7 @@ def create_app(
                 CORSMiddleware,
                 allow_origins=["*"],
                 allow_methods=["GET", "POST"],
-                allow_headers=["content-type"],
+                allow_headers=["content-type", "authorization"],
                 expose_headers=["etag"],
             ),
             Middleware(GZipMiddleware, minimum_size=1000),
@@ -135,8 +138,9 @@ async def _follow(
 
 
 class GraphQLEndpoint:
-    """GraphQL over HTTP: one query per request (no batching, no mutations), GET and POST,
-    answered from the response cache while the data and the day are unchanged."""
+    """GraphQL over HTTP: one operation per request (no batching), queries by GET and POST,
+    answered from the response cache while the data and the day are unchanged; mutations by
+    POST only, with the token of `Authorization: Bearer …`, never cached."""
 
     def __init__(
         self,
@@ -171,6 +175,15 @@ class GraphQLEndpoint:
         query, variables, operation_name = await self.read(request)
         request.state.operation = operation_name
         on = self.as_of or settings.today()
+        if request.method == "POST" and self.is_mutation(query, operation_name):
+            bearer = _bearer(request.headers.get("authorization", ""))
+            with context.opened(
+                self.engine, self.settings, self.limits, on, self.searcher, bearer
+            ) as ctx:
+                body, _ = await self.execute(
+                    ctx, query, variables, operation_name, schema.QUERIES_AND_MUTATIONS
+                )
+            return Response(body, media_type=JSON_TYPE, headers={"cache-control": "no-store"})
         with context.opened(self.engine, self.settings, self.limits, on, self.searcher) as ctx:
             version = queries.data_version(ctx.session)
             key = cache.key(query, variables, operation_name, on, version)
@@ -188,6 +201,23 @@ class GraphQLEndpoint:
         if request.method == "GET" and request.headers.get("if-none-match") == entry.etag:
             return Response(status_code=304, headers=headers)
         return Response(entry.body, media_type=JSON_TYPE, headers=headers)
+
+    def is_mutation(self, query: str, operation_name: str | None) -> bool:
+        """Whether the operation to run is a mutation (False when the query does not parse:
+        execution then reports why)."""
+        try:
+            document = parse(query, no_location=True, max_tokens=self.limits.max_tokens)
+        except GraphQLError:
+            return False
+        operations = [
+            definition
+            for definition in document.definitions
+            if isinstance(definition, OperationDefinitionNode)
+            and (
+                operation_name is None or getattr(definition.name, "value", None) == operation_name
+            )
+        ]
+        return len(operations) == 1 and operations[0].operation is OperationKind.MUTATION
 
     async def read(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
         """The query, variables and operation name of a GET or POST request."""
@@ -233,6 +263,7 @@ class GraphQLEndpoint:
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        allowed: frozenset[OperationType] = schema.QUERIES_ONLY,
     ) -> tuple[bytes, bool]:
         """The response body, and whether it may be cached (no errors)."""
         try:
@@ -241,10 +272,10 @@ class GraphQLEndpoint:
                 variable_values=variables,
                 context_value=ctx,
                 operation_name=operation_name,
-                allowed_operation_types=schema.QUERIES_ONLY,
+                allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError as error:
-            raise BadRequest(400, "only queries are served here") from error
+            raise BadRequest(405, "mutations are sent by POST") from error
         except MissingQueryError as error:
             raise BadRequest(400, "no query") from error
         payload: dict[str, Any] = {"data": result.data}
@@ -252,6 +283,12 @@ class GraphQLEndpoint:
             payload["errors"] = [error.formatted for error in result.errors]
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         return body, not result.errors
+
+
+def _bearer(header: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header."""
+    scheme, _, secret = header.partition(" ")
+    return secret.strip() or None if scheme.lower() == "bearer" else None
 
 
 def _json(text: str | bytes) -> Any:

@@ -30,8 +30,10 @@ class Context:
     settings: settings.Settings
     limits: Limits
     searcher: search.Searcher | None = None
+    bearer: str | None = None  # the secret of the request's API token, for mutations
     cost: int = 0
     volatile: bool = False  # the answer depends on more than the data version: do not cache
+    writes: bool = False  # a mutation wrote: commit when the request ends
     subjects: DataLoader[str, SubjectRecords] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
@@ -51,8 +53,10 @@ def opened(
     limits: Limits,
     on: dt.date,
     searcher: search.Searcher | None = None,
+    bearer: str | None = None,
 ) -> Iterator[Context]:
-    """A context whose database statements stop when the request's time budget is spent."""
+    """A context whose database statements stop when the request's time budget is spent; the
+    writes of its mutations are committed together when it closes without an error."""
     with Session(engine, expire_on_commit=False) as session:
         connection = session.connection()
         budget = limits.time_budget_seconds
@@ -65,12 +69,15 @@ def opened(
         else:
             raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
         connection.info[_DEADLINE] = deadline
+        context = Context(session, on, app_settings, limits, searcher, bearer)
         try:
-            yield Context(session, on, app_settings, limits, searcher)
+            yield context
         finally:
             connection.info.pop(_DEADLINE, None)
             if connection.dialect.name != "postgresql":
                 raw.set_progress_handler(None, 0)
+        if context.writes:  # past the deadline too: the work is done, only keeping it is left
+            session.commit()
 
 
 _DEADLINE = "gongshi.deadline"

@@ -1,11 +1,14 @@
-"""The read API: root fields over the queries module, with the limits of `api.limits`."""
+"""The API: read fields over the queries module, with the limits of `api.limits`, and the
+mutations of `api.mutations`."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
     MaskErrors,
@@ -14,9 +17,10 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
-from api import changes, stats
+from api import changes, mutations, stats
 from api import search as full_text
 from api.limits import CostLimit, Limits, page_size, should_mask
 from api.types import (
@@ -44,6 +48,7 @@ from disclosure import models, privacy, queries
 
 R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
 QUERIES_ONLY = frozenset({OperationType.QUERY})
+QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
 def _where(filters: RecordFilter | None) -> queries.RecordFilter:
@@ -230,6 +235,26 @@ class Query:
         return changes.page(info.context, after, page_size(first, "changes"))
 
 
+class Schema(strawberry.Schema):
+    """The schema, logging errors without the request: a document quoted in a log would carry
+    the values of a mutation's rows (identity numbers among them)."""
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        for error in errors:
+            original = error.original_error
+            _log.error(
+                "%s at %s",
+                error.message if original is None else type(original).__name__,
+                ".".join(map(str, error.path or ())) or "-",
+                exc_info=(type(original), original, original.__traceback__) if original else None,
+            )
+
+
+_log = logging.getLogger("gongshi.graphql")
+
+
 def build(limits: Limits | None = None) -> strawberry.Schema:
     """The schema with the limits, caches and error masking of a public API node."""
     limits = limits or Limits()
@@ -242,8 +267,9 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         CostLimit,
         lambda: MaskErrors(should_mask_error=should_mask),
     ]
-    return strawberry.Schema(
+    return Schema(
         query=Query,
+        mutation=mutations.Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
     )

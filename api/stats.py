@@ -7,8 +7,8 @@ import functools
 from collections import defaultdict
 
 from api.context import Context
-from api.types import DepartmentCount, KindCount, OnTime, Stats
-from disclosure import models, privacy, queries, workdays
+from api.types import Deadlines, DepartmentCount, KindCount, OnTime, Stats
+from disclosure import models, privacy, queries, workdays, workflows
 
 ON_TIME_WORKING_DAYS = 7  # 双公示: published within 7 working days of the decision
 
@@ -51,6 +51,9 @@ def stats(context: Context) -> Stats:
         _on_time(privacy.department(units[unit]), published[unit], on_time[unit])
         for unit in sorted(published, key=lambda unit: units[unit].name)
     ]
+    late = queries.overdue(context.session, context.on)
+    # repair applications and refusals append no event: the data version misses them
+    context.volatile = True
     return Stats(
         as_of=context.on,
         kinds=[
@@ -59,6 +62,13 @@ def stats(context: Context) -> Stats:
         ],
         departments=department_counts(context, found_units),
         on_time=rates,
+        overdue=Deadlines(
+            objections=len(late.objections),
+            repairs=len(late.repairs),
+            late_withdrawals=len(
+                queries.late_withdrawals(context.session, workflows.WITHDRAWAL_DAYS)
+            ),
+        ),
     )
 
 

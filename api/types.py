@@ -257,6 +257,19 @@ class OnTime:
     rate: float | None = strawberry.field(description="按时公示率 on_time / published")
 
 
+@strawberry.type(description="超期 deadlines missed, as of the day of the figures")
+class Deadlines:
+    objections: int = strawberry.field(
+        description="异议超期 objections open past their due day (7 working days)"
+    )
+    repairs: int = strawberry.field(
+        description="修复超期 repair applications undecided past their due day (3 working days)"
+    )
+    late_withdrawals: int = strawberry.field(
+        description="撤回超时 withdrawals made more than 3 days after the decision changed"
+    )
+
+
 @strawberry.type(description="统计 figures for the supervising bureau")
 class Stats:
     as_of: dt.date = strawberry.field(description="统计日期 the day the figures hold for")
@@ -267,6 +280,7 @@ class Stats:
     on_time: list[OnTime] = strawberry.field(
         description="按时公示率 overall first, then per department (as data source)"
     )
+    overdue: Deadlines = strawberry.field(description="超期 deadlines missed")
 
 
 @strawberry.type(description="变更 one event of the change stream")

@@ -126,3 +126,19 @@ def reserve_ids(connection: sa.Connection, table: sa.Table, count: int) -> list[
         return [int(value) for value in found.scalars()]
     first = connection.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
     return list(range(first + 1, first + 1 + count))
+
+
+WRITE_LOCK = 0x67_6F_6E_67  # "gong": the advisory lock writers through the API take
+
+
+def lock_for_writing(session: Session) -> None:
+    """Make the session's transaction the one writer until it ends: a concurrent writer waits
+    (SQLite: BEGIN IMMEDIATE within the busy timeout; PostgreSQL: an advisory lock), so that
+    what a writer reads before it writes is still true when it commits. Call it first."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(WRITE_LOCK)))
+        return
+    raw: Any = connection.connection.dbapi_connection
+    if not raw.in_transaction:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")

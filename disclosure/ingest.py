@@ -1,4 +1,7 @@
-"""File ingestion: a department's template file, validated row by row, upserted by natural key.
+"""Ingestion: a department's template rows, validated row by row, upserted by natural key.
+
+Rows come through two doors, one validator: a template file (`ingest`) or a batch submitted
+through the API (`submit`, where the token's department is the source unit of every row).
 
 New keys are published through `workflows.settle_new` (the rules `publish` applies) and inserted
 in bulk with their PUBLISHED events; changed rows go through `workflows.correct`; identical rows
@@ -10,8 +13,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import enum
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -49,7 +53,7 @@ class IngestError(ValueError):
 class IngestReport:
     """What one file did: every row read is accepted, corrected, unchanged or rejected."""
 
-    path: Path
+    path: Path | None  # None: a batch submitted through the API
     kind: models.RecordKind
     format: str = ""
     read: int = 0
@@ -71,6 +75,28 @@ class IngestReport:
     def changed(self) -> bool:
         """Whether the file changed anything in the database."""
         return bool(self.accepted or self.corrected or self.registered)
+
+
+class Outcome(enum.StrEnum):
+    """What became of one row."""
+
+    ACCEPTED = "accepted"
+    CORRECTED = "corrected"
+    UNCHANGED = "unchanged"
+    REJECTED = "rejected"
+
+
+@dataclasses.dataclass(frozen=True)
+class RowResult:
+    """One row of a submitted batch: its outcome, the record it landed in, or why not."""
+
+    row: int
+    outcome: Outcome
+    record_id: int | None = None
+    reason: validation.Reason | None = None
+
+
+FORBIDDEN_RULE = "forbidden"  # a row about another department's records
 
 
 def rejects_path(path: Path) -> Path:
@@ -137,7 +163,7 @@ def ingest(
     further down) with everything written so far to be rolled back by the caller's transaction.
     """
     default_source = _source_unit(session, source_unit)
-    optional = frozenset({"source_unit", "source_unit_uscc"}) if default_source else frozenset()
+    optional = _SOURCE_COLUMNS if default_source else frozenset()
     lists = _lists(session)
     lookups = validation.Lookups(
         lists={key: ref for key, (ref, _months) in lists.items()},
@@ -148,37 +174,81 @@ def ingest(
         report.format = table.format
         keys = template.match_header(kind, table.header, optional=optional)
         keep = [i for i, key in enumerate(keys) if key is not None]
-        width = len(keys)
-        batch = _Batch(session, kind, ctx, report, default_source, lists)
+        batch = _Batch(session, kind, ctx, report, default_source, lists, f"ingest {path.name}")
         with _rejects(rejects_path(path), table.header, keep) as rejects:
             batch.rejects = rejects
-            for number, cells in table.rows:
-                report.read += 1
-                if any(cell.strip() for cell in cells[width:]):
-                    batch.reject(
-                        cells,
-                        validation.reason(
-                            kind,
-                            number,
-                            "row",
-                            "extra_cells",
-                            f"有 {len(cells)} 个单元格，多于表头的 {width} 列",
-                            f"has {len(cells)} cells, more than the header's {width} columns",
-                        ),
-                    )
-                    continue
-                row = {key: cell for key, cell in zip(keys, cells, strict=False) if key}
-                checked = validation.check_row(kind, number, row, lookups)
-                if isinstance(checked, validation.Reason):
-                    batch.reject(cells, checked)
-                else:
-                    batch.add(checked, cells)
-                if len(batch.rows) >= batch_size:
-                    _advance(progress, batch.apply())
-            _advance(progress, batch.apply())
+            _apply_rows(batch, keys, table.rows, lookups, batch_size, progress)
             report.rejects_path = rejects.finish(True)
     assert report.balanced, report
     return report
+
+
+def submit(
+    session: Session,
+    *,
+    kind: models.RecordKind,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[str]],
+    unit: models.Department,
+    ctx: workflows.Context,
+) -> tuple[IngestReport, list[RowResult]]:
+    """Apply a batch of template rows on behalf of the department `unit`, in the session's
+    transaction: the same checks and upsert as a file, and the outcome of each row (numbered
+    from 1). A row naming another source unit, or the key of another unit's record, is
+    rejected under FORBIDDEN_RULE. Raises template.TemplateError for columns that do not match.
+    """
+    keys = template.match_header(kind, list(columns), optional=_SOURCE_COLUMNS)
+    lists = _lists(session)
+    lookups = validation.Lookups(
+        lists={key: ref for key, (ref, _months) in lists.items()}, source_unit_given=True
+    )
+    report = IngestReport(None, kind, format="api")
+    batch = _Batch(session, kind, ctx, report, unit, lists, ctx.actor)
+    batch.owner = unit
+    batch.results = []
+    numbered = ((number, list(cells)) for number, cells in enumerate(rows, start=1))
+    _apply_rows(batch, keys, numbered, lookups, BATCH, None)
+    assert report.balanced, report
+    return report, sorted(batch.results, key=lambda result: result.row)
+
+
+_SOURCE_COLUMNS = frozenset({"source_unit", "source_unit_uscc"})
+
+
+def _apply_rows(
+    batch: _Batch,
+    keys: Sequence[str | None],
+    rows: Iterable[tuple[int, list[str]]],
+    lookups: validation.Lookups,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Check each row and apply them in batches: the one path of both doors."""
+    kind, report, width = batch.kind, batch.report, len(keys)
+    for number, cells in rows:
+        report.read += 1
+        if any(cell.strip() for cell in cells[width:]):
+            batch.reject(
+                cells,
+                validation.reason(
+                    kind,
+                    number,
+                    "row",
+                    "extra_cells",
+                    f"有 {len(cells)} 个单元格，多于表头的 {width} 列",
+                    f"has {len(cells)} cells, more than the header's {width} columns",
+                ),
+            )
+            continue
+        row = {key: cell for key, cell in zip(keys, cells, strict=False) if key}
+        checked = validation.check_row(kind, number, row, lookups)
+        if isinstance(checked, validation.Reason):
+            batch.reject(cells, checked)
+        else:
+            batch.add(checked, cells)
+        if len(batch.rows) >= batch_size:
+            _advance(progress, batch.apply())
+    _advance(progress, batch.apply())
 
 
 def _advance(progress: Callable[[int], None] | None, count: int) -> None:
@@ -220,6 +290,7 @@ class _Batch:
         report: IngestReport,
         default_source: models.Department | None,
         lists: dict[str, tuple[validation.ListRef, int | None]],
+        actor: str,
     ) -> None:
         self.session, self.kind, self.ctx, self.report = session, kind, ctx, report
         self.model = models.RECORD_MODELS[kind]
@@ -229,6 +300,8 @@ class _Batch:
         self.departments: dict[str, int] = {}
         self.rows: list[tuple[validation.Valid, list[str]]] = []
         self.rejects: _Rejects | None = None
+        self.owner: models.Department | None = None  # rows may only touch this unit's records
+        self.results: list[RowResult] | None = None  # kept for a submitted batch
         self.compared = [c.key for c in self.table.c if c.key not in _MANAGED and c.key != "id"]
         # Records stored before this run have ids up to here; a key found above it, or one
         # already touched, repeats an earlier row of the file.
@@ -236,16 +309,27 @@ class _Batch:
             sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))
         ).scalar_one()
         self.touched: set[int] = set()
-        self.actor = f"ingest {report.path.name}"
+        self.actor = actor
 
     def add(self, valid: validation.Valid, cells: list[str]) -> None:
         self.rows.append((valid, cells))
 
     def reject(self, cells: list[str], reason: validation.Reason) -> None:
-        assert self.rejects is not None
         self.report.rejected += 1
         self.report.rules[reason.rule] += 1
-        self.rejects.write(cells, reason)
+        if self.rejects is not None:
+            self.rejects.write(cells, reason)
+        self._result(reason.row, Outcome.REJECTED, reason=reason)
+
+    def _result(
+        self,
+        row: int,
+        outcome: Outcome,
+        record_id: int | None = None,
+        reason: validation.Reason | None = None,
+    ) -> None:
+        if self.results is not None:
+            self.results.append(RowResult(row, outcome, record_id, reason))
 
     def _refused(self, cells: list[str], row: int, refusal: workflows.Refused) -> None:
         column = _FIELD_COLUMN.get(refusal.field or "", refusal.field or "row")
@@ -261,7 +345,7 @@ class _Batch:
         self._departments([valid for valid, _cells in rows])
         subjects = self._subjects([valid for valid, _cells in rows])
         existing = self._existing([valid for valid, _cells in rows])
-        new: list[dict[str, Any]] = []
+        new: list[tuple[int, dict[str, Any]]] = []
         seen: set[tuple[int, str]] = set()
         for valid, cells in rows:
             record = valid.record
@@ -276,6 +360,13 @@ class _Batch:
                 self._refused(cells, valid.row, refusal)
                 continue
             source = valid.source_unit
+            if (
+                self.owner is not None
+                and source is not None
+                and source.credit_code != (self.owner.credit_code)
+            ):
+                self.reject(cells, _forbidden(self.kind, valid.row, "source_unit_uscc"))
+                continue
             source_id = (
                 self.departments[source.credit_code]
                 if source is not None
@@ -296,9 +387,16 @@ class _Batch:
             ):
                 self.reject(cells, _duplicate(self.kind, valid.row))
                 continue
+            if (
+                stored is not None
+                and self.owner is not None
+                and stored["source_unit_id"] != self.owner.id
+            ):
+                self.reject(cells, _forbidden(self.kind, valid.row, "decision_doc_no"))
+                continue
             seen.add(key)
             if stored is None:
-                new.append(fields | settled)
+                new.append((valid.row, fields | settled))
                 continue
             self.touched.add(stored["id"])
             self._upsert(stored, fields | settled, cells, valid.row)
@@ -311,6 +409,7 @@ class _Batch:
         changes = {k: fields[k] for k in self.compared if k in fields and fields[k] != stored[k]}
         if not changes:
             self.report.unchanged += 1
+            self._result(row, Outcome.UNCHANGED, stored["id"])
             return
         record = workflows.get_record(self.session, self.kind, stored["id"])
         try:  # a refusal restores the record before it raises: nothing to roll back
@@ -319,10 +418,12 @@ class _Batch:
             self._refused(cells, row, refusal)
             return
         self.report.corrected += 1
+        self._result(row, Outcome.CORRECTED, stored["id"])
 
-    def _insert(self, rows: list[dict[str, Any]]) -> None:
-        if not rows:
+    def _insert(self, numbered: list[tuple[int, dict[str, Any]]]) -> None:
+        if not numbered:
             return
+        rows = [row for _number, row in numbered]
         connection = self.session.connection()
         ids = db.reserve_ids(connection, self.table, len(rows))
         db.bulk_insert(
@@ -345,6 +446,8 @@ class _Batch:
             ),
         )
         self.report.accepted += len(rows)
+        for (number, _row), record_id in zip(numbered, ids, strict=True):
+            self._result(number, Outcome.ACCEPTED, record_id)
         self.report.late += sum(
             timeliness.is_late(row["decision_on"], self.ctx.on, self.ctx.calendar) for row in rows
         )
@@ -423,4 +526,15 @@ def _duplicate(kind: models.RecordKind, row: int) -> validation.Reason:
         "duplicate",
         "与本文件前面的行是同一机关的同一文号",
         "repeats the authority and document number of an earlier row of this file",
+    )
+
+
+def _forbidden(kind: models.RecordKind, row: int, column: str) -> validation.Reason:
+    return validation.reason(
+        kind,
+        row,
+        column,
+        FORBIDDEN_RULE,
+        "只能报送本单位作为数据来源单位的记录",
+        "a department submits only records whose source unit is itself",
     )

@@ -253,6 +253,7 @@ def ingest_command(
 
 
 def _print_ingest(report: ingest.IngestReport, on: dt.date, calendar: workdays.Calendar) -> None:
+    assert report.path is not None
     console.print(
         f"ingest {report.path.name} ({report.kind.value}, {report.format}) as of {on}, "
         "in one transaction:",

@@ -37,18 +37,19 @@ def execute(
     on: dt.date = ON,
     limits: Limits | None = None,
     searcher: search.Searcher | None = None,
+    token: str | None = None,
 ) -> dict[str, Any]:
     """The response of `query` as an agency would get it: data, and errors when there are."""
 
     context.watch_time_budget(engine)
 
     async def go() -> dict[str, Any]:
-        with context.opened(engine, app_settings, limits or Limits(), on, searcher) as ctx:
+        with context.opened(engine, app_settings, limits or Limits(), on, searcher, token) as ctx:
             result = await graphql.execute(
                 query,
                 variable_values=variables,
                 context_value=ctx,
-                allowed_operation_types=schema.QUERIES_ONLY,
+                allowed_operation_types=schema.QUERIES_AND_MUTATIONS,
             )
         response: dict[str, Any] = {"data": result.data}
         if result.errors:
@@ -60,7 +61,7 @@ def execute(
 
 @pytest.fixture
 def run(graphql: strawberry.Schema, engine: sa.Engine, app_settings: settings.Settings) -> Run:
-    """`run(query, variables, on=…)` against the test database."""
+    """`run(query, variables, on=…, token=…)` against the test database."""
 
     def runner(
         query: str, variables: dict[str, Any] | None = None, **kwargs: Any

@@ -76,8 +76,14 @@ def test_requests_the_api_does_not_take(client: TestClient) -> None:
         400,
         {"errors": [{"message": "batching is not supported: send one operation per request"}]},
     )
-    mutation = client.post("/graphql", json={"query": "mutation { x }"})
-    assert mutation.status_code == 400
+    mutation = client.get(
+        "/graphql",
+        params={"query": 'mutation { withdrawRecord(id: "x", reason: "r") { __typename } }'},
+    )
+    assert (mutation.status_code, mutation.json()) == (
+        405,
+        {"errors": [{"message": "mutations are sent by POST"}]},
+    )
     form = client.post("/graphql", data={"query": QUERY})
     assert form.status_code == 415
     bad = client.post(

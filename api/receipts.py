@@ -1,0 +1,173 @@
+"""What a mutation answers: its receipt on success, or one of the typed errors of its union."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import strawberry
+
+from api.types import global_id
+from disclosure import ingest, models, validation
+
+for _enum, _description in (
+    (ingest.Outcome, "行结果 what became of a submitted row"),
+    (models.WithdrawalKind, "撤回类型 why a decision is withdrawn"),
+    (models.EndReason, "停止公示原因 why publication ended"),
+    (models.ObjectionOutcome, "异议结果 how an objection was resolved"),
+    (models.RepairStatus, "修复状态 state of a credit repair application"),
+):
+    strawberry.enum(_enum, description=_description)
+
+
+@strawberry.interface(description="错误 why a mutation changed nothing")
+class MutationError:
+    code: str = strawberry.field(description="错误代码 a stable code to branch on")
+    message: str = strawberry.field(description="说明 中文 / English")
+
+
+@strawberry.type(description="未认证 the token is missing, unknown, revoked or expired")
+class Unauthenticated(MutationError):
+    pass
+
+
+@strawberry.type(description="无权限 the token's role or department may not do this")
+class Forbidden(MutationError):
+    pass
+
+
+@strawberry.type(description="不存在 no such record, objection or repair application")
+class NotFound(MutationError):
+    pass
+
+
+@strawberry.type(
+    description="拒绝 a rule refused it: INVALID, ALREADY_EXISTS, NOT_PUBLIC, WRONG_STATE or "
+    "TOO_EARLY"
+)
+class Refused(MutationError):
+    field: str | None = strawberry.field(description="字段 the field it is about, if one")
+
+
+def unauthenticated(message: str) -> Unauthenticated:
+    """The error of a request without a live token."""
+    return Unauthenticated(code="UNAUTHENTICATED", message=message)
+
+
+def forbidden(message: str) -> Forbidden:
+    """The error of an act outside the token's role or department."""
+    return Forbidden(code="FORBIDDEN", message=message)
+
+
+@strawberry.type(description="行 one submitted row and what became of it")
+class RowReport:
+    row: int = strawberry.field(description="行号 the row's number in the batch, from 1")
+    outcome: ingest.Outcome = strawberry.field(description="结果 what became of it")
+    id: strawberry.ID | None = strawberry.field(description="globalId of the record it landed in")
+    column: str | None = strawberry.field(description="列 the column a rejection is about")
+    rule: str | None = strawberry.field(description="规则 the rule a rejection broke")
+    reason: str | None = strawberry.field(description="原因 why the row was rejected")
+
+
+@strawberry.type(description="报送结果 every row is accepted, corrected, unchanged or rejected")
+class SubmitReport:
+    accepted: int = strawberry.field(description="新增 rows published as new records")
+    corrected: int = strawberry.field(description="更正 rows that corrected a record")
+    unchanged: int = strawberry.field(description="未变 rows equal to their record")
+    rejected: int = strawberry.field(description="拒收 rows rejected, each with its reason")
+    rows: list[RowReport] = strawberry.field(description="逐行 every row, in order")
+
+
+def submit_report(
+    kind: models.RecordKind, report: ingest.IngestReport, results: list[ingest.RowResult]
+) -> SubmitReport:
+    """The receipt of a submitted batch."""
+    return SubmitReport(
+        accepted=report.accepted,
+        corrected=report.corrected,
+        unchanged=report.unchanged,
+        rejected=report.rejected,
+        rows=[_row(kind, result) for result in results],
+    )
+
+
+def _row(kind: models.RecordKind, result: ingest.RowResult) -> RowReport:
+    reason: validation.Reason | None = result.reason
+    return RowReport(
+        row=result.row,
+        outcome=result.outcome,
+        id=None if result.record_id is None else strawberry.ID(global_id(kind, result.record_id)),
+        column=reason.column if reason else None,
+        rule=reason.rule if reason else None,
+        reason=str(reason) if reason else None,
+    )
+
+
+@strawberry.type(description="停止公示 a record whose publication ended")
+class RecordEnded:
+    id: strawberry.ID = strawberry.field(description="globalId")
+    ended_on: dt.date = strawberry.field(description="停止公示日期 first day no longer public")
+    reason: models.EndReason = strawberry.field(description="原因 why it ended")
+
+
+def record_ended(record: models.Record) -> RecordEnded:
+    """The receipt of a record taken off publication."""
+    assert record.id is not None and record.ended_on and record.end_reason
+    return RecordEnded(
+        id=strawberry.ID(global_id(record.KIND, record.id)),
+        ended_on=record.ended_on,
+        reason=record.end_reason,
+    )
+
+
+@strawberry.type(description="异议 an objection to a record (its grounds stay internal)")
+class Objection:
+    id: int = strawberry.field(description="异议编号 pass to resolveObjection")
+    record_id: strawberry.ID = strawberry.field(description="globalId of the record")
+    opened_on: dt.date = strawberry.field(description="登记日期 the record is annotated from")
+    due_on: dt.date = strawberry.field(description="办结期限 decision due (working days)")
+    closed_on: dt.date | None = strawberry.field(description="办结日期 null while open")
+    outcome: models.ObjectionOutcome | None = strawberry.field(description="结果 null while open")
+
+
+def objection(found: models.Objection) -> Objection:
+    """The receipt of an objection."""
+    assert found.id is not None
+    return Objection(
+        id=found.id,
+        record_id=strawberry.ID(global_id(found.record_kind, found.record_id)),
+        opened_on=found.opened_on,
+        due_on=found.due_on,
+        closed_on=found.closed_on,
+        outcome=found.outcome,
+    )
+
+
+@strawberry.type(description="信用修复申请 a repair application (its commitment stays internal)")
+class Repair:
+    id: int = strawberry.field(description="申请编号 pass to approveRepair / refuseRepair")
+    record_id: strawberry.ID = strawberry.field(description="globalId of the record")
+    applied_on: dt.date = strawberry.field(description="申请日期 the day it was recorded")
+    due_on: dt.date | None = strawberry.field(description="办结期限 decision due (working days)")
+    status: models.RepairStatus = strawberry.field(description="状态 applied, approved, refused")
+    decided_on: dt.date | None = strawberry.field(description="决定日期 null while pending")
+
+
+def repair(found: models.Repair) -> Repair:
+    """The receipt of a repair application."""
+    assert found.id is not None
+    return Repair(
+        id=found.id,
+        record_id=strawberry.ID(global_id(found.record_kind, found.record_id)),
+        applied_on=found.applied_on,
+        due_on=found.due_on,
+        status=found.status,
+        decided_on=found.decided_on,
+    )
+
+
+Errors = Unauthenticated | Forbidden | NotFound | Refused
+SubmitResult = Annotated[SubmitReport | Errors, strawberry.union("SubmitResult")]
+EndResult = Annotated[RecordEnded | Errors, strawberry.union("EndResult")]
+ObjectionResult = Annotated[Objection | Errors, strawberry.union("ObjectionResult")]
+RepairResult = Annotated[Repair | Errors, strawberry.union("RepairResult")]
