@@ -103,6 +103,7 @@ def create_app(
         ],
         middleware=[
             Middleware(AccessLog),
+            Middleware(Admission, limit=limits.max_in_flight),
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],
@@ -205,19 +206,7 @@ class GraphQLEndpoint:
     def is_mutation(self, query: str, operation_name: str | None) -> bool:
         """Whether the operation to run is a mutation (False when the query does not parse:
         execution then reports why)."""
-        try:
-            document = parse(query, no_location=True, max_tokens=self.limits.max_tokens)
-        except GraphQLError:
-            return False
-        operations = [
-            definition
-            for definition in document.definitions
-            if isinstance(definition, OperationDefinitionNode)
-            and (
-                operation_name is None or getattr(definition.name, "value", None) == operation_name
-            )
-        ]
-        return len(operations) == 1 and operations[0].operation is OperationKind.MUTATION
+        return _is_mutation(query, operation_name, self.limits.max_tokens)
 
     async def read(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
         """The query, variables and operation name of a GET or POST request."""
@@ -382,6 +371,33 @@ def _gone(release: Path) -> frozenset[str]:
     return frozenset(line.strip().lstrip("/") for line in lines if line.strip())
 
 
+class Admission:
+    """At most `limit` requests in flight; the rest get an immediate 503 with Retry-After, so an
+    overloaded node answers fast instead of queueing into timeouts. (Uvicorn's own limit counts
+    open connections, which refuses every request once many keep-alive clients are connected.)"""
+
+    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+        self.app = app
+        self.limit = limit
+        self.in_flight = 0
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or self.limit is None:
+            await self.app(scope, receive, send)
+            return
+        if self.in_flight >= self.limit:
+            busy = PlainTextResponse(
+                "busy: try again in a second", status_code=503, headers={"retry-after": "1"}
+            )
+            await busy(scope, receive, send)
+            return
+        self.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.in_flight -= 1
+
+
 class AccessLog:
     """One JSON line per request: time, client, operation, cost, status, duration; no bodies."""
 
@@ -419,3 +435,18 @@ class AccessLog:
                     "ms": round((time.perf_counter() - started) * 1000, 2),
                 }
                 access_log.info(json.dumps(line, ensure_ascii=False))
+
+
+@functools.lru_cache(maxsize=4096)  # agencies send the same few queries again and again
+def _is_mutation(query: str, operation_name: str | None, max_tokens: int) -> bool:
+    try:
+        document = parse(query, no_location=True, max_tokens=max_tokens)
+    except GraphQLError:
+        return False
+    operations = [
+        definition
+        for definition in document.definitions
+        if isinstance(definition, OperationDefinitionNode)
+        and (operation_name is None or getattr(definition.name, "value", None) == operation_name)
+    ]
+    return len(operations) == 1 and operations[0].operation is OperationKind.MUTATION

@@ -52,6 +52,7 @@ class Limits:
     time_budget_seconds: float = 5.0
     introspection: bool = True  # this is a public, documented API: GraphiQL and introspection on
     graphiql: bool = True
+    max_in_flight: int | None = None  # requests served at once; more get a fast 503
     cache_entries: int = 4096
     cache_bytes: int = 64 * 1024 * 1024
 

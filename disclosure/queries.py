@@ -490,9 +490,13 @@ def records_by_ids(
     return {record.id: record for record in rows if record.id is not None}
 
 
+_DATA_VERSION = sa.select(sa.func.max(col(models.Event.id)))
+
+
 def data_version(session: Session) -> int:
-    """The newest event id: every change of what is public appends one (dates aside)."""
-    return int(session.execute(sa.select(sa.func.max(col(models.Event.id)))).scalar() or 0)
+    """The newest event id: every change of what is public appends one (dates aside).
+    Asked on every API request, so it skips the ORM layer."""
+    return int(session.connection().execute(_DATA_VERSION).scalar() or 0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -85,14 +85,15 @@ def run_server(
     application = api_app.create_app(
         env.settings,
         env.engine,
-        limits=api_limits.Limits(introspection=introspection, graphiql=introspection),
+        limits=api_limits.Limits(
+            introspection=introspection, graphiql=introspection, max_in_flight=limit_concurrency
+        ),
         follow_seconds=follow,
     )
     uvicorn.run(
         application,
         host=host,
         port=port,
-        limit_concurrency=limit_concurrency,
         access_log=False,  # gongshi.access writes one JSON line per request instead
         log_level="warning",
     )
