@@ -186,7 +186,7 @@ class GraphQLEndpoint:
                 )
             return Response(body, media_type=JSON_TYPE, headers={"cache-control": "no-store"})
         with context.opened(self.engine, self.settings, self.limits, on, self.searcher) as ctx:
-            version = queries.data_version(ctx.session)
+            version = queries.last_event_id(ctx.session)
             key = cache.key(query, variables, operation_name, on, version)
             entry = self.cache.get(key)
             if entry is None:

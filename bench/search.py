@@ -231,7 +231,12 @@ def run(workdir: Path) -> list[report.Result]:
                 "gongshi index (update)", "indexer.update", (ours_update,), 0, 1000, "changes"
             ),
             report.Timing(
-                "FTS5 delete by key", "DELETE … WHERE key = ?", (peer_update,), 0, 1000, "changes"
+                "FTS5 delete by rowid",
+                "DELETE … WHERE rowid = ?",
+                (peer_update,),
+                0,
+                1000,
+                "changes",
             ),
             "1,000 changes applied in < 5 s",
         )

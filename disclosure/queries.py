@@ -490,13 +490,13 @@ def records_by_ids(
     return {record.id: record for record in rows if record.id is not None}
 
 
-_DATA_VERSION = sa.select(sa.func.max(col(models.Event.id)))
+_LAST_EVENT_ID = sa.select(sa.func.max(col(models.Event.id)))
 
 
-def data_version(session: Session) -> int:
-    """The newest event id: every change of what is public appends one (dates aside).
-    Asked on every API request, so it skips the ORM layer."""
-    return int(session.connection().execute(_DATA_VERSION).scalar() or 0)
+def last_event_id(session: Session) -> int:
+    """The newest event id (0 when empty): the watermark of everything derived from the change
+    log, and the API's data version. Asked on every API request, so it skips the ORM layer."""
+    return int(session.connection().execute(_LAST_EVENT_ID).scalar() or 0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -584,15 +584,6 @@ def shown_records(
         conditions.append(col(model.id).in_(list(ids)))
     statement = select(model).where(*conditions).order_by(col(model.id))
     return list(session.exec(statement).unique())  # type: ignore[arg-type]
-
-
-def last_event_id(session: Session) -> int:
-    """The id of the newest event of the change log (0 when empty): a watermark."""
-    return int(
-        session.execute(
-            sa.select(sa.func.coalesce(sa.func.max(col(models.Event.id)), 0))
-        ).scalar_one()
-    )
 
 
 def changed_records(

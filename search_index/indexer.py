@@ -68,11 +68,6 @@ def _write_watermark(build: Path, mark: Watermark) -> None:
     os.replace(temporary, build / "watermark.json")
 
 
-def _last_event_id(session: Session) -> int:
-    found = session.execute(sa.select(sa.func.max(models.Event.id))).scalar()
-    return int(found or 0)
-
-
 def _build_shard(engine: sa.Engine, folder: Path, kind: models.RecordKind, on: dt.date) -> int:
     folder.mkdir(parents=True)
     shard = whoosh_index.create_in(str(folder), documents.schema())
@@ -101,7 +96,7 @@ def rebuild(index_dir: Path, engine: sa.Engine, *, on: dt.date, processes: int =
     build = index_dir / "builds" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
     build.mkdir(parents=True)
     with Session(engine) as session:
-        mark = Watermark(_last_event_id(session), on)  # events after this are applied later
+        mark = Watermark(queries.last_event_id(session), on)  # events after this are applied later
     kinds = list(models.RecordKind)
     in_memory = engine.url.database in (None, "", ":memory:")
     if processes > 1 and not in_memory:
