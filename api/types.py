@@ -47,8 +47,23 @@ def parse_global_id(value: str) -> tuple[models.RecordKind, int]:
         raise ApiError(f"not a record ID: {value!r}") from error
 
 
-def _url(record: privacy.RecordPublic, info: ContextInfo) -> str:
-    return urls.absolute(info.context.settings.base_url, urls.record_path(record.kind, record.id))
+def _url(root: privacy.RecordPublic, info: ContextInfo) -> str:
+    return urls.absolute(info.context.settings.base_url, urls.record_path(root.kind, root.id))
+
+
+def _global_id(root: privacy.RecordPublic) -> strawberry.ID:
+    return strawberry.ID(global_id(root.kind, root.id))
+
+
+# The two fields every record type adds to its public shape.
+def _url_field() -> Any:
+    return strawberry.field(
+        resolver=_url, description="公示页面 the record's page on the public site"
+    )
+
+
+def _global_id_field() -> Any:
+    return strawberry.field(resolver=_global_id, description="全局ID global ID, for node(id:)")
 
 
 @strawberry.experimental.pydantic.type(
@@ -111,39 +126,24 @@ class Subject:
     model=privacy.LicensePublic, all_fields=True, description="行政许可 a licensing decision"
 )
 class License:
-    @strawberry.field(description="公示页面 the record's page on the public site")
-    def url(root: privacy.LicensePublic, info: ContextInfo) -> str:
-        return _url(root, info)
-
-    @strawberry.field(description="全局ID global ID, for node(id:)")
-    def global_id(root: privacy.LicensePublic) -> strawberry.ID:
-        return strawberry.ID(global_id(root.kind, root.id))
+    url: str = _url_field()
+    global_id: strawberry.ID = _global_id_field()
 
 
 @strawberry.experimental.pydantic.type(
     model=privacy.PenaltyPublic, all_fields=True, description="行政处罚 a penalty decision"
 )
 class Penalty:
-    @strawberry.field(description="公示页面 the record's page on the public site")
-    def url(root: privacy.PenaltyPublic, info: ContextInfo) -> str:
-        return _url(root, info)
-
-    @strawberry.field(description="全局ID global ID, for node(id:)")
-    def global_id(root: privacy.PenaltyPublic) -> strawberry.ID:
-        return strawberry.ID(global_id(root.kind, root.id))
+    url: str = _url_field()
+    global_id: strawberry.ID = _global_id_field()
 
 
 @strawberry.experimental.pydantic.type(
     model=privacy.ListEntryPublic, all_fields=True, description="名单条目 an entry on a named list"
 )
 class ListEntry:
-    @strawberry.field(description="公示页面 the record's page on the public site")
-    def url(root: privacy.ListEntryPublic, info: ContextInfo) -> str:
-        return _url(root, info)
-
-    @strawberry.field(description="全局ID global ID, for node(id:)")
-    def global_id(root: privacy.ListEntryPublic) -> strawberry.ID:
-        return strawberry.ID(global_id(root.kind, root.id))
+    url: str = _url_field()
+    global_id: strawberry.ID = _global_id_field()
 
 
 Record = Annotated[
