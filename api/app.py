@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import email.utils
@@ -38,7 +39,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from api import cache, context, schema
+from api import cache, context, ratelimit, schema
 from api.limits import Limits
 from disclosure import queries, settings
 from search_index import indexer, search
@@ -86,11 +87,16 @@ def create_app(
         if searcher is not None:
             searcher.close()
 
-    async def healthz(request: Request) -> Response:
+    def reachable() -> bool:
         try:
             with engine.connect() as connection:
                 connection.execute(sa.text("SELECT 1"))
         except sa.exc.SQLAlchemyError:
+            return False
+        return True
+
+    async def healthz(request: Request) -> Response:
+        if not await anyio.to_thread.run_sync(reachable):
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ok", "database": "reachable"})
 
@@ -128,14 +134,16 @@ async def _follow(
         await anyio.sleep(seconds)
         on = as_of or settings.today()
         try:
-            await anyio.to_thread.run_sync(
-                functools.partial(indexer.update, index_dir, engine, on=on)
-            )
+            await anyio.to_thread.run_sync(_update, index_dir, engine, searcher, on)
         except (sa.exc.OperationalError, indexer.IndexUnavailable) as error:
             # the database or the index is away for now: the next tick tries again
             logging.getLogger("gongshi.follow").warning("index not updated: %s", error)
-            continue
-        searcher.refresh()
+
+
+def _update(index_dir: Path, engine: sa.Engine, searcher: search.Searcher, on: dt.date) -> None:
+    """Apply the change log to the index and let the searcher see it (in a thread: both block)."""
+    indexer.update(index_dir, engine, on=on)
+    searcher.refresh()
 
 
 class GraphQLEndpoint:
@@ -159,6 +167,11 @@ class GraphQLEndpoint:
         self.limits = limits
         self.as_of = as_of
         self.cache = cache.ResponseCache(limits.cache_entries, limits.cache_bytes)
+        self.threads = anyio.CapacityLimiter(limits.query_threads)
+        self.buckets = ratelimit.Buckets(
+            limits.rate_bucket, limits.rate_leak, max_clients=limits.rate_clients
+        )
+        self.trusted = ratelimit.networks(limits.trusted_proxies)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
@@ -175,29 +188,75 @@ class GraphQLEndpoint:
             raise BadRequest(400, "no query: send ?query=… or POST a JSON body")
         query, variables, operation_name = await self.read(request)
         request.state.operation = operation_name
+        address = ratelimit.client_address(request.scope, self.trusted)
+        request.state.client = address
+        bearer = _bearer(request.headers.get("authorization", ""))
+        if bearer is None:
+            # a client that has spent its budget is refused here, without taking a query thread
+            wait = self.buckets.wait(ratelimit.address_client(address))
+            if wait > 0:
+                return _rate_limited(wait)
+        job = functools.partial(
+            self.answer, request, query, variables, operation_name, address, bearer
+        )
+        return await anyio.to_thread.run_sync(job, limiter=self.threads)
+
+    def answer(
+        self,
+        request: Request,
+        query: str,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        address: str,
+        bearer: str | None,
+    ) -> Response:
+        """The response to a GraphQL request, worked out in a query thread (its session is
+        opened, used and closed in this thread)."""
         on = self.as_of or settings.today()
-        if request.method == "POST" and self.is_mutation(query, operation_name):
-            bearer = _bearer(request.headers.get("authorization", ""))
-            with context.opened(
-                self.engine, self.settings, self.limits, on, self.searcher, bearer
-            ) as ctx:
-                body, _ = await self.execute(
-                    ctx, query, variables, operation_name, schema.QUERIES_AND_MUTATIONS
-                )
-            return Response(body, media_type=JSON_TYPE, headers={"cache-control": "no-store"})
-        with context.opened(self.engine, self.settings, self.limits, on, self.searcher) as ctx:
-            version = queries.last_event_id(ctx.session)
-            key = cache.key(query, variables, operation_name, on, version)
-            entry = self.cache.get(key)
-            if entry is None:
-                body, cacheable = await self.execute(ctx, query, variables, operation_name)
-                cacheable = cacheable and not ctx.volatile
-                request.state.cost = ctx.cost
-                if not cacheable:
-                    return Response(body, media_type=JSON_TYPE)
-                entry = self.cache.put(key, body)
-            else:
-                request.state.cached = True
+        mutation = request.method == "POST" and self.is_mutation(query, operation_name)
+        with context.opened(
+            self.engine,
+            self.settings,
+            self.limits,
+            on,
+            self.searcher,
+            bearer if mutation else None,
+        ) as ctx:
+            meter = ratelimit.Meter(
+                self.buckets, ratelimit.client_of(ctx.session, bearer, address, on)
+            )
+            ctx.meter = meter
+            try:
+                if bearer is not None and (wait := self.buckets.wait(meter.client)) > 0:
+                    return _rate_limited(wait)
+                if mutation:
+                    body, _ = self.execute(
+                        ctx, query, variables, operation_name, schema.QUERIES_AND_MUTATIONS
+                    )
+                    request.state.cost = ctx.cost
+                    if meter.refused:
+                        return _rate_limited(meter.refused)
+                    return Response(
+                        body, media_type=JSON_TYPE, headers={"cache-control": "no-store"}
+                    )
+                version = queries.last_event_id(ctx.session)
+                key = cache.key(query, variables, operation_name, on, version)
+                entry = self.cache.get(key)
+                if entry is None:
+                    body, cacheable = self.execute(ctx, query, variables, operation_name)
+                    request.state.cost = ctx.cost
+                    if meter.refused:
+                        return _rate_limited(meter.refused)
+                    if not (cacheable and not ctx.volatile):
+                        return Response(body, media_type=JSON_TYPE)
+                    entry = self.cache.put(key, body, ctx.cost)
+                else:
+                    request.state.cached = True
+                    request.state.cost = entry.cost
+                    if not meter.charge(entry.cost):
+                        return _rate_limited(meter.refused)
+            finally:
+                meter.settle()
         headers = {"etag": entry.etag}
         if request.method == "GET" and request.headers.get("if-none-match") == entry.etag:
             return Response(status_code=304, headers=headers)
@@ -246,7 +305,7 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    async def execute(
+    def execute(
         self,
         ctx: context.Context,
         query: str,
@@ -254,14 +313,17 @@ class GraphQLEndpoint:
         operation_name: str | None,
         allowed: frozenset[OperationType] = schema.QUERIES_ONLY,
     ) -> tuple[bytes, bool]:
-        """The response body, and whether it may be cached (no errors)."""
+        """The response body, and whether it may be cached (no errors). Runs in a query thread,
+        on an event loop of its own (the subject resolver awaits its DataLoader)."""
         try:
-            result = await self.schema.execute(
-                query,
-                variable_values=variables,
-                context_value=ctx,
-                operation_name=operation_name,
-                allowed_operation_types=allowed,
+            result = asyncio.run(
+                self.schema.execute(
+                    query,
+                    variable_values=variables,
+                    context_value=ctx,
+                    operation_name=operation_name,
+                    allowed_operation_types=allowed,
+                )
             )
         except InvalidOperationTypeError as error:
             raise BadRequest(405, "mutations are sent by POST") from error
@@ -272,6 +334,15 @@ class GraphQLEndpoint:
             payload["errors"] = [error.formatted for error in result.errors]
         body = json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
         return body, not result.errors
+
+
+def _rate_limited(wait: float) -> Response:
+    """429: the client has spent its budget; Retry-After says when to come back."""
+    return JSONResponse(
+        {"data": None, "errors": [ratelimit.error(wait)]},
+        status_code=429,
+        headers={"retry-after": ratelimit.retry_after(wait), "cache-control": "no-store"},
+    )
 
 
 def _bearer(header: str) -> str | None:
@@ -425,7 +496,7 @@ class AccessLog:
                 client = scope.get("client")
                 line = {
                     "time": dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-                    "client": client[0] if client else None,
+                    "client": state.get("client", client[0] if client else None),
                     "method": scope["method"],
                     "path": scope["path"],
                     "operation": state.get("operation"),

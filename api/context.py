@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 from strawberry.dataloader import DataLoader
 
+from api import ratelimit
 from api.limits import Limits, TimeBudgetExceeded
 from disclosure import models, queries, settings
 from search_index import search
@@ -34,6 +35,7 @@ class Context:
     cost: int = 0
     volatile: bool = False  # the answer depends on more than the data version: do not cache
     writes: bool = False  # a mutation wrote: commit when the request ends
+    meter: ratelimit.Meter | None = None  # what the request's client may spend; None: no limit
     subjects: DataLoader[str, SubjectRecords] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:

@@ -27,6 +27,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
+from api import ratelimit
+
 MAX_PAGE = 100  # records per page of every record list
 MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up read many
 DEFAULT_PAGE = 20
@@ -53,6 +55,11 @@ class Limits:
     introspection: bool = True  # this is a public, documented API: GraphiQL and introspection on
     graphiql: bool = True
     max_in_flight: int | None = None  # requests served at once; more get a fast 503
+    query_threads: int = 4  # threads running queries, so the event loop stays free to refuse
+    rate_bucket: int = 10_000  # cost units a client may spend at once (api.ratelimit)
+    rate_leak: float = 1_000.0  # cost units a second a client's budget refills by
+    rate_clients: int = 100_000  # clients remembered at most
+    trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
     cache_entries: int = 4096
     cache_bytes: int = 64 * 1024 * 1024
 
@@ -166,8 +173,8 @@ def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:
 
 
 class CostLimit(SchemaExtension):
-    """Refuses an operation whose cost is over the budget before it touches the database, and
-    notes the cost for the access log."""
+    """Refuses an operation whose cost is over the budget, or over what its client may spend
+    now, before it touches the database; notes the cost for the access log."""
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
@@ -185,6 +192,10 @@ class CostLimit(SchemaExtension):
                 "ask for smaller pages (first) or fewer nested lists"
             )
             context.result = ExecutionResult(data=None, errors=[GraphQLError(message)])
+        elif context.context.meter is not None and not context.context.meter.charge(spent):
+            refused = ratelimit.error(context.context.meter.refused)
+            limited = GraphQLError(refused["message"], extensions=refused["extensions"])
+            context.result = ExecutionResult(data=None, errors=[limited])
         yield
 
 

@@ -9,6 +9,7 @@ BENCHMARKS = (
     "bench.ingest",
     "bench.search",
     "bench.api",
+    "bench.overload",
     "bench.site",
     "bench.feeds",
     "bench.soak",

@@ -57,6 +57,8 @@ def run(workdir: Path) -> list[report.Result]:
     gongshi = str(Path(sys.executable).with_name("gongshi"))
     port = servers.free_port()
     serve = [gongshi, "serve", "--port", str(port), "--limit-concurrency", str(LIMIT)]
+    # one load generator is one client: lift its rate limit, this measures throughput
+    serve += ["--rate-bucket", str(10**9), "--rate-leak", str(10**9)]
     with servers.server(serve, port, env) as pid:
         url = f"http://127.0.0.1:{port}"
         for label, bodies in (("cold page", cold), ("warm page", warm), ("subject", subjects)):
@@ -198,6 +200,9 @@ def _wrk(
     ]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     print(" ".join(command[:-3]), connections, output.splitlines()[-2:], flush=True)  # noqa: T201
+    if re.search(r"\n\s*0 requests in", output):
+        # a row of zeros is not a measurement: the server stopped answering
+        raise RuntimeError(f"no request completed at c={connections}:\n{output}")
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output)[1]),  # type: ignore[index]
         "p50": _ms(re.search(r"50%\s+([\d.]+\w+)", output)[1]),  # type: ignore[index]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
@@ -25,6 +27,10 @@ class Settings:
     holidays_path: Path | None = None
     site_dir: Path | None = None  # where releases are published; `current` points at the live one
     base_url: str = "http://127.0.0.1:8000/"  # the public site's address, for links in every output
+    # the API's per-client rate limit (cost units); None: the API's default
+    rate_bucket: int | None = None
+    rate_leak: float | None = None  # cost units a second
+    trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
 
     @property
     def index_dir(self) -> Path:
@@ -55,7 +61,38 @@ class Settings:
             holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
             site_dir=Path(site) if site else None,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
+            rate_bucket=_positive(environ, "GONGSHI_RATE_BUCKET", int),
+            rate_leak=_positive(environ, "GONGSHI_RATE_LEAK", float),
+            trusted_proxies=_networks(environ, "GONGSHI_TRUSTED_PROXIES"),
         )
+
+
+N = TypeVar("N", int, float)
+
+
+def _positive(environ: Mapping[str, str], name: str, kind: type[N]) -> N | None:
+    value = environ.get(name)
+    if not value:
+        return None
+    try:
+        number = kind(value)
+    except ValueError:
+        number = kind(0)
+    if number <= 0:
+        raise SettingsError(f"{name} is not a positive {kind.__name__}: {value!r}")
+    return number
+
+
+def _networks(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    proxies = tuple(part.strip() for part in environ.get(name, "").split(",") if part.strip())
+    for proxy in proxies:
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError as error:
+            raise SettingsError(
+                f"{name} holds what is not an address or network: {proxy!r}"
+            ) from error
+    return proxies
 
 
 def _optional_file(environ: Mapping[str, str], name: str) -> Path | None:

@@ -3,6 +3,7 @@ the demo that does everything on the embedded default."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from api import app as api_app
 from api import limits as api_limits
+from api import ratelimit
 from disclosure import (
     db,
     lifecycle,
@@ -39,6 +41,34 @@ from search_index import indexer
     help="Requests in flight beyond this get an immediate 503.",
 )
 @click.option(
+    "--query-threads",
+    type=click.IntRange(min=1),
+    default=api_limits.Limits.query_threads,
+    show_default=True,
+    help="Threads running GraphQL queries (the event loop stays free to admit or refuse).",
+)
+@click.option(
+    "--rate-bucket",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Query cost a client may spend at once "
+    f"[default: GONGSHI_RATE_BUCKET or {api_limits.Limits.rate_bucket}].",
+)
+@click.option(
+    "--rate-leak",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Query cost a second a client's budget refills by "
+    f"[default: GONGSHI_RATE_LEAK or {api_limits.Limits.rate_leak:g}].",
+)
+@click.option(
+    "--trusted-proxy",
+    "trusted_proxies",
+    multiple=True,
+    help="A proxy address or network whose X-Forwarded-For names the client (repeatable) "
+    "[default: GONGSHI_TRUSTED_PROXIES].",
+)
+@click.option(
     "--no-introspection", is_flag=True, help="Turn off GraphQL introspection and GraphiQL."
 )
 @click.option("--access-log/--no-access-log", default=True, show_default=True)
@@ -55,6 +85,10 @@ def serve(
     host: str,
     port: int,
     limit_concurrency: int,
+    query_threads: int,
+    rate_bucket: int | None,
+    rate_leak: float | None,
+    trusted_proxies: tuple[str, ...],
     no_introspection: bool,
     access_log: bool,
     follow: float,
@@ -62,15 +96,39 @@ def serve(
     """Serve GraphQL at /graphql, /healthz, and the published site at /."""
     with user_errors():
         env.require_schema()
-    run_server(env, host, port, limit_concurrency, not no_introspection, access_log, follow)
+    try:
+        ratelimit.networks(trusted_proxies)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--trusted-proxy") from error
+    limits = _limits(env, limit_concurrency, not no_introspection)
+    limits = dataclasses.replace(
+        limits,
+        query_threads=query_threads,
+        rate_bucket=rate_bucket or limits.rate_bucket,
+        rate_leak=rate_leak or limits.rate_leak,
+        trusted_proxies=trusted_proxies or limits.trusted_proxies,
+    )
+    run_server(env, host, port, limits, access_log, follow)
+
+
+def _limits(env: Env, limit_concurrency: int, introspection: bool) -> api_limits.Limits:
+    """The node's limits, with the rate limit of the settings where they set one."""
+    defaults = api_limits.Limits()
+    return api_limits.Limits(
+        introspection=introspection,
+        graphiql=introspection,
+        max_in_flight=limit_concurrency,
+        rate_bucket=env.settings.rate_bucket or defaults.rate_bucket,
+        rate_leak=env.settings.rate_leak or defaults.rate_leak,
+        trusted_proxies=env.settings.trusted_proxies,
+    )
 
 
 def run_server(
     env: Env,
     host: str,
     port: int,
-    limit_concurrency: int,
-    introspection: bool,
+    limits: api_limits.Limits,
     access_log: bool,
     follow: float,
 ) -> None:
@@ -85,9 +143,7 @@ def run_server(
     application = api_app.create_app(
         env.settings,
         env.engine,
-        limits=api_limits.Limits(
-            introspection=introspection, graphiql=introspection, max_in_flight=limit_concurrency
-        ),
+        limits=limits,
         follow_seconds=follow,
     )
     uvicorn.run(
@@ -96,6 +152,7 @@ def run_server(
         port=port,
         access_log=False,  # gongshi.access writes one JSON line per request instead
         log_level="warning",
+        proxy_headers=False,  # the API decides whose X-Forwarded-For to believe (--trusted-proxy)
     )
 
 
@@ -236,4 +293,4 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
         click.echo(f"the site:    {base_url}")
         click.echo(f"the API:     {base_url}graphql  (GraphiQL in a browser)")
         click.echo("stop with Ctrl-C")
-        run_server(env, "127.0.0.1", port, 32, True, True, 5.0)
+        run_server(env, "127.0.0.1", port, _limits(env, 32, True), True, 5.0)

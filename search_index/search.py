@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -80,10 +81,14 @@ def parse(text: str) -> query.Query:
 
 
 class Searcher:
-    """Searches the live build of an index folder; `refresh` picks up updates and rebuilds."""
+    """Searches the live build of an index folder; `refresh` picks up updates and rebuilds.
+
+    Shared by an API node's query threads: one search at a time (whoosh searchers are not made
+    for concurrent use), and never one while `refresh` swaps the searchers."""
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = index_dir
+        self._lock = threading.RLock()
         self._build: Path | None = None
         self._indexes: dict[models.RecordKind, Any] = {}
         self._searchers: dict[models.RecordKind, WhooshSearcher] = {}
@@ -91,6 +96,10 @@ class Searcher:
 
     def refresh(self) -> None:
         """Reopen on a new build, or refresh the searchers to see committed updates."""
+        with self._lock:
+            self._refresh()
+
+    def _refresh(self) -> None:
         build = indexer.current(self.index_dir)
         if build is None:
             raise indexer.IndexUnavailable(
@@ -111,9 +120,10 @@ class Searcher:
                 self._searchers[kind] = self._indexes[kind].searcher()
 
     def close(self) -> None:
-        for searcher in self._searchers.values():
-            searcher.close()
-        self._searchers = {}
+        with self._lock:
+            for searcher in self._searchers.values():
+                searcher.close()
+            self._searchers = {}
 
     def search(
         self,
@@ -131,6 +141,19 @@ class Searcher:
         if offset < 0 or offset + limit > MAX_WINDOW:
             raise QueryError(f"结果只能翻到前 {MAX_WINDOW} 条 / results go {MAX_WINDOW} deep")
         parsed = parse(text)
+        with self._lock:
+            return self._search(parsed, kinds, department, order, offset, limit, facets)
+
+    def _search(
+        self,
+        parsed: query.Query,
+        kinds: list[models.RecordKind] | None,
+        department: str | None,
+        order: Literal["relevance", "date"],
+        offset: int,
+        limit: int,
+        facets: bool,
+    ) -> Results:
         ranked: list[tuple[Any, models.RecordKind, Any]] = []
         by_kind: dict[models.RecordKind, int] = {}
         by_department: Counter[str] = Counter()
