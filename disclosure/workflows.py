@@ -437,15 +437,16 @@ def resolve_objection(
     corrections: Mapping[str, Any] | None = None,
     reason: str = "",
 ) -> models.Record:
-    """Close an objection: upheld → the record is corrected or its publication ends; rejected →
-    the annotation is removed. Returns the record."""
+    """Close an objection: upheld → the record is corrected (`corrections`: its new field
+    values, as `ingest.correction` makes them from a template row) or its publication ends;
+    rejected → the annotation is removed. Returns the record."""
     record = get_record(session, objection.record_kind, objection.record_id)
     if objection.closed_on is not None:
         raise WrongState(
             f"{label(record)}: 异议 #{objection.id} 已于 {objection.closed_on} 办结 / objection "
             "already closed"
         )
-    if outcome is models.ObjectionOutcome.CORRECTED and not corrections:
+    if outcome is models.ObjectionOutcome.CORRECTED and corrections is None:
         raise InvalidChange(
             f"{label(record)}: 异议成立须给出更正内容 / an upheld objection needs the corrections"
         )
