@@ -11,4 +11,5 @@ BENCHMARKS = (
     "bench.api",
     "bench.site",
     "bench.feeds",
+    "bench.soak",
 )

@@ -13,17 +13,13 @@ import json
 import os
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from api import types
-from bench import report
+from bench import report, servers
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
 AS_OF = "2026-11-28"
@@ -59,19 +55,19 @@ def run(workdir: Path) -> list[report.Result]:
     env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
     env.pop("DATABASE_URL", None)
     gongshi = str(Path(sys.executable).with_name("gongshi"))
-    port = _free_port()
+    port = servers.free_port()
     serve = [gongshi, "serve", "--port", str(port), "--limit-concurrency", str(LIMIT)]
-    with _server(serve, port, env) as pid:
+    with servers.server(serve, port, env) as pid:
         url = f"http://127.0.0.1:{port}"
         for label, bodies in (("cold page", cold), ("warm page", warm), ("subject", subjects)):
             for c in CONCURRENCY:
                 rows.append(_row(f"gongshi {label}", c, _wrk(workdir, url, c, post=bodies)))
         overload = _wrk(workdir, url, OVERLOAD, post=cold)
         rows.append(_row(f"gongshi cold page (limit {LIMIT})", OVERLOAD, overload))
-        rss = _peak_rss(pid)
-    floor_port = _free_port()
+        rss = servers.memory_mb(pid, "VmHWM")
+    floor_port = servers.free_port()
     floor = [sys.executable, str(Path(__file__).with_name("api_floor.py")), str(database)]
-    with _server([*floor, str(floor_port)], floor_port, env):
+    with servers.server([*floor, str(floor_port)], floor_port, env):
         for c in CONCURRENCY:
             rows.append(
                 _row(
@@ -82,9 +78,9 @@ def run(workdir: Path) -> list[report.Result]:
             )
     datasette = shutil.which("datasette", path=str(Path(sys.executable).parent))
     if datasette is not None:
-        ds_port = _free_port()
+        ds_port = servers.free_port()
         command = [datasette, "serve", "--immutable", str(database), "-p", str(ds_port)]
-        with _server(command, ds_port, env):
+        with servers.server(command, ds_port, env):
             for c in CONCURRENCY:
                 rows.append(
                     _row(
@@ -222,40 +218,3 @@ def _row(label: str, connections: int, figures: dict[str, float]) -> str:
         f"| {server} | {scenario} | {connections} | {figures['rps']:,.0f} | {figures['p50']:.2f} "
         f"| {figures['p99']:.2f} | {figures['non2xx']:.0f} | {figures['timeouts']:.0f} |"
     )
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def _server(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
-    process = subprocess.Popen(
-        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            with socket.socket() as probe:
-                if probe.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"{command[0]} did not start")
-            time.sleep(0.2)
-        yield process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _peak_rss(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0

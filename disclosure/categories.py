@@ -44,19 +44,19 @@ _NUMBERING = re.compile(r"^[（(]?[一二三四五六七八九十\d]+[)）、.]"
 class CategoryError(ValueError):
     """A 处罚类别 that is not a kind of penalty of Art. 9 (or of the 1996 law)."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str, zh: str | None = None, en: str | None = None) -> None:
         super().__init__(label)
-        self.zh = f"「{label}」不是行政处罚法第九条规定的处罚种类"
-        self.en = f"{label!r} is not a kind of penalty of 行政处罚法 Art. 9"
+        self.zh = zh or f"「{label}」不是行政处罚法第九条规定的处罚种类"
+        self.en = en or f"{label!r} is not a kind of penalty of 行政处罚法 Art. 9"
 
 
 def penalty_categories(text: str, content: str = "") -> list[str]:
     """The Art. 9 labels of a 处罚类别 cell, in the article's order, without repeats.
 
-    `content` (处罚内容) decides an older "暂扣或者吊销…" label: 吊销 if it says so, else 暂扣.
+    `content` (处罚内容) decides an older "暂扣或者吊销…" label: what it says was done.
     """
-    either = "吊销许可证件" if "吊销" in content else "暂扣许可证件"
-    text = _EITHER.sub(either, text)
+    if _EITHER.search(text):
+        text = _EITHER.sub(_suspended_or_revoked(text, content), text)
     for older, current in OLDER.items():
         if "、" in older:
             text = text.replace(older, current)
@@ -73,3 +73,21 @@ def penalty_categories(text: str, content: str = "") -> list[str]:
     if not found:
         raise CategoryError(text)
     return [label for label in ARTICLE_9 if label in found]
+
+
+def _suspended_or_revoked(text: str, content: str) -> str:
+    """暂扣, 吊销 or both, as the content says beyond quoting the older label itself."""
+    said = _EITHER.sub("", content)
+    done = [
+        label
+        for word, label in (("暂扣", "暂扣许可证件"), ("吊销", "吊销许可证件"))
+        if word in said
+    ]
+    if not done:
+        raise CategoryError(
+            text,
+            f"「{text}」须在处罚内容中写明是暂扣还是吊销",
+            f"{text!r} needs the penalty content to say whether the licence was suspended "
+            "(暂扣) or revoked (吊销)",
+        )
+    return ";".join(done)

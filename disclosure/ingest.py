@@ -432,6 +432,7 @@ class _Batch:
             sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))
         ).scalar_one()
         self.touched: set[int] = set()
+        self.renamed: set[int] = set()  # subjects whose details rows of this run corrected
         self.actor = actor
 
     def add(self, valid: validation.Valid, cells: list[str]) -> None:
@@ -523,6 +524,10 @@ class _Batch:
         self, stored: dict[str, Any], fields: dict[str, Any], cells: list[str], row: int
     ) -> None:
         changes = {k: fields[k] for k in self.compared if k in fields and fields[k] != stored[k]}
+        if not changes and stored["subject_id"] in self.renamed:
+            self.report.corrected += 1  # its subject's details changed: CORRECTED already logged
+            self._result(row, Outcome.CORRECTED, stored["id"])
+            return
         if not changes:
             self.report.unchanged += 1
             self._result(row, Outcome.UNCHANGED, stored["id"])
@@ -598,17 +603,27 @@ class _Batch:
                 self.report.registered.append(validation.Party(code, name))
 
     def _subjects(self, rows: Iterable[validation.Valid]) -> dict[tuple[str, str], int]:
+        """Subject ids by key, registering new subjects and correcting the details of known ones
+        that a row states differently (the last row about a subject wins)."""
         wanted = {_subject_key(valid.subject): valid.subject for valid in rows}
+        table: sa.Table = models.Subject.__table__  # type: ignore[attr-defined]
         found: dict[tuple[str, str], int] = {}
         for column in ("credit_code", "id_number_digest"):
             values = [value for name, value in wanted if name == column]
-            if values:
-                attribute = getattr(models.Subject, column)
-                query = sa.select(attribute, col(models.Subject.id)).where(attribute.in_(values))
-                found |= {(column, value): id_ for value, id_ in self.session.execute(query)}
+            if not values:
+                continue
+            for stored in self.session.execute(
+                sa.select(table).where(table.c[column].in_(values))
+            ).mappings():
+                key = (column, stored[column])
+                found[key] = stored["id"]
+                details = wanted[key]
+                if any(stored[f] != details[f] for f in workflows.SUBJECT_DETAILS if f in details):
+                    subject = self.session.get_one(models.Subject, stored["id"])
+                    workflows.correct_subject(self.session, subject, details, self.ctx)
+                    self.renamed.add(stored["id"])
         missing = [key for key in wanted if key not in found]
         if missing:
-            table: sa.Table = models.Subject.__table__  # type: ignore[attr-defined]
             columns = [c.key for c in table.c if c.key != "id"]
             ids = db.reserve_ids(self.session.connection(), table, len(missing))
             db.bulk_insert(

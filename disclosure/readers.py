@@ -86,7 +86,7 @@ def _first_row(path: Path, rows: Iterator[tuple[int, list[str]]]) -> tuple[int, 
 def _csv_rows(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
     try:  # numbered as a spreadsheet shows them: one row per record, blank ones included
         for number, cells in enumerate(reader, start=1):
-            if any(cell.strip() for cell in cells):
+            if "".join(cells).strip():
                 yield number, cells
     except UnicodeDecodeError as error:
         raise ReadError(
@@ -124,7 +124,7 @@ def _xlsx_rows(path: Path, rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[in
     try:
         for number, values in enumerate(rows, start=1):
             cells = [cell_text(value) for value in values]
-            if any(cell.strip() for cell in cells):
+            if "".join(cells).strip():
                 yield number, cells
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as error:
         raise ReadError(f"{path}: XLSX 文件损坏 / damaged XLSX file: {error}") from error

@@ -296,6 +296,63 @@ def correct(
     return diff
 
 
+# A subject's details as a template row states them; its key (credit code or identity digest)
+# is what names it and never changes.
+SUBJECT_DETAILS = (
+    "category",
+    "name",
+    "business_reg_no",
+    "org_code",
+    "tax_reg_no",
+    "institution_cert_no",
+    "social_org_reg_no",
+    "legal_rep_name",
+    "legal_rep_id_type",
+    "id_type",
+)
+
+
+def correct_subject(
+    session: Session, subject: models.Subject, details: Mapping[str, Any], ctx: Context
+) -> list[models.Record]:
+    """Correct a subject's details (a renamed company, a fixed typo); returns its public records.
+
+    Every public record shows its subject, so each gets a CORRECTED event with the subject's
+    before and after values (as `subject.<field>`): an agency keeping a copy refetches them.
+    """
+    diff = {
+        name: (getattr(subject, name), details[name])
+        for name in SUBJECT_DETAILS
+        if name in details and getattr(subject, name) != details[name]
+    }
+    if not diff:
+        return []
+    for name, (_old, new) in diff.items():
+        setattr(subject, name, new)
+    session.add(subject)
+    payload = {
+        "before": {f"subject.{name}": events.jsonable(old) for name, (old, _new) in diff.items()},
+        "after": {f"subject.{name}": events.jsonable(new) for name, (_old, new) in diff.items()},
+    }
+    records: list[models.Record] = []
+    for model in models.RECORD_MODELS.values():
+        public = col(model.subject_id) == subject.id, lifecycle.public_clause(model, ctx.on)
+        records.extend(session.scalars(sa.select(model).where(*public)))
+    now = models.now_utc()
+    for record in records:
+        record.updated_at = now
+        session.add(record)
+        events.append(
+            session,
+            record,
+            models.EventType.CORRECTED,
+            effective_on=ctx.on,
+            actor=ctx.actor,
+            payload=payload,
+        )
+    return records
+
+
 def _end(
     session: Session,
     record: models.Record,

@@ -182,6 +182,31 @@ def test_reingest_changes_nothing_and_a_changed_row_is_a_correction(
     }
 
 
+def test_a_subject_stated_differently_is_corrected_on_every_public_record(
+    session: Session, tmp_path: Path
+) -> None:
+    rows = [penalty_cells(decision_doc_no=doc(i)) for i in range(3)]
+    path = write_csv(tmp_path / "p.csv", rows)
+    assert counts(run(session, path)) == (3, 3, 0, 0, 0)
+    renamed = "湛江市赤坎区鸿达食品股份有限公司"
+    write_csv(path, [rows[0] | {"subject_name": renamed, "legal_rep_name": "王芳"}])
+    assert counts(run(session, path)) == (1, 0, 1, 0, 0)
+    subject = session.exec(select(models.Subject)).one()
+    assert (subject.name, subject.legal_rep_name) == (renamed, "王芳")
+    corrections = session.exec(
+        select(models.Event).where(col(models.Event.type) == models.EventType.CORRECTED)
+    ).all()
+    assert len(corrections) == 3  # the subject shows on all three records
+    assert corrections[0].payload == {
+        "before": {
+            "subject.name": "湛江市赤坎区鸿达食品有限公司",
+            "subject.legal_rep_name": "李伟",
+        },
+        "after": {"subject.name": renamed, "subject.legal_rep_name": "王芳"},
+    }
+    assert counts(run(session, path)) == (1, 0, 0, 1, 0)
+
+
 def test_refusals_of_the_workflows_are_rejections(session: Session, tmp_path: Path) -> None:
     rows = [
         penalty_cells(decision_doc_no=doc(1), decision_date="2026-07-01"),

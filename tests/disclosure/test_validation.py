@@ -197,12 +197,24 @@ def test_severity_column(text: str, expected: models.Severity) -> None:
         ("警告、通报批评", "", ["警告", "通报批评"]),
         ("暂扣或者吊销许可证、暂扣或者吊销执照", "吊销食品经营许可证", ["吊销许可证件"]),
         ("暂扣或者吊销许可证", "暂扣许可证三个月", ["暂扣许可证件"]),
+        (
+            "暂扣或吊销执照；罚款",
+            "罚款一万元，暂扣营业执照并吊销许可证",
+            ["罚款", "暂扣许可证件", "吊销许可证件"],
+        ),
         ("法律、行政法规规定的其他行政处罚", "", ["其他行政处罚"]),
         ("吊销营业执照；罚款", "", ["罚款", "吊销许可证件"]),
     ],
 )
 def test_penalty_categories_follow_article_9(text: str, content: str, expected: list[str]) -> None:
     assert categories.penalty_categories(text, content) == expected
+
+
+def test_suspended_or_revoked_needs_the_content_to_say_which() -> None:
+    reason = check(penalty_category="暂扣或者吊销许可证", penalty_content="依法暂扣或者吊销许可证")
+    assert isinstance(reason, validation.Reason)
+    assert (reason.column, reason.rule) == ("penalty_category", "category")
+    assert "写明是暂扣还是吊销" in reason.zh
 
 
 def test_list_entries_name_a_known_list() -> None:
