@@ -246,10 +246,13 @@ def correction(
     unit: models.Department,
     ctx: workflows.Context,
 ) -> dict[str, Any]:
-    """The changes a corrected template row makes to `record`, for `workflows.correct`: the
-    row is checked as a submitted one (by the department `unit`), and must keep the record's
-    natural key. Raises template.TemplateError, RowRejected naming the column and rule, or
-    ForeignRows for a row naming another source unit. Writes at most the row's new subject.
+    """The changes a corrected template row makes to `record`'s own fields, for
+    `workflows.correct`: the row is checked as a submitted one (by the department `unit`), and
+    must keep the record's natural key. Its subject is found, registered or has its details
+    corrected as in a submitted batch, so the changes may be empty when only the subject's
+    details change. Raises template.TemplateError, RowRejected naming the column and rule,
+    ForeignRows for a row naming another source unit, or workflows.InvalidChange for a row that
+    changes nothing.
     """
     kind = record.KIND
     keys = template.match_header(kind, list(columns), optional=_SOURCE_COLUMNS)
@@ -271,9 +274,14 @@ def correction(
     except workflows.Refused as refusal:
         raise RowRejected(_refusal_reason(kind, valid.row, refusal)) from refusal
     stored = workflows.snapshot(record)
-    return {
+    changes = {
         key: fields[key] for key in batch.compared if key in fields and fields[key] != stored[key]
     }
+    if not changes and not batch.renamed:
+        raise workflows.InvalidChange(
+            f"{workflows.label(record)}: 更正后的行与原记录相同 / the corrected row changes nothing"
+        )
+    return changes
 
 
 _SOURCE_COLUMNS = frozenset({"source_unit", "source_unit_uscc"})

@@ -495,8 +495,9 @@ def resolve_objection(
     reason: str = "",
 ) -> models.Record:
     """Close an objection: upheld → the record is corrected (`corrections`: its new field
-    values, as `ingest.correction` makes them from a template row) or its publication ends;
-    rejected → the annotation is removed. Returns the record."""
+    values, as `ingest.correction` makes them from a template row; empty when the caller
+    corrected only its subject) or its publication ends; rejected → the annotation is removed.
+    Returns the record."""
     record = get_record(session, objection.record_kind, objection.record_id)
     if objection.closed_on is not None:
         raise WrongState(
@@ -521,8 +522,8 @@ def resolve_objection(
         payload={"objection_id": objection.id, "outcome": outcome.value},
     )
     if outcome is models.ObjectionOutcome.CORRECTED:
-        assert corrections is not None
-        if not correct(session, record, corrections, ctx):
+        # empty: the caller corrected the record's subject alone (ingest.correction)
+        if corrections and not correct(session, record, corrections, ctx):
             raise InvalidChange(
                 f"{label(record)}: 更正内容与原记录相同 / the corrections change nothing"
             )

@@ -504,6 +504,31 @@ def test_an_upheld_objection_corrects_the_record_with_a_checked_template_row(
 PUBLIC = "{ penalties { edges { node { content fineAmountWan underObjection } } } }"
 
 
+def test_an_upheld_objection_may_correct_only_the_subject_named_in_the_row(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    submitted = run(SUBMIT, rows(penalty_cells(decision_doc_no=doc(1))), token=secrets.market)
+    gid = submitted["data"]["submitPenalties"]["rows"][0]["id"]
+    run(OPEN, {"id": gid, "grounds": "企业名称有误"}, token=secrets.operator)
+    (objection,) = objection_ids(session)
+    cells = penalty_cells(decision_doc_no=doc(1), subject_name="湛江市赤坎区鸿达食品贸易有限公司")
+    resolving = {"objection": objection, "outcome": "CORRECTED", "columns": KEYS}
+    done = run(
+        RESOLVE, resolving | {"row": [cells.get(key, "") for key in KEYS]}, token=secrets.market
+    )
+    assert done["data"]["resolveObjection"]["outcome"] == "CORRECTED"
+    named = run("{ penalties { edges { node { underObjection subject { name } } } } }")
+    assert named["data"]["penalties"]["edges"] == [
+        {"node": {"underObjection": False, "subject": {"name": "湛江市赤坎区鸿达食品贸易有限公司"}}}
+    ]
+    assert [event[2] for event in events(session)] == [
+        "PUBLISHED",
+        "OBJECTION_OPENED",
+        "CORRECTED",
+        "OBJECTION_CLOSED",
+    ]
+
+
 APPLY = """mutation($id: ID!) {
   applyForRepair(id: $id, commitment: "本公司承诺依法经营") {
     __typename
