@@ -8,16 +8,14 @@ and nothing else changed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
-import decimal
-import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Annotated, Any, TypeVar
 
 import strawberry
 from sqlmodel import Session
-from strawberry.utils.str_converters import to_snake_case
 
 from api import receipts
 from api.limits import ApiError
@@ -29,7 +27,24 @@ Records = list[tuple[models.RecordKind, int]]
 
 
 class _Forbidden(Exception):
-    """The token's role or department may not do this."""
+    """The token's role or department may not do this; `rows`, for a batch, names the rows."""
+
+    def __init__(self, message: str, rows: list[int] | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows
+
+
+@contextlib.contextmanager
+def _own_rows(kind: models.RecordKind, touched: Records) -> Iterator[None]:
+    """Rows about another department's records refuse the whole request, naming them; the
+    records they name go to the audit entry."""
+    try:
+        yield
+    except ingest.ForeignRows as foreign:
+        touched.extend((kind, record_id) for record_id in foreign.records)
+        raise _Forbidden(str(foreign), foreign.rows) from foreign
+    except template.TemplateError as error:
+        raise workflows.InvalidChange(str(error)) from error
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,7 +108,9 @@ def _write(
         result = act(session, Actor(token, ctx), touched)
         session.flush()
     except _Forbidden as refusal:
-        failure = receipts.forbidden(str(refusal))
+        failure = receipts.forbidden(str(refusal), refusal.rows)
+    except ingest.RowRejected as refusal:
+        failure = receipts.row_rejected(refusal.reason)
     except workflows.NotFound as refusal:
         failure = receipts.NotFound(code=refusal.code, message=str(refusal))
     except workflows.Refused as refusal:
@@ -128,18 +145,9 @@ def _submit(
 
     def act(session: Session, actor: Actor, touched: Records) -> receipts.SubmitReport:
         actor.department()
-        try:
+        with _own_rows(kind, touched):
             report, results = ingest.submit(
                 session, kind=kind, columns=columns, rows=rows, unit=actor.token.unit, ctx=actor.ctx
-            )
-        except template.TemplateError as error:
-            raise workflows.InvalidChange(str(error)) from error
-        foreign = [r.row for r in results if r.reason and r.reason.rule == ingest.FORBIDDEN_RULE]
-        if foreign:
-            raise _Forbidden(
-                f"第 {', '.join(map(str, foreign))} 行属于其他单位 / rows "
-                f"{', '.join(map(str, foreign))} are about another department's records; "
-                "nothing was written"
             )
         touched.extend(
             (kind, r.record_id)
@@ -156,43 +164,35 @@ ROWS = "行 the rows, one list of cells per row, in the order of the columns"
 RECORD = "globalId of the record"
 
 
-@strawberry.input(description="更正 one field of the record and its new value (null: empty)")
-class Correction:
-    field: str = strawberry.field(description="字段 the record field, e.g. content, fineAmountWan")
-    value: str | None = strawberry.field(description="新值 the new value (dates YYYY-MM-DD)")
+CORRECTED_COLUMNS = "更正后的列 for CORRECTED: the template columns of `row`, as in submit*"
+CORRECTED_ROW = (
+    "更正后的行 for CORRECTED: the whole corrected record as one template row, checked like a "
+    "submitted row; it keeps the record's authority and document number"
+)
 
 
-def _corrections(record: models.Record, given: list[Correction]) -> dict[str, Any]:
-    """The corrections as the record's own field values, parsed by the column types."""
-    columns = type(record).__table__.c  # type: ignore[union-attr]
-    changes: dict[str, Any] = {}
-    for correction in given:
-        name = to_snake_case(correction.field)
-        if name not in columns:
-            raise workflows.InvalidChange(
-                f"{workflows.label(record)}: 没有字段 {correction.field} / no field "
-                f"{correction.field}",
-                field=name,
-            )
-        changes[name] = _parse(record, name, columns[name], correction.value)
-    return changes
-
-
-def _parse(record: models.Record, name: str, column: Any, value: str | None) -> Any:
-    if value is None:
+def _corrected(
+    session: Session,
+    actor: Actor,
+    record: models.Record,
+    outcome: models.ObjectionOutcome,
+    columns: list[str] | None,
+    row: list[str] | None,
+    touched: Records,
+) -> dict[str, Any] | None:
+    """The corrections of a CORRECTED outcome, from its template row; None without a row."""
+    if columns is None and row is None:
         return None
-    python_type = column.type.python_type
-    try:
-        if python_type is dt.date:
-            return dt.date.fromisoformat(value.replace("/", "-"))
-        if issubclass(python_type, enum.Enum | int | decimal.Decimal):
-            return python_type(value)
-    except (ValueError, decimal.InvalidOperation) as error:
+    if outcome is not models.ObjectionOutcome.CORRECTED or columns is None or row is None:
         raise workflows.InvalidChange(
-            f"{workflows.label(record)}: {name} 的值无效 / {value!r} is not a valid {name}",
-            field=name,
-        ) from error
-    return value
+            f"{workflows.label(record)}: 更正后的行只用于 CORRECTED，且须同时给出列和行 / "
+            "a corrected row goes with CORRECTED only, with both its columns and its cells",
+            field="row",
+        )
+    with _own_rows(record.KIND, touched):
+        return ingest.correction(
+            session, record, columns=columns, cells=row, unit=actor.token.unit, ctx=actor.ctx
+        )
 
 
 @strawberry.type(description="写入 changes by data-providing departments and the operator")
@@ -291,10 +291,10 @@ class Mutation:
         info: ContextInfo,
         objection_id: int,
         outcome: models.ObjectionOutcome,
-        corrections: Annotated[
-            list[Correction] | None,
-            strawberry.argument(description="更正内容 for CORRECTED: the fields to change"),
+        columns: Annotated[
+            list[str] | None, strawberry.argument(description=CORRECTED_COLUMNS)
         ] = None,
+        row: Annotated[list[str] | None, strawberry.argument(description=CORRECTED_ROW)] = None,
         reason: Annotated[
             str, strawberry.argument(description="理由 public reason when WITHDRAWN")
         ] = "",
@@ -304,7 +304,7 @@ class Mutation:
             touched.append((found.record_kind, found.record_id))
             record = workflows.get_record(session, found.record_kind, found.record_id)
             actor.owns(record)
-            changes = _corrections(record, corrections or [])
+            changes = _corrected(session, actor, record, outcome, columns, row, touched)
             workflows.resolve_objection(
                 session, found, outcome=outcome, ctx=actor.ctx, corrections=changes, reason=reason
             )

@@ -33,7 +33,10 @@ class Unauthenticated(MutationError):
 
 @strawberry.type(description="无权限 the token's role or department may not do this")
 class Forbidden(MutationError):
-    pass
+    rows: list[int] | None = strawberry.field(
+        default=None,
+        description="行号 for a refused batch: its rows about another department's records",
+    )
 
 
 @strawberry.type(description="不存在 no such record, objection or repair application")
@@ -49,14 +52,34 @@ class Refused(MutationError):
     field: str | None = strawberry.field(description="字段 the field it is about, if one")
 
 
+@strawberry.type(
+    description="行被拒收 a template row failed a check of `submit*` (code INVALID_ROW)"
+)
+class RowRejected(MutationError):
+    column: str = strawberry.field(description="列 our key of the column, e.g. decision_date")
+    header: str = strawberry.field(description="表头 the column's Chinese header")
+    rule: str = strawberry.field(description="规则 the rule it broke, e.g. date, natural_key")
+
+
 def unauthenticated(message: str) -> Unauthenticated:
     """The error of a request without a live token."""
     return Unauthenticated(code="UNAUTHENTICATED", message=message)
 
 
-def forbidden(message: str) -> Forbidden:
+def forbidden(message: str, rows: list[int] | None = None) -> Forbidden:
     """The error of an act outside the token's role or department."""
-    return Forbidden(code="FORBIDDEN", message=message)
+    return Forbidden(code="FORBIDDEN", message=message, rows=rows)
+
+
+def row_rejected(reason: validation.Reason) -> RowRejected:
+    """The error of a row that fails the template's checks."""
+    return RowRejected(
+        code="INVALID_ROW",
+        message=str(reason),
+        column=reason.column,
+        header=reason.header,
+        rule=reason.rule,
+    )
 
 
 @strawberry.type(description="行 one submitted row and what became of it")
@@ -169,5 +192,5 @@ def repair(found: models.Repair) -> Repair:
 Errors = Unauthenticated | Forbidden | NotFound | Refused
 SubmitResult = Annotated[SubmitReport | Errors, strawberry.union("SubmitResult")]
 EndResult = Annotated[RecordEnded | Errors, strawberry.union("EndResult")]
-ObjectionResult = Annotated[Objection | Errors, strawberry.union("ObjectionResult")]
+ObjectionResult = Annotated[Objection | Errors | RowRejected, strawberry.union("ObjectionResult")]
 RepairResult = Annotated[Repair | Errors, strawberry.union("RepairResult")]

@@ -96,7 +96,27 @@ class RowResult:
     reason: validation.Reason | None = None
 
 
-FORBIDDEN_RULE = "forbidden"  # a row about another department's records
+class RowRejected(workflows.InvalidChange):
+    """A row that cannot be accepted; `reason` names its row, column and rule."""
+
+    def __init__(self, reason: validation.Reason) -> None:
+        super().__init__(str(reason), field=reason.column)
+        self.reason = reason
+
+
+class ForeignRows(Exception):
+    """Rows about another department's records (their source unit, or the natural key of a
+    record another unit supplied): the batch is refused whole. `rows` are their numbers,
+    `records` the ids of the other units' records they name."""
+
+    def __init__(self, rows: Sequence[int], records: Sequence[int]) -> None:
+        numbers = ", ".join(map(str, rows))
+        super().__init__(
+            f"第 {numbers} 行是其他单位的记录，整批未写入 / rows {numbers} are about another "
+            "department's records (another source unit, or the document number of a record "
+            "another unit supplied); nothing was written"
+        )
+        self.rows, self.records = list(rows), list(records)
 
 
 def rejects_path(path: Path) -> Path:
@@ -177,7 +197,8 @@ def ingest(
         batch = _Batch(session, kind, ctx, report, default_source, lists, f"ingest {path.name}")
         with _rejects(rejects_path(path), table.header, keep) as rejects:
             batch.rejects = rejects
-            _apply_rows(batch, keys, table.rows, lookups, batch_size, progress)
+            checked = _checked(kind, keys, table.rows, lookups)
+            _apply_checked(batch, checked, batch_size, progress)
             report.rejects_path = rejects.finish(True)
     assert report.balanced, report
     return report
@@ -194,41 +215,94 @@ def submit(
 ) -> tuple[IngestReport, list[RowResult]]:
     """Apply a batch of template rows on behalf of the department `unit`, in the session's
     transaction: the same checks and upsert as a file, and the outcome of each row (numbered
-    from 1). A row naming another source unit, or the key of another unit's record, is
-    rejected under FORBIDDEN_RULE. Raises template.TemplateError for columns that do not match.
+    from 1). Raises template.TemplateError for columns that do not match, and ForeignRows,
+    before writing anything, when a row is about another department's records.
     """
     keys = template.match_header(kind, list(columns), optional=_SOURCE_COLUMNS)
     lists = _lists(session)
-    lookups = validation.Lookups(
-        lists={key: ref for key, (ref, _months) in lists.items()}, source_unit_given=True
+    checked = list(
+        _checked(
+            kind,
+            keys,
+            ((number, list(cells)) for number, cells in enumerate(rows, start=1)),
+            _submitted_lookups(lists),
+        )
     )
+    _refuse_foreign(session, kind, unit, [valid for _n, _c, valid in checked])
     report = IngestReport(None, kind, format="api")
     batch = _Batch(session, kind, ctx, report, unit, lists, ctx.actor)
-    batch.owner = unit
     batch.results = []
-    numbered = ((number, list(cells)) for number, cells in enumerate(rows, start=1))
-    _apply_rows(batch, keys, numbered, lookups, BATCH, None)
+    _apply_checked(batch, checked, BATCH, None)
     assert report.balanced, report
     return report, sorted(batch.results, key=lambda result: result.row)
+
+
+def correction(
+    session: Session,
+    record: models.Record,
+    *,
+    columns: Sequence[str],
+    cells: Sequence[str],
+    unit: models.Department,
+    ctx: workflows.Context,
+) -> dict[str, Any]:
+    """The changes a corrected template row makes to `record`'s own fields, for
+    `workflows.correct`: the row is checked as a submitted one (by the department `unit`), and
+    must keep the record's natural key. Its subject is found, registered or has its details
+    corrected as in a submitted batch, so the changes may be empty when only the subject's
+    details change. Raises template.TemplateError, RowRejected naming the column and rule,
+    ForeignRows for a row naming another source unit, or workflows.InvalidChange for a row that
+    changes nothing.
+    """
+    kind = record.KIND
+    keys = template.match_header(kind, list(columns), optional=_SOURCE_COLUMNS)
+    lists = _lists(session)
+    ((_number, _cells, valid),) = _checked(
+        kind, keys, [(1, list(cells))], _submitted_lookups(lists)
+    )
+    if isinstance(valid, validation.Reason):
+        raise RowRejected(valid)
+    _refuse_foreign(session, kind, unit, [valid])
+    if valid.authority.credit_code != record.authority.credit_code:
+        raise RowRejected(_rekeyed(kind, "authority_uscc"))
+    if valid.record["decision_doc_no"] != record.decision_doc_no:
+        raise RowRejected(_rekeyed(kind, "decision_doc_no"))
+    batch = _Batch(session, kind, ctx, IngestReport(None, kind, format="api"), unit, lists, "")
+    subjects = batch.parties([valid])
+    try:
+        fields = batch.fields(valid, subjects)
+    except workflows.Refused as refusal:
+        raise RowRejected(_refusal_reason(kind, valid.row, refusal)) from refusal
+    stored = workflows.snapshot(record)
+    changes = {
+        key: fields[key] for key in batch.compared if key in fields and fields[key] != stored[key]
+    }
+    if not changes and not batch.renamed:
+        raise workflows.InvalidChange(
+            f"{workflows.label(record)}: 更正后的行与原记录相同 / the corrected row changes nothing"
+        )
+    return changes
 
 
 _SOURCE_COLUMNS = frozenset({"source_unit", "source_unit_uscc"})
 
 
-def _apply_rows(
-    batch: _Batch,
+Checked = tuple[int, list[str], validation.Valid | validation.Reason]
+
+
+def _checked(
+    kind: models.RecordKind,
     keys: Sequence[str | None],
     rows: Iterable[tuple[int, list[str]]],
     lookups: validation.Lookups,
-    batch_size: int,
-    progress: Callable[[int], None] | None,
-) -> None:
-    """Check each row and apply them in batches: the one path of both doors."""
-    kind, report, width = batch.kind, batch.report, len(keys)
+) -> Iterator[Checked]:
+    """Each row with its number, its cells and what `validation.check_row` makes of it: the one
+    check of both doors (and of a corrected row)."""
+    width = len(keys)
     for number, cells in rows:
-        report.read += 1
         if any(cell.strip() for cell in cells[width:]):
-            batch.reject(
+            yield (
+                number,
                 cells,
                 validation.reason(
                     kind,
@@ -241,14 +315,72 @@ def _apply_rows(
             )
             continue
         row = {key: cell for key, cell in zip(keys, cells, strict=False) if key}
-        checked = validation.check_row(kind, number, row, lookups)
-        if isinstance(checked, validation.Reason):
-            batch.reject(cells, checked)
+        yield number, cells, validation.check_row(kind, number, row, lookups)
+
+
+def _apply_checked(
+    batch: _Batch,
+    checked: Iterable[Checked],
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Reject the rows that failed and apply the others in batches."""
+    for _number, cells, valid in checked:
+        batch.report.read += 1
+        if isinstance(valid, validation.Reason):
+            batch.reject(cells, valid)
         else:
-            batch.add(checked, cells)
+            batch.add(valid, cells)
         if len(batch.rows) >= batch_size:
             _advance(progress, batch.apply())
     _advance(progress, batch.apply())
+
+
+def _submitted_lookups(
+    lists: dict[str, tuple[validation.ListRef, int | None]],
+) -> validation.Lookups:
+    """A submitted row's source unit defaults to the department that submits it."""
+    return validation.Lookups(
+        lists={key: ref for key, (ref, _months) in lists.items()}, source_unit_given=True
+    )
+
+
+def _refuse_foreign(
+    session: Session,
+    kind: models.RecordKind,
+    unit: models.Department,
+    rows: Sequence[validation.Valid | validation.Reason],
+) -> None:
+    """Raise ForeignRows if a valid row names another source unit than `unit`, or the natural
+    key of a record whose source unit is another department."""
+    valid = [row for row in rows if isinstance(row, validation.Valid)]
+    foreign = {
+        row.row
+        for row in valid
+        if row.source_unit is not None and row.source_unit.credit_code != unit.credit_code
+    }
+    records: set[int] = set()
+    if valid:
+        model = models.RECORD_MODELS[kind]
+        theirs = session.execute(
+            sa.select(col(models.Department.credit_code), col(model.decision_doc_no), col(model.id))
+            .join(models.Department, col(models.Department.id) == col(model.authority_id))
+            .where(
+                col(model.decision_doc_no).in_({row.record["decision_doc_no"] for row in valid}),
+                col(models.Department.credit_code).in_(
+                    {row.authority.credit_code for row in valid}
+                ),
+                col(model.source_unit_id) != unit.id,
+            )
+        )
+        owned_elsewhere = {(code, number): record_id for code, number, record_id in theirs}
+        for row in valid:
+            found = owned_elsewhere.get((row.authority.credit_code, row.record["decision_doc_no"]))
+            if found is not None:
+                foreign.add(row.row)
+                records.add(found)
+    if foreign:
+        raise ForeignRows(sorted(foreign), sorted(records))
 
 
 def _advance(progress: Callable[[int], None] | None, count: int) -> None:
@@ -300,7 +432,6 @@ class _Batch:
         self.departments: dict[str, int] = {}
         self.rows: list[tuple[validation.Valid, list[str]]] = []
         self.rejects: _Rejects | None = None
-        self.owner: models.Department | None = None  # rows may only touch this unit's records
         self.results: list[RowResult] | None = None  # kept for a submitted batch
         self.compared = [c.key for c in self.table.c if c.key not in _MANAGED and c.key != "id"]
         # Records stored before this run have ids up to here; a key found above it, or one
@@ -333,53 +464,53 @@ class _Batch:
             self.results.append(RowResult(row, outcome, record_id, reason))
 
     def _refused(self, cells: list[str], row: int, refusal: workflows.Refused) -> None:
-        column = _FIELD_COLUMN.get(refusal.field or "", refusal.field or "row")
-        zh, _, en = str(refusal).partition(" / ")
-        rule = refusal.code.lower() if refusal.field is None else f"{refusal.field}"
-        self.reject(cells, validation.reason(self.kind, row, column, rule, zh, en or zh))
+        self.reject(cells, _refusal_reason(self.kind, row, refusal))
+
+    def fields(
+        self, valid: validation.Valid, subjects: dict[tuple[str, str], int]
+    ) -> dict[str, Any]:
+        """The record's columns from a checked row, with what publishing decides about it
+        (`workflows.settle_new`, which raises workflows.Refused)."""
+        record = valid.record
+        settled = workflows.settle_new(
+            self.kind,
+            record,
+            self.ctx,
+            default_validity_months=self.validity.get(record.get("list_id", -1)),
+        )
+        source = valid.source_unit
+        source_id = (
+            self.departments[source.credit_code]
+            if source is not None
+            else self.default_source.id
+            if self.default_source is not None
+            else None
+        )
+        return (
+            record
+            | {
+                "subject_id": subjects[_subject_key(valid.subject)],
+                "authority_id": self.departments[valid.authority.credit_code],
+                "source_unit_id": source_id,
+            }
+            | settled
+        )
 
     def apply(self) -> int:
         """Apply the batch; returns how many rows it held."""
         rows, self.rows = self.rows, []
         if not rows:
             return 0
-        self._departments([valid for valid, _cells in rows])
-        subjects = self._subjects([valid for valid, _cells in rows])
+        subjects = self.parties([valid for valid, _cells in rows])
         existing = self._existing([valid for valid, _cells in rows])
         new: list[tuple[int, dict[str, Any]]] = []
         seen: set[tuple[int, str]] = set()
         for valid, cells in rows:
-            record = valid.record
             try:
-                settled = workflows.settle_new(
-                    self.kind,
-                    record,
-                    self.ctx,
-                    default_validity_months=self.validity.get(record.get("list_id", -1)),
-                )
+                fields = self.fields(valid, subjects)
             except workflows.Refused as refusal:
                 self._refused(cells, valid.row, refusal)
                 continue
-            source = valid.source_unit
-            if (
-                self.owner is not None
-                and source is not None
-                and source.credit_code != (self.owner.credit_code)
-            ):
-                self.reject(cells, _forbidden(self.kind, valid.row, "source_unit_uscc"))
-                continue
-            source_id = (
-                self.departments[source.credit_code]
-                if source is not None
-                else self.default_source.id
-                if self.default_source is not None
-                else None
-            )
-            fields = record | {
-                "subject_id": subjects[_subject_key(valid.subject)],
-                "authority_id": self.departments[valid.authority.credit_code],
-                "source_unit_id": source_id,
-            }
             key = (fields["authority_id"], fields["decision_doc_no"])
             stored = existing.get(key)
             if key in seen or (
@@ -388,19 +519,12 @@ class _Batch:
             ):
                 self.reject(cells, _duplicate(self.kind, valid.row))
                 continue
-            if (
-                stored is not None
-                and self.owner is not None
-                and stored["source_unit_id"] != self.owner.id
-            ):
-                self.reject(cells, _forbidden(self.kind, valid.row, "decision_doc_no"))
-                continue
             seen.add(key)
             if stored is None:
-                new.append((valid.row, fields | settled))
+                new.append((valid.row, fields))
                 continue
             self.touched.add(stored["id"])
-            self._upsert(stored, fields | settled, cells, valid.row)
+            self._upsert(stored, fields, cells, valid.row)
         self._insert(new)
         return len(rows)
 
@@ -456,6 +580,12 @@ class _Batch:
         self.report.late += sum(
             timeliness.is_late(row["decision_on"], self.ctx.on, self.ctx.calendar) for row in rows
         )
+
+    def parties(self, rows: list[validation.Valid]) -> dict[tuple[str, str], int]:
+        """Find or register the departments the rows name; returns their subjects' ids (found
+        or inserted) by `_subject_key`."""
+        self._departments(rows)
+        return self._subjects(rows)
 
     def _departments(self, rows: Iterable[validation.Valid]) -> None:
         named: dict[str, str] = {}
@@ -544,12 +674,22 @@ def _duplicate(kind: models.RecordKind, row: int) -> validation.Reason:
     )
 
 
-def _forbidden(kind: models.RecordKind, row: int, column: str) -> validation.Reason:
+def _refusal_reason(
+    kind: models.RecordKind, row: int, refusal: workflows.Refused
+) -> validation.Reason:
+    """A workflow's refusal of a row, naming the template column a clerk fixes."""
+    column = _FIELD_COLUMN.get(refusal.field or "", refusal.field or "row")
+    zh, _, en = str(refusal).partition(" / ")
+    rule = refusal.code.lower() if refusal.field is None else refusal.field
+    return validation.reason(kind, row, column, rule, zh, en or zh)
+
+
+def _rekeyed(kind: models.RecordKind, column: str) -> validation.Reason:
     return validation.reason(
         kind,
-        row,
+        1,
         column,
-        FORBIDDEN_RULE,
-        "只能报送本单位作为数据来源单位的记录",
-        "a department submits only records whose source unit is itself",
+        "natural_key",
+        "更正不能改变记录的机关和文号",
+        "a correction keeps the record's authority and document number",
     )

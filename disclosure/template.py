@@ -180,10 +180,12 @@ def match_header(
     keys: list[str | None] = []
     for position, cell in enumerate(header, start=1):
         folded = _folded(cell)
-        if folded in REJECTS_COLUMNS or (not folded and not any(header[position:])):
+        found = names.get(folded)
+        # `reason` is also a list entry's key: the rejects file's own comes after it
+        rejects = folded in REJECTS_COLUMNS and (found is None or found.key in keys)
+        if rejects or (not folded and not any(header[position:])):
             keys.append(None)
             continue
-        found = names.get(folded)
         if found is None:
             raise TemplateError(
                 f"第{position}列「{cell}」不是{_KIND_ZH[kind]}模板的字段 / column {position} "

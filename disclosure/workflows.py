@@ -494,15 +494,17 @@ def resolve_objection(
     corrections: Mapping[str, Any] | None = None,
     reason: str = "",
 ) -> models.Record:
-    """Close an objection: upheld → the record is corrected or its publication ends; rejected →
-    the annotation is removed. Returns the record."""
+    """Close an objection: upheld → the record is corrected (`corrections`: its new field
+    values, as `ingest.correction` makes them from a template row; empty when the caller
+    corrected only its subject) or its publication ends; rejected → the annotation is removed.
+    Returns the record."""
     record = get_record(session, objection.record_kind, objection.record_id)
     if objection.closed_on is not None:
         raise WrongState(
             f"{label(record)}: 异议 #{objection.id} 已于 {objection.closed_on} 办结 / objection "
             "already closed"
         )
-    if outcome is models.ObjectionOutcome.CORRECTED and not corrections:
+    if outcome is models.ObjectionOutcome.CORRECTED and corrections is None:
         raise InvalidChange(
             f"{label(record)}: 异议成立须给出更正内容 / an upheld objection needs the corrections"
         )
@@ -520,8 +522,8 @@ def resolve_objection(
         payload={"objection_id": objection.id, "outcome": outcome.value},
     )
     if outcome is models.ObjectionOutcome.CORRECTED:
-        assert corrections is not None
-        if not correct(session, record, corrections, ctx):
+        # empty: the caller corrected the record's subject alone (ingest.correction)
+        if corrections and not correct(session, record, corrections, ctx):
             raise InvalidChange(
                 f"{label(record)}: 更正内容与原记录相同 / the corrections change nothing"
             )

@@ -5,21 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from gql import Client, gql
 from gql.transport.httpx import HTTPXTransport
 
+from tests.api.serving import gongshi, serving
+
 ROOT = Path(__file__).resolve().parents[2]
-GONGSHI = str(Path(sys.executable).with_name("gongshi"))
 
 
 def readme_examples() -> list[tuple[str, dict[str, Any]]]:
@@ -34,50 +30,16 @@ def readme_examples() -> list[tuple[str, dict[str, Any]]]:
     return examples
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gongshi serve` on a fresh sample database (SQLite, whatever the test database is)."""
     workdir = tmp_path_factory.mktemp("serve")
     env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
     env.pop("DATABASE_URL", None)
-    subprocess.run([GONGSHI, "init"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [GONGSHI, "sample", "--records", "300", "--seed", "1"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    port = free_port()
-    process = subprocess.Popen(
-        [GONGSHI, "serve", "--port", str(port), "--no-access-log"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"gongshi serve did not start: {process.stderr}")
-            time.sleep(0.2)
+    gongshi(env, "init")
+    gongshi(env, "sample", "--records", "300", "--seed", "1")
+    with serving(env) as url:
         yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-        if process.stderr is not None:
-            process.stderr.close()
 
 
 def test_the_readme_has_the_four_examples() -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session, SQLModel, col, select
 
 from api.types import global_id
-from disclosure import models, template, tokens
+from disclosure import models, template, tokens, workflows
 from tests import factories
 from tests.api.conftest import ON, Run
 from tests.disclosure.test_validation import penalty_cells
@@ -64,6 +64,17 @@ def audit_trail(session: Session) -> list[tuple[str | None, str, list[str], str]
         (names.get(row.unit_id) if row.unit_id else None, row.operation, row.records, row.outcome)
         for row in rows
     ]
+
+
+def state(session: Session) -> dict[str, list[str]]:
+    """Every table but the audit trail, row by row: what a refused write leaves as it was."""
+    session.expire_all()
+    connection = session.connection()
+    return {
+        table.name: sorted(repr(tuple(row)) for row in connection.execute(sa.select(table)))
+        for table in SQLModel.metadata.sorted_tables
+        if table.name != models.AuditEntry.__tablename__
+    }
 
 
 def events(session: Session) -> list[tuple[str, int, str]]:
@@ -168,52 +179,49 @@ def test_a_change_through_the_api_is_public_and_in_the_change_stream(
     assert stream == {"data": {"changes": {"changes": [{"type": "PUBLISHED", "kind": "PENALTY"}]}}}
 
 
-def test_submits_need_a_department_token_of_the_source_unit(
+def test_a_batch_with_a_row_about_another_departments_records_is_refused_whole(
     run: Run, session: Session, secrets: Tokens
 ) -> None:
     penalty = factories.add_penalty(session)  # the market department's
+    tax = factories.add_department(session, TAX)
     session.commit()
-    theirs = penalty_cells(decision_doc_no=penalty.decision_doc_no, penalty_content="改")
-    other_source = penalty_cells(
-        decision_doc_no=doc(900),
-        source_unit=TAX,
-        source_unit_uscc=factories.add_department(session, TAX).credit_code,
-    )
     columns = [*KEYS, "source_unit", "source_unit_uscc"]
-    cases = {
-        "missing": (None, rows(penalty_cells(decision_doc_no=doc(1)))),
-        "unknown": ("gs_not-a-token", rows(penalty_cells(decision_doc_no=doc(1)))),
-        "operator": (secrets.operator, rows(penalty_cells(decision_doc_no=doc(1)))),
-        "market operator": (secrets.market_operator, rows(penalty_cells(decision_doc_no=doc(1)))),
-        "another department's record": (secrets.tax, rows(theirs)),
-        "another source unit": (
-            secrets.market,
-            {"columns": columns, "rows": [[other_source.get(k, "") for k in columns]]},
-        ),
+    tax_unit = {"source_unit": TAX, "source_unit_uscc": tax.credit_code}
+
+    def batch(*cells: dict[str, str]) -> dict[str, Any]:
+        return {"columns": columns, "rows": [[row.get(k, "") for k in columns] for row in cells]}
+
+    ours = penalty_cells(decision_doc_no=doc(1))  # fine for the market department
+    theirs = penalty_cells(decision_doc_no=penalty.decision_doc_no, penalty_content="改")
+    refusal = """mutation($columns: [String!]!, $rows: [[String!]!]!) {
+      submitPenalties(columns: $columns, rows: $rows) { ... on Forbidden { code message rows } }
+    }"""
+    before = state(session)
+    assert run(refusal, batch(ours, ours | tax_unit), token=secrets.market) == {
+        "data": {
+            "submitPenalties": {
+                "code": "FORBIDDEN",
+                "message": "第 2 行是其他单位的记录，整批未写入 / rows 2 are about another "
+                "department's records (another source unit, or the document number of a record "
+                "another unit supplied); nothing was written",
+                "rows": [2],
+            }
+        }
     }
-    before = events(session)
-    answers = {
-        name: run(SUBMIT, variables, token=token)["data"]["submitPenalties"]["code"]
-        for name, (token, variables) in cases.items()
-    }
-    assert answers == {
-        "missing": "UNAUTHENTICATED",
-        "unknown": "UNAUTHENTICATED",
-        "operator": "FORBIDDEN",
-        "market operator": "FORBIDDEN",
-        "another department's record": "FORBIDDEN",
-        "another source unit": "FORBIDDEN",
-    }
-    assert events(session) == before
-    assert [entry[3] for entry in audit_trail(session)] == [
-        "unauthenticated",
-        "unauthenticated",
-        "forbidden",
-        "forbidden",
-        "forbidden",
-        "forbidden",
+    answers = [
+        run(refusal, variables, token=token)["data"]["submitPenalties"]["rows"]
+        for token, variables in (
+            (secrets.market, batch(penalty_cells(decision_doc_no=doc(2)) | tax_unit, ours)),
+            (secrets.tax, batch(ours | tax_unit, theirs | tax_unit, theirs)),
+        )
     ]
-    assert session.exec(select(sa.func.count()).select_from(models.Penalty)).one() == 1
+    assert answers == [[1], [2, 3]]
+    assert state(session) == before
+    assert audit_trail(session) == [
+        (MARKET, "submit penalty", [], "forbidden"),
+        (MARKET, "submit penalty", [], "forbidden"),
+        (TAX, "submit penalty", [f"penalty:{penalty.id}"], "forbidden"),
+    ]
 
 
 def test_revoked_and_expired_tokens_are_refused(
@@ -317,11 +325,13 @@ OPEN = """mutation($id: ID!, $grounds: String!) {
     ... on MutationError { code }
   }
 }"""
-RESOLVE = """mutation($objection: Int!, $outcome: ObjectionOutcome!, $corrections: [Correction!]) {
-  resolveObjection(objectionId: $objection, outcome: $outcome, corrections: $corrections) {
+RESOLVE = """mutation($objection: Int!, $outcome: ObjectionOutcome!, $columns: [String!],
+                  $row: [String!]) {
+  resolveObjection(objectionId: $objection, outcome: $outcome, columns: $columns, row: $row) {
     __typename
     ... on Objection { closedOn outcome }
     ... on MutationError { code }
+    ... on RowRejected { column header rule }
   }
 }"""
 
@@ -390,24 +400,6 @@ def test_objections_are_opened_by_the_operator_and_resolved_by_the_department(
     again = run(RESOLVE, resolving, token=secrets.market)
     assert again["data"]["resolveObjection"]["code"] == "WRONG_STATE"
 
-    run(OPEN, opening, token=secrets.operator)
-    second = objection_ids(session)[-1]
-    correcting = {
-        "objection": second,
-        "outcome": "CORRECTED",
-        "corrections": [{"field": "content", "value": "罚款1000元"}],
-    }
-    bad = run(
-        RESOLVE,
-        correcting | {"corrections": [{"field": "decisionOn", "value": "soon"}]},
-        token=secrets.market,
-    )
-    assert bad["data"]["resolveObjection"]["code"] == "INVALID"
-    corrected = run(RESOLVE, correcting, token=secrets.market)
-    assert corrected["data"]["resolveObjection"]["outcome"] == "CORRECTED"
-    assert run("{ penalties { edges { node { content underObjection } } } }")["data"] == {
-        "penalties": {"edges": [{"node": {"content": "罚款1000元", "underObjection": False}}]}
-    }
     assert [entry[1:] for entry in audit_trail(session)] == [
         ("openObjection", [f"penalty:{penalty.id}"], "forbidden"),
         ("openObjection", [f"penalty:{penalty.id}"], "forbidden"),
@@ -418,9 +410,122 @@ def test_objections_are_opened_by_the_operator_and_resolved_by_the_department(
         ("resolveObjection", [], "not_found"),
         ("resolveObjection", [f"penalty:{penalty.id}"], "ok"),
         ("resolveObjection", [f"penalty:{penalty.id}"], "wrong_state"),
-        ("openObjection", [f"penalty:{penalty.id}"], "ok"),
-        ("resolveObjection", [f"penalty:{penalty.id}"], "invalid"),
-        ("resolveObjection", [f"penalty:{penalty.id}"], "ok"),
+    ]
+
+
+def test_an_upheld_objection_corrects_the_record_with_a_checked_template_row(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    submitted = run(SUBMIT, rows(penalty_cells(decision_doc_no=doc(1))), token=secrets.market)
+    gid = submitted["data"]["submitPenalties"]["rows"][0]["id"]
+    record = f"penalty:{penalty_id(session, doc(1))}"
+    run(OPEN, {"id": gid, "grounds": "罚款金额有误"}, token=secrets.operator)
+    (objection,) = objection_ids(session)
+    tax = factories.add_department(session, TAX)
+    session.commit()
+    correcting = {"objection": objection, "outcome": "CORRECTED"}
+
+    def corrected(**overrides: str) -> dict[str, Any]:
+        cells = penalty_cells(decision_doc_no=doc(1)) | overrides
+        return rows(cells) | {"row": [cells.get(key, "") for key in KEYS], "rows": None}
+
+    fixed = {"penalty_content": "罚款1000元", "fine_amount_wan": "0.1"}
+    before = (events(session), run(PUBLIC))
+    wrong = {
+        "bad date": corrected(**fixed, decision_date="soon"),
+        "future": corrected(**fixed, decision_date="2099/01/01"),
+        "fine required": corrected(penalty_content="罚款1000元", fine_amount_wan=""),
+        "another key": corrected(**fixed, decision_doc_no=doc(2)),
+        "unknown column": {"columns": ["nonsense"], "row": ["x"]},
+        "no change": corrected(),
+    }
+    answers = {
+        name: run(RESOLVE, correcting | variables, token=secrets.market)["data"]["resolveObjection"]
+        for name, variables in wrong.items()
+    }
+    rejected = {"__typename": "RowRejected", "code": "INVALID_ROW"}
+    assert answers == {
+        "bad date": rejected
+        | {"column": "decision_date", "header": "处罚决定日期", "rule": "date"},
+        "future": rejected
+        | {"column": "decision_date", "header": "处罚决定日期", "rule": "decision_on"},
+        "fine required": rejected
+        | {"column": "fine_amount_wan", "header": "罚款金额（万元）", "rule": "required"},
+        "another key": rejected
+        | {"column": "decision_doc_no", "header": "行政处罚决定书文号", "rule": "natural_key"},
+        "unknown column": {"__typename": "Refused", "code": "INVALID"},
+        "no change": {"__typename": "Refused", "code": "INVALID"},
+    }
+    other_unit = corrected(**fixed, source_unit=TAX, source_unit_uscc=tax.credit_code)
+    other_unit["columns"] = [*KEYS, "source_unit", "source_unit_uscc"]
+    other_unit["row"] = [*other_unit["row"], TAX, tax.credit_code]
+    moved = run(RESOLVE, correcting | other_unit, token=secrets.market)
+    assert moved["data"]["resolveObjection"] == {"__typename": "Forbidden", "code": "FORBIDDEN"}
+    without = run(RESOLVE, correcting, token=secrets.market)["data"]["resolveObjection"]
+    assert without == {"__typename": "Refused", "code": "INVALID"}
+    assert (events(session), run(PUBLIC)) == before  # still under objection, as it was
+
+    done = run(RESOLVE, correcting | corrected(**fixed), token=secrets.market)
+    assert done["data"]["resolveObjection"] == {
+        "__typename": "Objection",
+        "closedOn": "2026-06-01",
+        "outcome": "CORRECTED",
+    }
+    assert run(PUBLIC)["data"] == {
+        "penalties": {
+            "edges": [
+                {
+                    "node": {
+                        "content": "罚款1000元",
+                        "fineAmountWan": "0.1",
+                        "underObjection": False,
+                    }
+                }
+            ]
+        }
+    }
+    assert [event[2] for event in events(session)] == [
+        "PUBLISHED",
+        "OBJECTION_OPENED",
+        "OBJECTION_CLOSED",
+        "CORRECTED",
+    ]
+    assert [entry[1:] for entry in audit_trail(session)] == [
+        ("submit penalty", [record], "ok"),
+        ("openObjection", [record], "ok"),
+        *[("resolveObjection", [record], "invalid_row")] * 4,
+        *[("resolveObjection", [record], "invalid")] * 2,
+        ("resolveObjection", [record], "forbidden"),
+        ("resolveObjection", [record], "invalid"),
+        ("resolveObjection", [record], "ok"),
+    ]
+
+
+PUBLIC = "{ penalties { edges { node { content fineAmountWan underObjection } } } }"
+
+
+def test_an_upheld_objection_may_correct_only_the_subject_named_in_the_row(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    submitted = run(SUBMIT, rows(penalty_cells(decision_doc_no=doc(1))), token=secrets.market)
+    gid = submitted["data"]["submitPenalties"]["rows"][0]["id"]
+    run(OPEN, {"id": gid, "grounds": "企业名称有误"}, token=secrets.operator)
+    (objection,) = objection_ids(session)
+    cells = penalty_cells(decision_doc_no=doc(1), subject_name="湛江市赤坎区鸿达食品贸易有限公司")
+    resolving = {"objection": objection, "outcome": "CORRECTED", "columns": KEYS}
+    done = run(
+        RESOLVE, resolving | {"row": [cells.get(key, "") for key in KEYS]}, token=secrets.market
+    )
+    assert done["data"]["resolveObjection"]["outcome"] == "CORRECTED"
+    named = run("{ penalties { edges { node { underObjection subject { name } } } } }")
+    assert named["data"]["penalties"]["edges"] == [
+        {"node": {"underObjection": False, "subject": {"name": "湛江市赤坎区鸿达食品贸易有限公司"}}}
+    ]
+    assert [event[2] for event in events(session)] == [
+        "PUBLISHED",
+        "OBJECTION_OPENED",
+        "CORRECTED",
+        "OBJECTION_CLOSED",
     ]
 
 
@@ -572,4 +677,204 @@ def test_overdue_objections_repairs_and_late_withdrawals_are_in_stats(
     later = run(query, on=ON + dt.timedelta(days=30))
     assert later == {
         "data": {"stats": {"overdue": {"objections": 1, "repairs": 1, "lateWithdrawals": 1}}}
+    }
+
+
+def license_cells(**overrides: str) -> dict[str, str]:
+    """A valid license row of the template, by our column keys (the penalty row's parties)."""
+    parties = {
+        key: value
+        for key, value in penalty_cells().items()
+        if key.startswith(("subject", "legal_rep", "authority", "source"))
+    }
+    return (
+        parties
+        | {
+            "decision_doc_name": "食品经营许可决定书",
+            "decision_doc_no": "赤市监许〔2026〕1号",
+            "license_category": "普通",
+            "license_content": "准予食品经营许可",
+            "decision_date": "2026/05/20",
+            "valid_from": "2026/05/20",
+            "valid_to": "2031/05/19",
+        }
+        | overrides
+    )
+
+
+def entry_cells(list_code: str, **overrides: str) -> dict[str, str]:
+    """A valid list entry row, by our column keys (the penalty row's parties)."""
+    parties = {
+        key: value
+        for key, value in penalty_cells().items()
+        if key.startswith(("subject", "legal_rep", "authority", "source"))
+    }
+    return (
+        parties
+        | {
+            "list_code": list_code,
+            "decision_doc_no": "赤市监失信〔2026〕1号",
+            "reason": "因销售假冒伪劣商品受到较重行政处罚",
+            "decision_date": "2026/05/20",
+        }
+        | overrides
+    )
+
+
+def template_rows(kind: models.RecordKind, *cells: dict[str, str]) -> dict[str, Any]:
+    columns = [column.key for column in template.COLUMNS[kind]]
+    return {"columns": columns, "rows": [[row.get(key, "") for key in columns] for row in cells]}
+
+
+SUBMITS = "mutation($columns: [String!]!, $rows: [[String!]!]!) { %s(columns: $columns, rows: $rows) { __typename ... on MutationError { code } } }"  # noqa: E501
+BY_ID = "mutation($id: ID!) { %s(id: $id%s) { __typename ... on MutationError { code } } }"
+BY_NUMBER = "mutation($n: Int!) { %s(%s: $n%s) { __typename ... on MutationError { code } } }"
+
+
+def test_every_mutation_refuses_each_wrong_role_and_other_department_and_changes_nothing(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    """Each mutation, tried with no token, each wrong role and another department's token, is
+    refused and leaves every table as it was, with the attempt audited; then the right token
+    does it (so the refusals were about who asked, not about the input)."""
+    old = ON - dt.timedelta(days=200)  # past the minimum publicity period: repairable
+    license = factories.add_license(session)
+    penalty = factories.add_penalty(session)
+    objected = factories.add_penalty(session)
+    repairable = [factories.add_penalty(session, decision_on=old) for _ in range(3)]
+    entry = factories.add_list_entry(session)
+    ctx = factories.ctx(ON)
+    objection = workflows.open_objection(session, objected, grounds="金额有误", ctx=ctx)
+    repairs = [
+        workflows.apply_for_repair(session, record, commitment="承诺", ctx=ctx)
+        for record in repairable[:2]
+    ]
+    tax = factories.add_department(session, TAX)
+    session.commit()
+    tax_unit = {"source_unit": TAX, "source_unit_uscc": tax.credit_code}
+    code = entry.credit_list.code
+    kinds = models.RecordKind
+
+    def gid(record: models.Record) -> dict[str, Any]:
+        return {"id": global_id(record.KIND, record.id or 0)}
+
+    # name: (query, variables for the wrong tokens, for the right one, the right token's name)
+    cases: dict[str, tuple[str, dict[str, Any], dict[str, Any], str]] = {
+        "submitLicenses": (
+            SUBMITS % "submitLicenses",
+            template_rows(
+                kinds.LICENSE,
+                license_cells(decision_doc_no="赤税许〔2026〕1号") | tax_unit,
+                license_cells(decision_doc_no=license.decision_doc_no) | tax_unit,
+            ),
+            template_rows(kinds.LICENSE, license_cells()),
+            "market",
+        ),
+        "submitPenalties": (
+            SUBMITS % "submitPenalties",
+            template_rows(
+                kinds.PENALTY,
+                penalty_cells(decision_doc_no=doc(500)) | tax_unit,
+                penalty_cells(decision_doc_no=penalty.decision_doc_no) | tax_unit,
+            ),
+            template_rows(kinds.PENALTY, penalty_cells(decision_doc_no=doc(501))),
+            "market",
+        ),
+        "submitListEntries": (
+            SUBMITS % "submitListEntries",
+            template_rows(
+                kinds.LIST_ENTRY,
+                entry_cells(code, decision_doc_no="赤税失信〔2026〕1号") | tax_unit,
+                entry_cells(code, decision_doc_no=entry.decision_doc_no) | tax_unit,
+            ),
+            template_rows(kinds.LIST_ENTRY, entry_cells(code)),
+            "market",
+        ),
+        "withdrawRecord": (
+            BY_ID % ("withdrawRecord", ', reason: "决定已撤销"'),
+            gid(penalty),
+            gid(penalty),
+            "market",
+        ),
+        "exitListEntry": (BY_ID % ("exitListEntry", ""), gid(entry), gid(entry), "market"),
+        "openObjection": (
+            BY_ID % ("openObjection", ', grounds: "认定错误"'),
+            gid(license),
+            gid(license),
+            "operator",
+        ),
+        "resolveObjection": (
+            BY_NUMBER % ("resolveObjection", "objectionId", ", outcome: REJECTED"),
+            {"n": objection.id},
+            {"n": objection.id},
+            "market",
+        ),
+        "applyForRepair": (
+            BY_ID % ("applyForRepair", ', commitment: "承诺"'),
+            gid(repairable[2]),
+            gid(repairable[2]),
+            "operator",
+        ),
+        "approveRepair": (
+            BY_NUMBER % ("approveRepair", "repairId", ""),
+            {"n": repairs[0].id},
+            {"n": repairs[0].id},
+            "market",
+        ),
+        "refuseRepair": (
+            BY_NUMBER % ("refuseRepair", "repairId", ', note: "未整改"'),
+            {"n": repairs[1].id},
+            {"n": repairs[1].id},
+            "market",
+        ),
+    }
+    named = {
+        "nobody": None,
+        "market": secrets.market,
+        "tax": secrets.tax,
+        "operator": secrets.operator,
+        "market operator": secrets.market_operator,
+    }
+    before = state(session)
+    answers = {}
+    for name, (query, variables, _right, right) in cases.items():
+        for who, token in named.items():
+            if who == right or (right == "operator" and who == "market operator"):
+                continue
+            answer = run(query, variables, token=token)["data"][name]
+            answers[name, who] = answer["code"]
+            assert state(session) == before, (name, who)
+    department_wrong = {"nobody": "UNAUTHENTICATED"} | dict.fromkeys(
+        ["tax", "operator", "market operator"], "FORBIDDEN"
+    )
+    operator_wrong = {"nobody": "UNAUTHENTICATED", "market": "FORBIDDEN", "tax": "FORBIDDEN"}
+    assert answers == {
+        (name, who): expected
+        for name, (_q, _v, _r, right) in cases.items()
+        for who, expected in (department_wrong if right == "market" else operator_wrong).items()
+    }
+    operations = {
+        "submitLicenses": "submit license",
+        "submitPenalties": "submit penalty",
+        "submitListEntries": "submit list_entry",
+    }
+    assert [(entry[1], entry[3]) for entry in audit_trail(session)] == [
+        (operations.get(name, name), expected.lower()) for (name, _who), expected in answers.items()
+    ]
+
+    done = {
+        name: run(query, right_variables, token=named[right])["data"][name]["__typename"]
+        for name, (query, _v, right_variables, right) in cases.items()
+    }
+    assert done == {
+        "submitLicenses": "SubmitReport",
+        "submitPenalties": "SubmitReport",
+        "submitListEntries": "SubmitReport",
+        "withdrawRecord": "RecordEnded",
+        "exitListEntry": "RecordEnded",
+        "openObjection": "Objection",
+        "resolveObjection": "Objection",
+        "applyForRepair": "Repair",
+        "approveRepair": "Repair",
+        "refuseRepair": "Repair",
     }

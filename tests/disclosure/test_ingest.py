@@ -294,3 +294,10 @@ def test_accounting_identity_and_stored_rows(
             assert stored(session) == expected
         assert report.corrected == changed
         assert landed == report.accepted + changed
+
+
+def test_a_list_entrys_reason_column_is_not_taken_for_the_rejects_files() -> None:
+    keys = [column.key for column in template.LIST_ENTRY]
+    assert template.match_header(models.RecordKind.LIST_ENTRY, keys) == keys
+    sent_back = template.match_header(models.RecordKind.LIST_ENTRY, [*keys, "row", "reason"])
+    assert sent_back == [*keys, None, None]
