@@ -20,7 +20,18 @@ from sqlmodel import Session
 from api import receipts
 from api.limits import ApiError
 from api.types import ContextInfo, parse_global_id
-from disclosure import audit, db, ingest, lifecycle, models, template, tokens, workdays, workflows
+from disclosure import (
+    audit,
+    db,
+    lifecycle,
+    models,
+    submission,
+    template,
+    tokens,
+    upsert,
+    workdays,
+    workflows,
+)
 
 T = TypeVar("T")
 Records = list[tuple[models.RecordKind, int]]
@@ -40,7 +51,7 @@ def _own_rows(kind: models.RecordKind, touched: Records) -> Iterator[None]:
     records they name go to the audit entry."""
     try:
         yield
-    except ingest.ForeignRows as foreign:
+    except submission.ForeignRows as foreign:
         touched.extend((kind, record_id) for record_id in foreign.records)
         raise _Forbidden(str(foreign), foreign.rows) from foreign
     except template.TemplateError as error:
@@ -109,7 +120,7 @@ def _write(
         session.flush()
     except _Forbidden as refusal:
         failure = receipts.forbidden(str(refusal), refusal.rows)
-    except ingest.RowRejected as refusal:
+    except submission.RowRejected as refusal:
         failure = receipts.row_rejected(refusal.reason)
     except workflows.NotFound as refusal:
         failure = receipts.NotFound(code=refusal.code, message=str(refusal))
@@ -146,13 +157,13 @@ def _submit(
     def act(session: Session, actor: Actor, touched: Records) -> receipts.SubmitReport:
         actor.department()
         with _own_rows(kind, touched):
-            report, results = ingest.submit(
+            report, results = submission.submit(
                 session, kind=kind, columns=columns, rows=rows, unit=actor.token.unit, ctx=actor.ctx
             )
         touched.extend(
             (kind, r.record_id)
             for r in results
-            if r.record_id is not None and r.outcome is not ingest.Outcome.UNCHANGED
+            if r.record_id is not None and r.outcome is not upsert.Outcome.UNCHANGED
         )
         return receipts.submit_report(kind, report, results)
 
@@ -190,7 +201,7 @@ def _corrected(
             field="row",
         )
     with _own_rows(record.KIND, touched):
-        return ingest.correction(
+        return submission.correction(
             session, record, columns=columns, cells=row, unit=actor.token.unit, ctx=actor.ctx
         )
 

@@ -8,10 +8,10 @@ from typing import Annotated
 import strawberry
 
 from api.types import global_id
-from disclosure import ingest, models, validation
+from disclosure import models, upsert, validation
 
 for _enum, _description in (
-    (ingest.Outcome, "行结果 what became of a submitted row"),
+    (upsert.Outcome, "行结果 what became of a submitted row"),
     (models.WithdrawalKind, "撤回类型 why a decision is withdrawn"),
     (models.EndReason, "停止公示原因 why publication ended"),
     (models.ObjectionOutcome, "异议结果 how an objection was resolved"),
@@ -85,7 +85,7 @@ def row_rejected(reason: validation.Reason) -> RowRejected:
 @strawberry.type(description="行 one submitted row and what became of it")
 class RowReport:
     row: int = strawberry.field(description="行号 the row's number in the batch, from 1")
-    outcome: ingest.Outcome = strawberry.field(description="结果 what became of it")
+    outcome: upsert.Outcome = strawberry.field(description="结果 what became of it")
     id: strawberry.ID | None = strawberry.field(description="globalId of the record it landed in")
     column: str | None = strawberry.field(description="列 the column a rejection is about")
     rule: str | None = strawberry.field(description="规则 the rule a rejection broke")
@@ -102,7 +102,7 @@ class SubmitReport:
 
 
 def submit_report(
-    kind: models.RecordKind, report: ingest.IngestReport, results: list[ingest.RowResult]
+    kind: models.RecordKind, report: upsert.IngestReport, results: list[upsert.RowResult]
 ) -> SubmitReport:
     """The receipt of a submitted batch."""
     return SubmitReport(
@@ -114,7 +114,7 @@ def submit_report(
     )
 
 
-def _row(kind: models.RecordKind, result: ingest.RowResult) -> RowReport:
+def _row(kind: models.RecordKind, result: upsert.RowResult) -> RowReport:
     reason: validation.Reason | None = result.reason
     return RowReport(
         row=result.row,

@@ -495,7 +495,7 @@ def resolve_objection(
     reason: str = "",
 ) -> models.Record:
     """Close an objection: upheld → the record is corrected (`corrections`: its new field
-    values, as `ingest.correction` makes them from a template row; empty when the caller
+    values, as `submission.correction` makes them from a template row; empty when the caller
     corrected only its subject) or its publication ends; rejected → the annotation is removed.
     Returns the record."""
     record = get_record(session, objection.record_kind, objection.record_id)
@@ -522,7 +522,7 @@ def resolve_objection(
         payload={"objection_id": objection.id, "outcome": outcome.value},
     )
     if outcome is models.ObjectionOutcome.CORRECTED:
-        # empty: the caller corrected the record's subject alone (ingest.correction)
+        # empty: the caller corrected the record's subject alone (submission.correction)
         if corrections and not correct(session, record, corrections, ctx):
             raise InvalidChange(
                 f"{label(record)}: 更正内容与原记录相同 / the corrections change nothing"

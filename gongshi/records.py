@@ -22,6 +22,7 @@ from disclosure import (
     sample,
     sample_files,
     template,
+    upsert,
     workdays,
     workflows,
 )
@@ -252,7 +253,7 @@ def ingest_command(
         sys.exit(EXIT_REJECTED)
 
 
-def _print_ingest(report: ingest.IngestReport, on: dt.date, calendar: workdays.Calendar) -> None:
+def _print_ingest(report: upsert.IngestReport, on: dt.date, calendar: workdays.Calendar) -> None:
     assert report.path is not None
     console.print(
         f"ingest {report.path.name} ({report.kind.value}, {report.format}) as of {on}, "

@@ -43,8 +43,12 @@ def sqlite_memory_engine() -> sa.Engine:
 
 
 @pytest.fixture
-def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
-    """An empty database: in-memory SQLite, or the PostgreSQL test database truncated."""
+def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
+    """An empty database: a SQLite file, or the PostgreSQL test database truncated.
+
+    A file, not one in-memory connection shared by every thread: the API runs queries, writes
+    and its index follower in threads of their own, each with its own connection, as it does in
+    production."""
     if POSTGRES_URL:
         engine: sa.Engine = request.getfixturevalue("postgres_engine")
         tables = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
@@ -52,7 +56,8 @@ def engine(request: pytest.FixtureRequest) -> Iterator[sa.Engine]:
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         yield engine
         return
-    engine = sqlite_memory_engine()
+    engine = db.create_engine(f"sqlite:///{tmp_path / 'test.db'}")
+    SQLModel.metadata.create_all(engine)
     yield engine
     engine.dispose()
 

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from disclosure import ingest, models, queries, readers, template, workdays, workflows
+from disclosure import ingest, models, queries, readers, template, upsert, workdays, workflows
 from tests import factories
 from tests.disclosure.test_validation import penalty_cells
 
@@ -40,14 +40,14 @@ def write_csv(
     return path
 
 
-def run(session: Session, path: Path, **options: object) -> ingest.IngestReport:
+def run(session: Session, path: Path, **options: object) -> upsert.IngestReport:
     ctx = workflows.Context(actor="tests", on=ON)
     report = ingest.ingest(session, path, kind=PENALTY, ctx=ctx, batch_size=3, **options)  # type: ignore[arg-type]
     session.commit()
     return report
 
 
-def counts(report: ingest.IngestReport) -> tuple[int, int, int, int, int]:
+def counts(report: upsert.IngestReport) -> tuple[int, int, int, int, int]:
     return (report.read, report.accepted, report.corrected, report.unchanged, report.rejected)
 
 
