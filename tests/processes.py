@@ -26,8 +26,9 @@ APPLICATION = "gongshi-faults"  # the application_name of the commands' PostgreS
 
 
 class World:
-    """A working folder and a database of its own: SQLite under the folder, or the PostgreSQL
-    test database emptied (schema dropped) when TEST_DATABASE_URL is set."""
+    """A working folder and an empty database of its own at the current schema: SQLite under the
+    folder, or the PostgreSQL test database emptied (schema dropped) when TEST_DATABASE_URL is set.
+    """
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -46,6 +47,8 @@ class World:
             self.url = f"sqlite:///{self.sqlite_file}"
         self.env = {**os.environ, "GONGSHI_DATA_DIR": str(self.data_dir), "DATABASE_URL": self.url}
         self.env.pop("GONGSHI_SITE_DIR", None)
+        with self.engine() as engine:
+            db.upgrade(engine)
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run `gongshi ARGS` to the end; with `check`, a non-zero exit fails the test."""

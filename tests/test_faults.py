@@ -7,7 +7,6 @@ import datetime as dt
 import gzip
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -39,10 +38,8 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[World]:
-    world = World(tmp_path)
-    world.run("init")
-    yield world
+def world(tmp_path: Path) -> World:
+    return World(tmp_path)
 
 
 def rows(path: Path) -> int:

@@ -42,7 +42,6 @@ def tmpfs(tmp_path: Path) -> Iterator[Path]:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     world = World(tmp_path)
-    world.run("init")
     world.run("sample", "--records", "600", "--kind", "penalty", "--as-of", ON)
     return world
 
