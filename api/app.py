@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import strawberry
 from graphql import GraphQLError, OperationDefinitionNode, parse
 from graphql import OperationType as OperationKind
+from sqlmodel import Session
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -41,11 +42,13 @@ from strawberry.types.graphql import OperationType
 
 from api import cache, context, ratelimit, schema
 from api.limits import Limits
-from disclosure import queries, settings
+from disclosure import db, queries, settings
 from search_index import indexer, search
 
 access_log = logging.getLogger("gongshi.access")
+log = logging.getLogger("gongshi.api")
 JSON_TYPE = "application/json"
+UNREACHABLE = "the database is unreachable: try again in a few seconds"
 
 
 class BadRequest(Exception):
@@ -87,18 +90,12 @@ def create_app(
         if searcher is not None:
             searcher.close()
 
-    def reachable() -> bool:
-        try:
-            with engine.connect() as connection:
-                connection.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError:
-            return False
-        return True
-
     async def healthz(request: Request) -> Response:
-        if not await anyio.to_thread.run_sync(reachable):
+        problem = await anyio.to_thread.run_sync(_database_problem, engine)
+        if problem is not None:
+            log.warning("healthz: %s", problem)
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "reachable"})
+        return JSONResponse({"status": "ok", "database": "ok"})
 
     return Starlette(
         lifespan=lifespan,
@@ -120,6 +117,17 @@ def create_app(
             Middleware(GZipMiddleware, minimum_size=1000),
         ],
     )
+
+
+def _database_problem(engine: sa.Engine) -> str | None:
+    """Why the database cannot answer what every request asks first (the change log's last
+    event), or None when it can."""
+    try:
+        with Session(engine) as session:
+            queries.last_event_id(session)
+    except sa.exc.DBAPIError as error:
+        return str(db.unavailable(engine, error))
+    return None
 
 
 async def _follow(
@@ -179,6 +187,16 @@ class GraphQLEndpoint:
             response = await self.respond(request)
         except BadRequest as error:
             response = JSONResponse({"errors": [{"message": str(error)}]}, error.status)
+        except sa.exc.DBAPIError as error:
+            if not db.lost(error):
+                raise
+            # the database went away (restart, failover, network): say so, not a 500
+            log.warning("graphql: %s", db.unavailable(self.engine, error))
+            response = JSONResponse(
+                {"errors": [{"message": UNREACHABLE}]},
+                status_code=503,
+                headers={"retry-after": "5"},
+            )
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:

@@ -17,6 +17,39 @@ from sqlmodel import Session
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class DatabaseUnavailable(RuntimeError):
+    """The database cannot be reached or opened (server down, refused, not a database file)."""
+
+
+def unavailable(engine: sa.Engine, error: Exception) -> DatabaseUnavailable:
+    """The one-line error that names the database (without its password) and the reason."""
+    reason = error.orig if isinstance(error, sa.exc.DBAPIError) else error
+    detail = str(reason).strip().splitlines()[0] if str(reason).strip() else type(reason).__name__
+    url = engine.url.render_as_string(hide_password=True)
+    return DatabaseUnavailable(f"the database {url} is unreachable: {detail}")
+
+
+def lost(error: sa.exc.DBAPIError) -> bool:
+    """Whether a database error means the database is away or unreadable (rather than that a
+    statement was wrong): refused, dropped, timed out, or a file that is not a database."""
+    return (
+        error.connection_invalidated
+        or isinstance(error, sa.exc.OperationalError | sa.exc.InterfaceError)
+        or type(error) is sa.exc.DatabaseError
+    )
+
+
+@contextmanager
+def connected(engine: sa.Engine) -> Iterator[sa.Connection]:
+    """A connection from `engine`, or DatabaseUnavailable when none can be opened."""
+    try:
+        connection = engine.connect()
+    except sa.exc.DBAPIError as error:
+        raise unavailable(engine, error) from error
+    with connection:
+        yield connection
+
+
 def create_engine(url: str, **options: Any) -> sa.Engine:
     """An engine for `url`; SQLite files get foreign keys, WAL and a busy timeout.
 
@@ -26,7 +59,13 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
     if url.startswith("sqlite"):
         database = sa.make_url(url).database
         if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as error:
+                folder = Path(database).parent
+                raise DatabaseUnavailable(
+                    f"the folder {folder} of the SQLite database cannot be made: {error.strerror}"
+                ) from error
         options.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = sa.create_engine(url, **options)
         sa.event.listen(engine, "connect", _sqlite_pragmas)
@@ -59,7 +98,7 @@ def upgrade(engine: sa.Engine) -> str | None:
 
 def current_revision(engine: sa.Engine) -> str | None:
     """The schema revision the database is at (None for an empty database)."""
-    with engine.connect() as connection:
+    with connected(engine) as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 

@@ -65,6 +65,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ingest.IngestError,
     tokens.TokenError,
     sa.exc.OperationalError,
+    db.DatabaseUnavailable,
     release.ReleaseError,
     search.SearchIndexError,
 )

@@ -277,9 +277,14 @@ def publish(
             final = release_folder(out, release_id)
             os.rename(building, final)
             release.folder = final
-        except BaseException:
+        except BaseException as error:
             shutil.rmtree(building, ignore_errors=True)
             manifest_path(out, release_id).unlink(missing_ok=True)
+            if isinstance(error, OSError):  # disk full, file too large, permissions
+                raise ReleaseError(
+                    f"release {release_id} not published, `{CURRENT}` still points at the "
+                    f"previous one: {error.strerror or error}"
+                ) from error
             raise
         switch(out, release_id)
         prune(out, keep)

@@ -177,7 +177,7 @@ def test_healthz(client: TestClient) -> None:
     response = client.get("/healthz")
     assert (response.status_code, response.json()) == (
         200,
-        {"status": "ok", "database": "reachable"},
+        {"status": "ok", "database": "ok"},
     )
 
 
