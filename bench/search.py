@@ -2,6 +2,9 @@
 
 Builds a sample database, indexes it both ways, then times the same queries on each: name
 fragments, body keywords and credit codes, with and without a kind filter; and 1,000 changes.
+
+`GONGSHI_BENCH_KEEP_DATA=/path` keeps the data folder it built (database and index) there, for
+bench.api (`GONGSHI_BENCH_API_DB`) and bench.soak (`GONGSHI_BENCH_SOAK_DATA`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import functools
 import os
 import random
 import resource
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -244,4 +248,7 @@ def run(workdir: Path) -> list[report.Result]:
     searcher.close()
     fts.close()
     engine.dispose()
+    keep = os.environ.get("GONGSHI_BENCH_KEEP_DATA")
+    if keep:
+        shutil.copytree(workdir / "var", keep, dirs_exist_ok=True)
     return results
