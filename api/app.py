@@ -35,7 +35,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from api import cache, context, schema
@@ -53,6 +53,18 @@ class BadRequest(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+    def body(self) -> dict[str, Any]:
+        """The response: one error with its message and a stable code."""
+        code = _HTTP_CODES.get(self.status, "BAD_REQUEST")
+        return {"errors": [{"message": str(self), "extensions": {"code": code}}]}
+
+
+_HTTP_CODES = {
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 def create_app(
@@ -165,7 +177,7 @@ class GraphQLEndpoint:
         try:
             response = await self.respond(request)
         except BadRequest as error:
-            response = JSONResponse({"errors": [{"message": str(error)}]}, error.status)
+            response = JSONResponse(error.body(), error.status)
         await response(scope, receive, send)
 
     async def respond(self, request: Request) -> Response:
@@ -264,9 +276,17 @@ class GraphQLEndpoint:
                 allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError as error:
-            raise BadRequest(405, "mutations are sent by POST") from error
+            if error.operation_type is OperationType.MUTATION:
+                raise BadRequest(405, "mutations are sent by POST") from error
+            raise BadRequest(400, "subscriptions are not served: send a query") from error
         except MissingQueryError as error:
             raise BadRequest(400, "no query") from error
+        except CannotGetOperationTypeError as error:
+            if operation_name is None:
+                message = "the document must hold one operation, or name one in operationName"
+            else:
+                message = f"the document holds no operation named {operation_name!r}"
+            raise BadRequest(400, message) from error
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [error.formatted for error in result.errors]
@@ -282,9 +302,15 @@ def _bearer(header: str) -> str | None:
 
 def _json(text: str | bytes) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError as error:
         raise BadRequest(400, "the request is not valid JSON") from error
+    try:
+        # JSON lets an escape name half a surrogate pair, which is no character at all
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as error:
+        raise BadRequest(400, "the request holds text that is not valid Unicode") from error
+    return value
 
 
 class Site:

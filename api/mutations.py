@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import decimal
 import enum
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
@@ -21,8 +20,19 @@ from strawberry.utils.str_converters import to_snake_case
 
 from api import receipts
 from api.limits import ApiError
-from api.types import ContextInfo, parse_global_id
-from disclosure import audit, db, ingest, lifecycle, models, template, tokens, workdays, workflows
+from api.types import ROW_IDS, ContextInfo, parse_global_id
+from disclosure import (
+    audit,
+    db,
+    ingest,
+    lifecycle,
+    models,
+    template,
+    tokens,
+    validation,
+    workdays,
+    workflows,
+)
 
 T = TypeVar("T")
 Records = list[tuple[models.RecordKind, int]]
@@ -182,16 +192,34 @@ def _parse(record: models.Record, name: str, column: Any, value: str | None) -> 
     if value is None:
         return None
     python_type = column.type.python_type
+    if isinstance(column.type, models.WanYuan):
+        try:
+            return validation.parse_amount(value)
+        except validation.AmountError as error:
+            raise workflows.InvalidChange(
+                f"{workflows.label(record)}: {name} {error.zh} / {error.en}", field=name
+            ) from error
     try:
         if python_type is dt.date:
             return dt.date.fromisoformat(value.replace("/", "-"))
-        if issubclass(python_type, enum.Enum | int | decimal.Decimal):
+        if issubclass(python_type, enum.Enum):
             return python_type(value)
-    except (ValueError, decimal.InvalidOperation) as error:
+        if python_type is int:
+            if int(value) not in ROW_IDS:  # the int columns a correction may set are row ids
+                raise ValueError(value)
+            return int(value)
+    except ValueError as error:
         raise workflows.InvalidChange(
             f"{workflows.label(record)}: {name} 的值无效 / {value!r} is not a valid {name}",
             field=name,
         ) from error
+    length = getattr(column.type, "length", None)
+    if length is not None and len(value) > length:
+        raise workflows.InvalidChange(
+            f"{workflows.label(record)}: {name} 超过 {length} 个字符 / {name} is longer than "
+            f"{length} characters",
+            field=name,
+        )
     return value
 
 

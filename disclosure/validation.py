@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from stdnum.cn import ric, uscc
@@ -23,6 +23,8 @@ from disclosure.categories import CategoryError, penalty_categories
 
 INDEFINITE = dt.date(2099, 12, 31)  # the template's 长期
 MAX_DECIMALS = 6  # 万元 to the 分
+# The largest amount: 10 digits before the point keep every sum of 分 within a BIGINT.
+MAX_AMOUNT = Decimal("9999999999.999999")
 
 # Full-width letters, digits and the ideographic space, in every cell; in codes, dates and amounts
 # also full-width punctuation. Chinese punctuation in free text (，：（）) stays as written.
@@ -156,6 +158,40 @@ def credit_code_problem(code: str) -> tuple[str, str, str] | None:
     return None
 
 
+class AmountError(ValueError):
+    """A text that is not an amount in 万元, with the rule it breaks and why, in both languages."""
+
+    def __init__(self, rule: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.rule, self.zh, self.en = rule, zh, en
+
+
+def parse_amount(text: str) -> Decimal:
+    """The amount in 万元 that `text` gives ("0.2", "1,200", "3万元"), to the 分 and at most
+    MAX_AMOUNT; raises AmountError."""
+    value = text.strip().removesuffix("万元").replace(",", "")
+    if not _AMOUNT.fullmatch(value):
+        raise AmountError(
+            "amount",
+            f"「{_shown(value)}」不是以万元计的金额（如 0.2）",
+            f"{_shown(value)!r} is not an amount in 万元 (such as 0.2)",
+        )
+    amount = Decimal(value)  # the pattern admits only plain decimals
+    if amount > MAX_AMOUNT:  # first: quantize fails past 28 digits
+        raise AmountError(
+            "amount_range",
+            f"{_shown(value)} 万元超过上限 {MAX_AMOUNT}",
+            f"{_shown(value)} 万元 is more than the largest amount, {MAX_AMOUNT}",
+        )
+    if amount != amount.quantize(Decimal(1).scaleb(-MAX_DECIMALS)):
+        raise AmountError(
+            "amount_precision",
+            f"{_shown(value)} 万元超过 6 位小数（精确到分）",
+            f"{_shown(value)} 万元 has more than 6 decimals (1 分 = 0.000001 万元)",
+        )
+    return amount
+
+
 class _Cells:
     """The cells of one row, read as the template's types."""
 
@@ -230,26 +266,10 @@ class _Cells:
         value = self.code(key, required=required)
         if value is None:
             return None
-        value = value.removesuffix("万元").replace(",", "")
-        if not _AMOUNT.fullmatch(value):
-            raise _Bad(
-                key,
-                "amount",
-                f"「{_shown(value)}」不是以万元计的金额（如 0.2）",
-                f"{_shown(value)!r} is not an amount in 万元 (such as 0.2)",
-            )
         try:
-            amount = Decimal(value)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-            raise _Bad(key, "amount", "不是金额", "is not an amount") from None
-        if amount != amount.quantize(Decimal(1).scaleb(-MAX_DECIMALS)):
-            raise _Bad(
-                key,
-                "amount_precision",
-                f"{value} 万元超过 6 位小数（精确到分）",
-                f"{value} 万元 has more than 6 decimals (1 分 = 0.000001 万元)",
-            )
-        return amount
+            return parse_amount(value)
+        except AmountError as error:
+            raise _Bad(key, error.rule, error.zh, error.en) from None
 
     def choice(self, key: str, values: Mapping[str, Any], *, default: Any = None) -> Any:
         value = self.text(key, required=default is None)
