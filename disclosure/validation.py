@@ -143,17 +143,18 @@ def _shown(value: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def credit_code_problem(code: str) -> tuple[str, str, str] | None:
     """Why `code` is not a usable unified social credit code: (rule, 中文, English), or None."""
+    shown = _shown(code)  # an identity number typed in the wrong column stays masked
     if len(set(code[:17])) == 1:
         return (
             "uscc_placeholder",
-            f"占位代码 {code} 不是有效的统一社会信用代码",
-            (f"{code} is a placeholder, not a unified social credit code"),
+            f"占位代码 {shown} 不是有效的统一社会信用代码",
+            (f"{shown} is a placeholder, not a unified social credit code"),
         )
     if not uscc.is_valid(code):
         return (
             "uscc",
-            f"{code} 不是有效的统一社会信用代码（GB 32100）",
-            (f"{code} is not a valid unified social credit code (GB 32100)"),
+            f"{shown} 不是有效的统一社会信用代码（GB 32100）",
+            (f"{shown} is not a valid unified social credit code (GB 32100)"),
         )
     return None
 
@@ -202,10 +203,12 @@ class _Cells:
         raw = self.cells.get(key, "")
         if not raw:
             value = ""
-        elif free:  # free text: line breaks kept, a typed-in identity number masked
-            value = privacy.scrub(raw.translate(_ALNUM_TABLE).strip()) or ""
+        elif free:  # free text: line breaks kept
+            value = raw.translate(_ALNUM_TABLE).strip()
         else:
             value = _SPACES.sub(" ", raw.translate(_ALNUM_TABLE)).strip()
+        # an identity number typed into any text (a name, a title) is masked, never published
+        value = privacy.scrub(value) or ""
         if not value:
             if required:
                 raise _Bad(key, "required", "必填项为空", "is required but empty")
