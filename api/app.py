@@ -188,7 +188,8 @@ class GraphQLEndpoint:
         query, variables, operation_name = await self.read(request)
         request.state.operation = operation_name
         on = self.as_of or settings.today()
-        if request.method == "POST" and self.is_mutation(query, operation_name):
+        kind = _operation(query, operation_name, self.limits.max_tokens)
+        if request.method == "POST" and kind is OperationKind.MUTATION:
             bearer = _bearer(request.headers.get("authorization", ""))
             with context.opened(
                 self.engine, self.settings, self.limits, on, self.searcher, bearer
@@ -214,11 +215,6 @@ class GraphQLEndpoint:
         if request.method == "GET" and request.headers.get("if-none-match") == entry.etag:
             return Response(status_code=304, headers=headers)
         return Response(entry.body, media_type=JSON_TYPE, headers=headers)
-
-    def is_mutation(self, query: str, operation_name: str | None) -> bool:
-        """Whether the operation to run is a mutation (False when the query does not parse:
-        execution then reports why)."""
-        return _is_mutation(query, operation_name, self.limits.max_tokens)
 
     async def read(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
         """The query, variables and operation name of a GET or POST request."""
@@ -464,15 +460,24 @@ class AccessLog:
 
 
 @functools.lru_cache(maxsize=4096)  # agencies send the same few queries again and again
-def _is_mutation(query: str, operation_name: str | None, max_tokens: int) -> bool:
+def _operation(query: str, operation_name: str | None, max_tokens: int) -> OperationKind | None:
+    """The kind of the operation a request runs: None when the query does not parse or names
+    no such operation (execution then reports why). Raises BadRequest for several operations
+    without an operationName: GraphQL says to refuse them, not to run the first."""
     try:
         document = parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:
-        return False
+        return None
     operations = [
         definition
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
-        and (operation_name is None or getattr(definition.name, "value", None) == operation_name)
     ]
-    return len(operations) == 1 and operations[0].operation is OperationKind.MUTATION
+    if operation_name is None and len(operations) > 1:
+        raise BadRequest(400, "the document holds several operations: name one in operationName")
+    chosen = [
+        operation
+        for operation in operations
+        if operation_name is None or getattr(operation.name, "value", None) == operation_name
+    ]
+    return chosen[0].operation if len(chosen) == 1 else None

@@ -106,6 +106,7 @@ def test_operations_the_document_does_not_hold_are_refused(client: TestClient) -
         "unknown name": ({"query": "{ lists { active } }", "operationName": "Nope"}, 400),
         "no operation": ({"query": "fragment F on Query { lists { active } }"}, 400),
         "subscription": ({"query": "subscription { lists { active } }"}, 400),
+        "two unnamed": ({"query": "query A { lists { active } } query B { stats { asOf } }"}, 400),
     }
     answers = {
         name: (response.status_code, response.json())
@@ -119,6 +120,10 @@ def test_operations_the_document_does_not_hold_are_refused(client: TestClient) -
             refusal("the document must hold one operation, or name one in operationName"),
         ),
         "subscription": (400, refusal("subscriptions are not served: send a query")),
+        "two unnamed": (
+            400,
+            refusal("the document holds several operations: name one in operationName"),
+        ),
     }
 
 
