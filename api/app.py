@@ -37,7 +37,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
 from strawberry.http.ides import get_graphql_ide_html
-from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
 from api import cache, context, ratelimit, schema
@@ -57,6 +57,18 @@ class BadRequest(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
+
+    def body(self) -> dict[str, Any]:
+        """The response: one error with its message and a stable code."""
+        code = _HTTP_CODES.get(self.status, "BAD_REQUEST")
+        return {"errors": [{"message": str(self), "extensions": {"code": code}}]}
+
+
+_HTTP_CODES = {
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+}
 
 
 def create_app(
@@ -186,7 +198,7 @@ class GraphQLEndpoint:
         try:
             response = await self.respond(request)
         except BadRequest as error:
-            response = JSONResponse({"errors": [{"message": str(error)}]}, error.status)
+            response = JSONResponse(error.body(), error.status)
         except sa.exc.DBAPIError as error:
             if not db.lost(error):
                 raise
@@ -206,6 +218,8 @@ class GraphQLEndpoint:
             raise BadRequest(400, "no query: send ?query=… or POST a JSON body")
         query, variables, operation_name = await self.read(request)
         request.state.operation = operation_name
+        kind = _operation(query, operation_name, self.limits.max_tokens)
+        mutation = request.method == "POST" and kind is OperationKind.MUTATION
         address = ratelimit.client_address(request.scope, self.trusted)
         request.state.client = address
         bearer = _bearer(request.headers.get("authorization", ""))
@@ -215,7 +229,7 @@ class GraphQLEndpoint:
             if wait > 0:
                 return _rate_limited(wait)
         job = functools.partial(
-            self.answer, request, query, variables, operation_name, address, bearer
+            self.answer, request, query, variables, operation_name, mutation, address, bearer
         )
         return await anyio.to_thread.run_sync(job, limiter=self.threads)
 
@@ -225,13 +239,13 @@ class GraphQLEndpoint:
         query: str,
         variables: dict[str, Any] | None,
         operation_name: str | None,
+        mutation: bool,
         address: str,
         bearer: str | None,
     ) -> Response:
         """The response to a GraphQL request, worked out in a query thread (its session is
         opened, used and closed in this thread)."""
         on = self.as_of or settings.today()
-        mutation = request.method == "POST" and self.is_mutation(query, operation_name)
         with context.opened(
             self.engine,
             self.settings,
@@ -279,11 +293,6 @@ class GraphQLEndpoint:
         if request.method == "GET" and request.headers.get("if-none-match") == entry.etag:
             return Response(status_code=304, headers=headers)
         return Response(entry.body, media_type=JSON_TYPE, headers=headers)
-
-    def is_mutation(self, query: str, operation_name: str | None) -> bool:
-        """Whether the operation to run is a mutation (False when the query does not parse:
-        execution then reports why)."""
-        return _is_mutation(query, operation_name, self.limits.max_tokens)
 
     async def read(self, request: Request) -> tuple[str, dict[str, Any] | None, str | None]:
         """The query, variables and operation name of a GET or POST request."""
@@ -344,9 +353,17 @@ class GraphQLEndpoint:
                 )
             )
         except InvalidOperationTypeError as error:
-            raise BadRequest(405, "mutations are sent by POST") from error
+            if error.operation_type is OperationType.MUTATION:
+                raise BadRequest(405, "mutations are sent by POST") from error
+            raise BadRequest(400, "subscriptions are not served: send a query") from error
         except MissingQueryError as error:
             raise BadRequest(400, "no query") from error
+        except CannotGetOperationTypeError as error:
+            if operation_name is None:
+                message = "the document must hold one operation, or name one in operationName"
+            else:
+                message = f"the document holds no operation named {operation_name!r}"
+            raise BadRequest(400, message) from error
         payload: dict[str, Any] = {"data": result.data}
         if result.errors:
             payload["errors"] = [error.formatted for error in result.errors]
@@ -371,9 +388,15 @@ def _bearer(header: str) -> str | None:
 
 def _json(text: str | bytes) -> Any:
     try:
-        return json.loads(text)
+        value = json.loads(text)
     except ValueError as error:
         raise BadRequest(400, "the request is not valid JSON") from error
+    try:
+        # JSON lets an escape name half a surrogate pair, which is no character at all
+        json.dumps(value, ensure_ascii=False).encode()
+    except UnicodeEncodeError as error:
+        raise BadRequest(400, "the request holds text that is not valid Unicode") from error
+    return value
 
 
 class Site:
@@ -527,15 +550,24 @@ class AccessLog:
 
 
 @functools.lru_cache(maxsize=4096)  # agencies send the same few queries again and again
-def _is_mutation(query: str, operation_name: str | None, max_tokens: int) -> bool:
+def _operation(query: str, operation_name: str | None, max_tokens: int) -> OperationKind | None:
+    """The kind of the operation a request runs: None when the query does not parse or names
+    no such operation (execution then reports why). Raises BadRequest for several operations
+    without an operationName: GraphQL says to refuse them, not to run the first."""
     try:
         document = parse(query, no_location=True, max_tokens=max_tokens)
     except GraphQLError:
-        return False
+        return None
     operations = [
         definition
         for definition in document.definitions
         if isinstance(definition, OperationDefinitionNode)
-        and (operation_name is None or getattr(definition.name, "value", None) == operation_name)
     ]
-    return len(operations) == 1 and operations[0].operation is OperationKind.MUTATION
+    if operation_name is None and len(operations) > 1:
+        raise BadRequest(400, "the document holds several operations: name one in operationName")
+    chosen = [
+        operation
+        for operation in operations
+        if operation_name is None or getattr(operation.name, "value", None) == operation_name
+    ]
+    return chosen[0].operation if len(chosen) == 1 else None

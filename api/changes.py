@@ -32,6 +32,9 @@ _REASONS = {
 }
 
 
+EVENT_IDS = range(2**63)  # the change log's ids are BIGINT; 0 stands before the first
+
+
 def encode(event_id: int) -> str:
     """The cursor standing behind event `event_id`."""
     return base64.urlsafe_b64encode(f"e:{event_id}".encode()).decode()
@@ -43,7 +46,7 @@ def decode(cursor: str | None) -> int:
         return 0
     try:
         tag, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if tag != "e":
+        if tag != "e" or int(number) not in EVENT_IDS:
             raise ValueError(tag)
         return int(number)
     except (binascii.Error, UnicodeError, ValueError) as error:

@@ -11,6 +11,8 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from graphql import (
+    BREAK,
+    DocumentNode,
     ExecutionResult,
     FieldNode,
     FragmentDefinitionNode,
@@ -20,12 +22,16 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
+    StringValueNode,
     VariableNode,
+    Visitor,
+    visit,
 )
 from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
 from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as alias_validator
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
+from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from api import ratelimit
 
@@ -34,12 +40,25 @@ MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up
 DEFAULT_PAGE = 20
 
 
+# The stable `extensions.code` of every GraphQL error (Apollo's names where it has one).
+PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+BAD_USER_INPUT = "BAD_USER_INPUT"
+COST_EXCEEDED = "COST_LIMIT_EXCEEDED"
+INTERNAL = "INTERNAL_SERVER_ERROR"
+MASKED = "Unexpected error."  # all an unexpected error shows; the log keeps its traceback
+
+
 class ApiError(Exception):
     """An error the caller made and can fix; its message is shown as it is."""
+
+    code = BAD_USER_INPUT
 
 
 class TimeBudgetExceeded(ApiError):
     """The request ran out of its time budget in the database."""
+
+    code = "TIME_BUDGET_EXCEEDED"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -182,7 +201,8 @@ class CostLimit(SchemaExtension):
         try:
             spent = cost(context.graphql_document, context.variables, context.operation_name)
         except ApiError as error:
-            context.result = ExecutionResult(data=None, errors=[GraphQLError(str(error))])
+            refused = GraphQLError(str(error), extensions={"code": error.code})
+            context.result = ExecutionResult(data=None, errors=[refused])
             yield
             return
         context.context.cost = spent
@@ -191,12 +211,87 @@ class CostLimit(SchemaExtension):
                 f"query cost {spent} exceeds the budget of {limits.max_cost} records: "
                 "ask for smaller pages (first) or fewer nested lists"
             )
-            context.result = ExecutionResult(data=None, errors=[GraphQLError(message)])
+            refused = GraphQLError(message, extensions={"code": COST_EXCEEDED})
+            context.result = ExecutionResult(data=None, errors=[refused])
         elif context.context.meter is not None and not context.context.meter.charge(spent):
-            refused = ratelimit.error(context.context.meter.refused)
-            limited = GraphQLError(refused["message"], extensions=refused["extensions"])
+            limit = ratelimit.error(context.context.meter.refused)
+            limited = GraphQLError(limit["message"], extensions=limit["extensions"])
             context.result = ExecutionResult(data=None, errors=[limited])
         yield
+
+
+NUL_TEXT = "文本不能含有NUL字符 / text may not hold NUL (\\u0000) characters"
+
+
+class NulText(SchemaExtension):
+    """Refuses an operation with a NUL character in any text it sends (PostgreSQL cannot hold
+    one, and no document number, name or reason has one), before it touches the database."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        document = context.graphql_document
+        if _holds_nul(context.variables) or (document is not None and _literal_nul(document)):
+            refused = GraphQLError(NUL_TEXT, extensions={"code": BAD_USER_INPUT})
+            context.result = ExecutionResult(data=None, errors=[refused])
+        yield
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, Mapping):
+        return any(_holds_nul(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+class _NulFinder(Visitor):
+    found = False
+
+    def enter_string_value(self, node: StringValueNode, *_: Any) -> Any:
+        if "\x00" in node.value:
+            self.found = True
+            return BREAK
+        return None
+
+
+def _literal_nul(document: DocumentNode) -> bool:
+    finder = _NulFinder()
+    visit(document, finder)
+    return finder.found
+
+
+class CodedErrors(SchemaExtension):
+    """Masks unexpected errors as "Unexpected error." (as strawberry's MaskErrors does, see
+    `should_mask`) and gives every error a stable `extensions.code`, so a client branches on
+    the code, never on the wording."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        context = self.execution_context
+        result = context.result
+        if isinstance(result, ExecutionResult | StrawberryResult) and result.errors:
+            parsed = context.graphql_document is not None
+            result.errors = [coded(error, parsed=parsed) for error in result.errors]
+
+
+def coded(error: GraphQLError, *, parsed: bool) -> GraphQLError:
+    """The error with its `extensions.code`; masked if it is not the caller's own mistake.
+    (`parsed`: whether the document parsed, which tells a syntax error from a validation one.)"""
+    if "code" in (error.extensions or {}):
+        return error
+    original = error.original_error
+    if original is not None and should_mask(error):
+        return GraphQLError(
+            MASKED, nodes=error.nodes, path=error.path, extensions={"code": INTERNAL}
+        )
+    if isinstance(original, ApiError):
+        code = original.code
+    else:
+        code = VALIDATION_FAILED if parsed else PARSE_FAILED
+    error.extensions = {**(error.extensions or {}), "code": code}
+    return error
 
 
 def should_mask(error: GraphQLError) -> bool:

@@ -11,18 +11,17 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
     AddValidationRules,
-    MaskErrors,
     MaxTokensLimiter,
     ParserCache,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api import changes, mutations, stats
 from api import search as full_text
-from api.limits import CostLimit, Limits, page_size, should_mask
+from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size
 from api.types import (
     ChangePage,
     Connection,
@@ -239,6 +238,13 @@ class Schema(strawberry.Schema):
     """The schema, logging errors without the request: a document quoted in a log would carry
     the values of a mutation's rows (identity numbers among them)."""
 
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            # an error raised while parsing skips the operation's extensions (CodedErrors too)
+            result.errors = [coded(error, parsed=False) for error in result.errors]
+        return result
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -264,8 +270,9 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         lambda: ParserCache(maxsize=1024),
         lambda: AddValidationRules(rules),
         lambda: ValidationCache(maxsize=1024),
+        NulText,
         CostLimit,
-        lambda: MaskErrors(should_mask_error=should_mask),
+        CodedErrors,
     ]
     return Schema(
         query=Query,

@@ -33,6 +33,10 @@ for _enum, _description in (
 ContextInfo = Info[Context, None]
 
 
+# The ids a database row may have: INTEGER columns (PostgreSQL's int4), counted from 1.
+ROW_IDS = range(1, 2**31)
+
+
 def global_id(kind: models.RecordKind, record_id: int) -> str:
     """The opaque global ID of a record, for `node(id:)`."""
     return base64.urlsafe_b64encode(f"{kind.value}:{record_id}".encode()).decode()
@@ -42,6 +46,8 @@ def parse_global_id(value: str) -> tuple[models.RecordKind, int]:
     """The record kind and id behind a global ID (raises ApiError when it is not one)."""
     try:
         kind, _, number = base64.urlsafe_b64decode(value.encode()).decode().partition(":")
+        if int(number) not in ROW_IDS:
+            raise ValueError(number)
         return models.RecordKind(kind), int(number)
     except (binascii.Error, UnicodeError, ValueError) as error:
         raise ApiError(f"not a record ID: {value!r}") from error
@@ -323,7 +329,7 @@ class Cursor:
     def decode(cls, value: str) -> Cursor:
         try:
             tag, day, number = base64.urlsafe_b64decode(value.encode()).decode().split(":")
-            if tag != "k":
+            if tag != "k" or int(number) not in ROW_IDS:
                 raise ValueError(tag)
             return cls(dt.date.fromisoformat(day), int(number))
         except (binascii.Error, UnicodeError, ValueError) as error:

@@ -94,6 +94,13 @@ def _csv_rows(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
             f"{reader.line_num + 1} ({error.reason}); name the encoding with --encoding"
         ) from error
     except csv.Error as error:
+        if "field larger than field limit" in str(error):
+            limit = csv.field_size_limit()
+            raise ReadError(
+                f"{path}: 第{reader.line_num}行附近的单元格超过 {limit} 个字符"
+                f"（是否有未闭合的引号？） / a cell near line {reader.line_num} is longer than "
+                f"{limit} characters (is a quote left open?)"
+            ) from error
         raise ReadError(
             f"{path}: 第{reader.line_num}行格式错误（文件可能不完整） / malformed CSV at line "
             f"{reader.line_num} (is the file truncated?): {error}"

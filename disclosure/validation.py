@@ -13,7 +13,7 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from stdnum.cn import ric, uscc
@@ -23,6 +23,8 @@ from disclosure.categories import CategoryError, penalty_categories
 
 INDEFINITE = dt.date(2099, 12, 31)  # the template's 长期
 MAX_DECIMALS = 6  # 万元 to the 分
+# The largest amount: 10 digits before the point keep every sum of 分 within a BIGINT.
+MAX_AMOUNT = Decimal("9999999999.999999")
 
 # Full-width letters, digits and the ideographic space, in every cell; in codes, dates and amounts
 # also full-width punctuation. Chinese punctuation in free text (，：（）) stays as written.
@@ -141,19 +143,54 @@ def _shown(value: str) -> str:
 @functools.lru_cache(maxsize=65536)
 def credit_code_problem(code: str) -> tuple[str, str, str] | None:
     """Why `code` is not a usable unified social credit code: (rule, 中文, English), or None."""
+    shown = _shown(code)  # an identity number typed in the wrong column stays masked
     if len(set(code[:17])) == 1:
         return (
             "uscc_placeholder",
-            f"占位代码 {code} 不是有效的统一社会信用代码",
-            (f"{code} is a placeholder, not a unified social credit code"),
+            f"占位代码 {shown} 不是有效的统一社会信用代码",
+            (f"{shown} is a placeholder, not a unified social credit code"),
         )
     if not uscc.is_valid(code):
         return (
             "uscc",
-            f"{code} 不是有效的统一社会信用代码（GB 32100）",
-            (f"{code} is not a valid unified social credit code (GB 32100)"),
+            f"{shown} 不是有效的统一社会信用代码（GB 32100）",
+            (f"{shown} is not a valid unified social credit code (GB 32100)"),
         )
     return None
+
+
+class AmountError(ValueError):
+    """A text that is not an amount in 万元, with the rule it breaks and why, in both languages."""
+
+    def __init__(self, rule: str, zh: str, en: str) -> None:
+        super().__init__(en)
+        self.rule, self.zh, self.en = rule, zh, en
+
+
+def parse_amount(text: str) -> Decimal:
+    """The amount in 万元 that `text` gives ("0.2", "1,200", "3万元"), to the 分 and at most
+    MAX_AMOUNT; raises AmountError."""
+    value = text.strip().removesuffix("万元").replace(",", "")
+    if not _AMOUNT.fullmatch(value):
+        raise AmountError(
+            "amount",
+            f"「{_shown(value)}」不是以万元计的金额（如 0.2）",
+            f"{_shown(value)!r} is not an amount in 万元 (such as 0.2)",
+        )
+    amount = Decimal(value)  # the pattern admits only plain decimals
+    if amount > MAX_AMOUNT:  # first: quantize fails past 28 digits
+        raise AmountError(
+            "amount_range",
+            f"{_shown(value)} 万元超过上限 {MAX_AMOUNT}",
+            f"{_shown(value)} 万元 is more than the largest amount, {MAX_AMOUNT}",
+        )
+    if amount != amount.quantize(Decimal(1).scaleb(-MAX_DECIMALS)):
+        raise AmountError(
+            "amount_precision",
+            f"{_shown(value)} 万元超过 6 位小数（精确到分）",
+            f"{_shown(value)} 万元 has more than 6 decimals (1 分 = 0.000001 万元)",
+        )
+    return amount
 
 
 class _Cells:
@@ -166,10 +203,12 @@ class _Cells:
         raw = self.cells.get(key, "")
         if not raw:
             value = ""
-        elif free:  # free text: line breaks kept, a typed-in identity number masked
-            value = privacy.scrub(raw.translate(_ALNUM_TABLE).strip()) or ""
+        elif free:  # free text: line breaks kept
+            value = raw.translate(_ALNUM_TABLE).strip()
         else:
             value = _SPACES.sub(" ", raw.translate(_ALNUM_TABLE)).strip()
+        # an identity number typed into any text (a name, a title) is masked, never published
+        value = privacy.scrub(value) or ""
         if not value:
             if required:
                 raise _Bad(key, "required", "必填项为空", "is required but empty")
@@ -230,26 +269,10 @@ class _Cells:
         value = self.code(key, required=required)
         if value is None:
             return None
-        value = value.removesuffix("万元").replace(",", "")
-        if not _AMOUNT.fullmatch(value):
-            raise _Bad(
-                key,
-                "amount",
-                f"「{_shown(value)}」不是以万元计的金额（如 0.2）",
-                f"{_shown(value)!r} is not an amount in 万元 (such as 0.2)",
-            )
         try:
-            amount = Decimal(value)
-        except InvalidOperation:  # pragma: no cover - the pattern admits only decimals
-            raise _Bad(key, "amount", "不是金额", "is not an amount") from None
-        if amount != amount.quantize(Decimal(1).scaleb(-MAX_DECIMALS)):
-            raise _Bad(
-                key,
-                "amount_precision",
-                f"{value} 万元超过 6 位小数（精确到分）",
-                f"{value} 万元 has more than 6 decimals (1 分 = 0.000001 万元)",
-            )
-        return amount
+            return parse_amount(value)
+        except AmountError as error:
+            raise _Bad(key, error.rule, error.zh, error.en) from None
 
     def choice(self, key: str, values: Mapping[str, Any], *, default: Any = None) -> Any:
         value = self.text(key, required=default is None)

@@ -193,7 +193,7 @@ class Searcher:
         searcher = self._searchers[kind]
         sort = sorting.FieldFacet("decided", reverse=True) if order == "date" else None
         collector = searcher.collector(
-            limit=depth,
+            limit=max(depth, 1),  # whoosh refuses 0; a page of none still counts the matches
             sortedby=sort,
             groupedby={"department": sorting.FieldFacet("department")} if facets else None,
             filter=query.Term("department", department) if department else None,

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -70,11 +71,16 @@ def test_the_cache_key_holds_the_day(
     assert len(etags) == 2
 
 
+def refusal(message: str, code: str = "BAD_REQUEST") -> dict[str, Any]:
+    """The body of a request refused before GraphQL runs."""
+    return {"errors": [{"message": message, "extensions": {"code": code}}]}
+
+
 def test_requests_the_api_does_not_take(client: TestClient) -> None:
     batch = client.post("/graphql", json=[{"query": QUERY}, {"query": QUERY}])
     assert (batch.status_code, batch.json()) == (
         400,
-        {"errors": [{"message": "batching is not supported: send one operation per request"}]},
+        refusal("batching is not supported: send one operation per request"),
     )
     mutation = client.get(
         "/graphql",
@@ -82,7 +88,7 @@ def test_requests_the_api_does_not_take(client: TestClient) -> None:
     )
     assert (mutation.status_code, mutation.json()) == (
         405,
-        {"errors": [{"message": "mutations are sent by POST"}]},
+        refusal("mutations are sent by POST", "METHOD_NOT_ALLOWED"),
     )
     form = client.post("/graphql", data={"query": QUERY})
     assert form.status_code == 415
@@ -91,8 +97,66 @@ def test_requests_the_api_does_not_take(client: TestClient) -> None:
     )
     assert (bad.status_code, bad.json()) == (
         400,
-        {"errors": [{"message": "the request is not valid JSON"}]},
+        refusal("the request is not valid JSON"),
     )
+
+
+def test_operations_the_document_does_not_hold_are_refused(client: TestClient) -> None:
+    asked = {
+        "unknown name": ({"query": "{ lists { active } }", "operationName": "Nope"}, 400),
+        "no operation": ({"query": "fragment F on Query { lists { active } }"}, 400),
+        "subscription": ({"query": "subscription { lists { active } }"}, 400),
+        "two unnamed": ({"query": "query A { lists { active } } query B { stats { asOf } }"}, 400),
+    }
+    answers = {
+        name: (response.status_code, response.json())
+        for name, (body, _) in asked.items()
+        for response in [client.post("/graphql", json=body)]
+    }
+    assert answers == {
+        "unknown name": (400, refusal("the document holds no operation named 'Nope'")),
+        "no operation": (
+            400,
+            refusal("the document must hold one operation, or name one in operationName"),
+        ),
+        "subscription": (400, refusal("subscriptions are not served: send a query")),
+        "two unnamed": (
+            400,
+            refusal("the document holds several operations: name one in operationName"),
+        ),
+    }
+
+
+def test_text_that_is_not_unicode_is_refused(client: TestClient) -> None:
+    # a JSON escape may name half a surrogate pair: no character, and no database stores it
+    body = b'{"query": "query ($c: String!) { subject(creditCode: $c) { name } }", ' + (
+        b'"variables": {"c": "\\ud800"}}'
+    )
+    response = client.post("/graphql", content=body, headers={"content-type": "application/json"})
+    assert (response.status_code, response.json()) == (
+        400,
+        refusal("the request holds text that is not valid Unicode"),
+    )
+
+
+NESTED = "{ penalties(first: 100) { edges { node { subject { penalties(first: 100) { id } } } } } }"
+
+
+def test_every_graphql_error_carries_a_stable_code(client: TestClient) -> None:
+    asked = {
+        "{ lists { active }": "GRAPHQL_PARSE_FAILED",
+        "{ penaltys { totalCount } }": "GRAPHQL_VALIDATION_FAILED",
+        "{ penalties(first: 1000) { totalCount } }": "BAD_USER_INPUT",
+        '{ node(id: "x") { __typename } }': "BAD_USER_INPUT",
+        '{ subject(creditCode: "a\\u0000") { name } }': "BAD_USER_INPUT",
+        NESTED: "COST_LIMIT_EXCEEDED",
+    }
+    codes = {
+        query: [error["extensions"]["code"] for error in response.json()["errors"]]
+        for query in asked
+        for response in [client.post("/graphql", json={"query": query})]
+    }
+    assert codes == {query: [code] for query, code in asked.items()}
 
 
 def test_a_huge_body_is_refused_before_it_is_read(client: TestClient) -> None:
@@ -100,7 +164,7 @@ def test_a_huge_body_is_refused_before_it_is_read(client: TestClient) -> None:
     response = client.post("/graphql", content=huge, headers={"content-type": "application/json"})
     assert (response.status_code, response.json()) == (
         413,
-        {"errors": [{"message": "the request body is over 65536 bytes"}]},
+        refusal("the request body is over 65536 bytes", "PAYLOAD_TOO_LARGE"),
     )
 
 

@@ -529,6 +529,42 @@ def test_an_upheld_objection_may_correct_only_the_subject_named_in_the_row(
     ]
 
 
+def test_corrections_past_their_column_are_refused_and_change_nothing(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    penalty = factories.add_penalty(session)
+    session.commit()
+    gid = global_id(models.RecordKind.PENALTY, penalty.id or 0)
+    corrections = [
+        ("fineAmountWan", "1" * 30),  # no BIGINT holds it in 分
+        ("fineAmountWan", "NaN"),
+        ("fineAmountWan", "0.0000001"),
+        ("decisionDocNo", "赤" * 201),  # VARCHAR(200)
+        ("subjectId", str(2**40)),  # INTEGER
+        ("id", "2"),  # set by the workflows alone
+        ("decisionOn", "9999-12-31"),  # its publicity window would end past the calendar
+        ("decisionOn", "0001-01-01"),
+        ("publicityEndOn", "9999-12-31"),
+    ]
+    codes = []
+    for field, value in corrections:
+        run(OPEN, {"id": gid, "grounds": "更正"}, token=secrets.operator)
+        correcting = {
+            "objection": objection_ids(session)[-1],
+            "outcome": "CORRECTED",
+            "corrections": [{"field": field, "value": value}],
+        }
+        answer = run(RESOLVE, correcting, token=secrets.market)["data"]["resolveObjection"]
+        codes.append((field, answer["code"]))
+    assert codes == [(field, "INVALID") for field, _ in corrections]
+    shown = run("{ penalties { edges { node { fineAmountWan decisionDocNo } } } }")["data"]
+    assert shown == {
+        "penalties": {
+            "edges": [{"node": {"fineAmountWan": "0.2", "decisionDocNo": penalty.decision_doc_no}}]
+        }
+    }
+
+
 APPLY = """mutation($id: ID!) {
   applyForRepair(id: $id, commitment: "本公司承诺依法经营") {
     __typename

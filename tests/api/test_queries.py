@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 from decimal import Decimal
 from typing import Any
@@ -212,6 +213,27 @@ def test_node_by_global_id(run: Run, session: Session) -> None:
     assert run(query, {"id": "not-an-id"}) == {
         "data": {"node": None},
         "errors": ["not a record ID: 'not-an-id'"],
+    }
+
+
+def test_ids_and_cursors_past_the_columns_are_refused(run: Run) -> None:
+    # a record id is an INTEGER, an event id a BIGINT: a larger number is no id at all
+    too_far = {
+        "node": ("{ node(id: $x) { __typename } }", f"penalty:{2**31}", "ID!"),
+        "penalties": ("{ penalties(after: $x) { totalCount } }", f"k:2026-01-01:{2**31}", "String"),
+        "changes": ("{ changes(after: $x) { hasMore } }", f"e:{2**63}", "String"),
+    }
+    messages = {
+        field: run(
+            f"query ($x: {kind}) {query}",
+            {"x": base64.urlsafe_b64encode(text.encode()).decode()},
+        )["errors"][0].split(":")[0]
+        for field, (query, text, kind) in too_far.items()
+    }
+    assert messages == {
+        "node": "not a record ID",
+        "penalties": "not a cursor of this list",
+        "changes": "not a cursor of the change stream",
     }
 
 

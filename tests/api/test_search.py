@@ -68,6 +68,13 @@ def test_search_hits_facets_and_paging(run: Run, indexed: search.Searcher) -> No
     }
 
 
+def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Searcher) -> None:
+    query = '{ search(query: "鸿达 食品", first: 0) { totalCount hasNextPage edges { cursor } } }'
+    assert run(query, searcher=indexed) == {
+        "data": {"search": {"totalCount": 3, "hasNextPage": True, "edges": []}}
+    }
+
+
 def test_a_withdrawn_record_is_hidden_even_before_the_index_catches_up(
     run: Run, indexed: search.Searcher, engine: sa.Engine
 ) -> None:
