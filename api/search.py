@@ -5,8 +5,10 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+from typing import Any
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from api.limits import ApiError
 from api.types import ContextInfo, Department, Record
@@ -56,11 +58,19 @@ class SearchConnection:
     edges: list[SearchEdge] = strawberry.field(description="检索结果 the hits of this page")
     has_next_page: bool = strawberry.field(description="后面还有 more hits follow")
     end_cursor: str | None = strawberry.field(description="末条游标 pass as `after`")
-    total_count: int = strawberry.field(description="总数 all matches")
+    total_count: int = strawberry.field(
+        description=(
+            f"总数 all matches, counted up to {index_search.COUNT_LIMIT:,} per kind unless "
+            "byDepartment is asked for (complete says whether it is all)"
+        )
+    )
     by_kind: list[KindFacet] = strawberry.field(description="按类型 matches by kind")
     by_department: list[DepartmentFacet] = strawberry.field(description="按单位 by department")
     complete: bool = strawberry.field(
-        description="完整 false when the time budget cut the search short (counts are partial)"
+        description=(
+            "完整 false when the counts are partial: the time budget cut the search short, or "
+            f"counting stopped at {index_search.COUNT_LIMIT:,} matches of a kind"
+        )
     )
 
 
@@ -78,6 +88,17 @@ def _offset(cursor: str | None) -> int:
     except (binascii.Error, UnicodeError, ValueError):
         pass
     raise ApiError(f"not a search cursor: {cursor!r}")
+
+
+def _selects(selections: list[Any], name: str) -> bool:
+    """Whether a field of this name is selected here, directly or through a fragment."""
+    for selection in selections:
+        if isinstance(selection, SelectedField):
+            if selection.name == name:
+                return True
+        elif _selects(selection.selections, name):
+            return True
+    return False
 
 
 def resolve(
@@ -104,6 +125,8 @@ def resolve(
             order=order.value,
             offset=offset,
             limit=first,
+            # counting by department is a pass over every match: only when it is asked for
+            facets=_selects(info.selected_fields[0].selections, "byDepartment"),
         )
     except index_search.QueryError as error:
         raise ApiError(str(error)) from error

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 import threading
 from collections import Counter
@@ -18,6 +19,9 @@ from search_index import analysis, indexer
 
 MAX_QUERY_LENGTH = 100
 MAX_WINDOW = 1000  # how deep relevance paging goes, like every public search API
+# Matches counted one by one at most, per kind, without facets: past this the count stops and
+# the results say they are not complete (counting all of half a million matches takes seconds).
+COUNT_LIMIT = 10_000
 TIME_BUDGET_SECONDS = 0.5
 _CODE = re.compile(r"[0-9A-Z]{4,18}")
 
@@ -44,7 +48,7 @@ class Results:
     total: int
     by_kind: dict[models.RecordKind, int]
     by_department: dict[str, int]  # source unit credit code → matches
-    complete: bool  # False when the time budget cut the search short
+    complete: bool  # False when the time budget or the count limit cut the counts short
 
 
 def parse(text: str) -> query.Query:
@@ -166,7 +170,11 @@ class Searcher:
                 decided = hit["decided"]
                 key = (decided, hit.score) if order == "date" else (hit.score, decided)
                 ranked.append((key, kind, hit))
-            by_kind[kind] = len(results)
+            if facets:  # every match was collected: the count is at hand
+                by_kind[kind] = len(results)
+            else:
+                by_kind[kind], counted = self._count(kind, parsed, department, results)
+                whole = whole and counted
             if facets and whole:
                 by_department.update(
                     {name: len(docs) for name, docs in results.groups("department").items()}
@@ -180,6 +188,19 @@ class Searcher:
             by_department=dict(by_department),
             complete=complete,
         )
+
+    def _count(
+        self, kind: models.RecordKind, parsed: query.Query, department: str | None, results: Any
+    ) -> tuple[int, bool]:
+        """The matches of a search whose collector skipped what could not make the page, up
+        to COUNT_LIMIT; and whether that is all of them."""
+        if results.has_exact_length():
+            return len(results), True
+        if department:
+            parsed = query.And([parsed, query.Term("department", department)])
+        matches = self._searchers[kind].docs_for_query(parsed)
+        count = sum(1 for _ in itertools.islice(matches, COUNT_LIMIT + 1))
+        return min(count, COUNT_LIMIT), count <= COUNT_LIMIT
 
     def _search_shard(
         self,

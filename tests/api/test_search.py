@@ -68,6 +68,19 @@ def test_search_hits_facets_and_paging(run: Run, indexed: search.Searcher) -> No
     }
 
 
+def test_counts_by_department_only_when_asked_for_also_through_a_fragment(
+    run: Run, indexed: search.Searcher
+) -> None:
+    plain = run('{ search(query: "鸿达") { totalCount edges { cursor } } }', searcher=indexed)
+    assert plain["data"]["search"]["totalCount"] == 3
+    spread = run(
+        """{ search(query: "鸿达") { ...Counts } }
+        fragment Counts on SearchConnection { totalCount byDepartment { count } }""",
+        searcher=indexed,
+    )
+    assert spread["data"]["search"] == {"totalCount": 3, "byDepartment": [{"count": 3}]}
+
+
 def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Searcher) -> None:
     query = '{ search(query: "鸿达 食品", first: 0) { totalCount hasNextPage edges { cursor } } }'
     assert run(query, searcher=indexed) == {

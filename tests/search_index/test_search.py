@@ -227,3 +227,21 @@ def test_two_nodes_with_their_own_folders_converge(engine: sa.Engine, tmp_path: 
         models.RecordKind.LICENSE,
         models.RecordKind.LIST_ENTRY,
     ]
+
+
+def test_without_facets_counting_stops_at_the_limit_and_says_so(
+    searcher: search.Searcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = searcher.search("赤坎", limit=5, facets=True)
+    assert exact.complete and exact.total > 30
+    monkeypatch.setattr(search, "COUNT_LIMIT", 10)
+    capped = searcher.search("赤坎", limit=5, facets=False)
+    assert not capped.complete
+    assert capped.total == sum(capped.by_kind.values()) <= 10 * len(models.RecordKind)
+    # the same page (records of equal score may come in another order)
+    assert [round(hit.score, 6) for hit in capped.hits] == [
+        round(hit.score, 6) for hit in exact.hits
+    ]
+    monkeypatch.setattr(search, "COUNT_LIMIT", 1000)  # above every kind's matches
+    counted = searcher.search("赤坎", limit=5, facets=False)
+    assert (counted.total, counted.by_kind, counted.complete) == (exact.total, exact.by_kind, True)
