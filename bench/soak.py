@@ -234,11 +234,13 @@ class _Samples:
             for day, record_id, _code, _name in rows
         ]
         self.codes = [code for _day, _id, code, _name in rows if code]
-        # 2- to 4-character fragments of names, as people type them
+        # what people type: 2 or 4 characters of the distinctive part of a name (past the
+        # city and district every company name starts with)
         self.words = [
-            name[start : start + size]
+            name[start : start + size] if len(name) >= start + size else name
             for _day, _id, _code, name in rows
-            for start, size in ((len(name) // 2 - 2, 4), (0, 2))
+            for start in [6 if name.startswith("湛江市赤坎区") else 3]
+            for size in (2, 4)
         ]
 
 
