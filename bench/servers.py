@@ -43,7 +43,8 @@ def server(command: list[str], port: int, env: dict[str, str]) -> Iterator[int]:
 
 
 def memory_mb(pid: int, field: str = "VmRSS") -> float:
-    """The process's resident memory now (VmRSS) or at its peak (VmHWM), in MB."""
+    """A memory figure of the process from the kernel, in MB: resident now (VmRSS), at its
+    peak (VmHWM), or the anonymous part of the resident set (RssAnon)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
