@@ -148,13 +148,22 @@ class _Connections:
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> int:
         """POST `body`; the response's status (its body is read and dropped)."""
+        reused = bool(self.idle)
         reader, writer = (
-            self.idle.pop() if self.idle else await asyncio.open_connection(self.host, self.port)
+            self.idle.pop() if reused else await asyncio.open_connection(self.host, self.port)
         )
         lines = [f"POST {path} HTTP/1.1", f"host: {self.host}", f"content-length: {len(body)}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            writer.close()
+            if reused and not getattr(error, "partial", b""):
+                # the node closed this connection while it was idle (its keep-alive timeout):
+                # nothing was answered, so send it again on another, as HTTP clients do
+                return await self.post(path, body, headers)
+            raise
         status_line, *header_lines = head.decode("latin-1").split("\r\n")
         length = 0
         keep = True
