@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -50,8 +51,15 @@ def connected(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield connection
 
 
-def create_engine(url: str, **options: Any) -> sa.Engine:
-    """An engine for `url`; SQLite files get foreign keys, WAL and a busy timeout.
+BULK_PAGE_CACHE_MIB = 64  # per SQLite connection: bulk writes touch many index pages
+SERVING_PAGE_CACHE_MIB = 8  # an API node's many reading connections share the OS page cache
+
+
+def create_engine(
+    url: str, *, page_cache_mib: int = BULK_PAGE_CACHE_MIB, **options: Any
+) -> sa.Engine:
+    """An engine for `url`; SQLite files get foreign keys, WAL, a busy timeout and a page cache
+    of `page_cache_mib` per connection.
 
     Statement parameters never appear in error messages: they may hold identity numbers.
     """
@@ -68,17 +76,17 @@ def create_engine(url: str, **options: Any) -> sa.Engine:
                 ) from error
         options.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = sa.create_engine(url, **options)
-        sa.event.listen(engine, "connect", _sqlite_pragmas)
+        sa.event.listen(engine, "connect", functools.partial(_sqlite_pragmas, page_cache_mib))
         return engine
     return sa.create_engine(url, pool_pre_ping=True, **options)
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(page_cache_mib: int, connection: Any, _record: Any) -> None:
     cursor = connection.cursor()
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.execute("PRAGMA cache_size = -65536")  # 64 MiB: bulk writes touch many index pages
+    cursor.execute(f"PRAGMA cache_size = -{page_cache_mib * 1024}")
     cursor.close()
 
 

@@ -33,11 +33,14 @@ class Env:
     def __init__(self, environ: dict[str, str]) -> None:
         self.settings = settings.Settings.from_env(environ)
         self._engine: sa.Engine | None = None
+        self.page_cache_mib = db.BULK_PAGE_CACHE_MIB  # a serving node asks for less
 
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
-            self._engine = db.create_engine(self.settings.database_url)
+            self._engine = db.create_engine(
+                self.settings.database_url, page_cache_mib=self.page_cache_mib
+            )
         return self._engine
 
     def close(self) -> None:

@@ -94,6 +94,7 @@ def serve(
     follow: float,
 ) -> None:
     """Serve GraphQL at /graphql, /healthz, and the published site at /."""
+    env.page_cache_mib = db.SERVING_PAGE_CACHE_MIB
     with user_errors():
         env.require_schema()
     try:

@@ -79,3 +79,11 @@ def test_errors_never_show_statement_parameters(session: Session) -> None:
         )
     assert "null" in str(raised.value).lower()
     assert test_privacy.unmasked_id_numbers(str(raised.value)) == []
+
+
+def test_sqlite_connections_get_the_page_cache_asked_for(tmp_path: Path) -> None:
+    for mib in (db.BULK_PAGE_CACHE_MIB, db.SERVING_PAGE_CACHE_MIB):
+        engine = db.create_engine(f"sqlite:///{tmp_path / 'cache.db'}", page_cache_mib=mib)
+        with engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -mib * 1024
+        engine.dispose()
