@@ -288,12 +288,17 @@ def correct(
         models.EventType.CORRECTED,
         effective_on=ctx.on,
         actor=ctx.actor,
-        payload={
-            "before": {name: events.jsonable(old) for name, (old, _new) in diff.items()},
-            "after": {name: events.jsonable(new) for name, (_old, new) in diff.items()},
-        },
+        payload=_corrected(diff),
     )
     return diff
+
+
+def _corrected(diff: Mapping[str, tuple[Any, Any]], prefix: str = "") -> dict[str, Any]:
+    """The payload of CORRECTED: the fields' values before and after."""
+    return {
+        "before": {prefix + name: events.jsonable(old) for name, (old, _new) in diff.items()},
+        "after": {prefix + name: events.jsonable(new) for name, (_old, new) in diff.items()},
+    }
 
 
 # A subject's details as a template row states them; its key (credit code or identity digest)
@@ -330,10 +335,7 @@ def correct_subject(
     for name, (_old, new) in diff.items():
         setattr(subject, name, new)
     session.add(subject)
-    payload = {
-        "before": {f"subject.{name}": events.jsonable(old) for name, (old, _new) in diff.items()},
-        "after": {f"subject.{name}": events.jsonable(new) for name, (_old, new) in diff.items()},
-    }
+    payload = _corrected(diff, prefix="subject.")
     records: list[models.Record] = []
     for model in models.RECORD_MODELS.values():
         public = col(model.subject_id) == subject.id, lifecycle.public_clause(model, ctx.on)

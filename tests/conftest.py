@@ -16,6 +16,16 @@ from disclosure import db, settings
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
 
+def reset_postgres() -> None:
+    """Empty the PostgreSQL test database: its schema dropped, for `gongshi init` to migrate."""
+    assert POSTGRES_URL is not None
+    engine = db.create_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+        connection.exec_driver_sql("CREATE SCHEMA public")
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def postgres_engine() -> Iterator[sa.Engine]:
     """A PostgreSQL database migrated by Alembic from scratch once per test session."""

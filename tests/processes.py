@@ -34,11 +34,7 @@ class World:
         self.folder = folder
         self.data_dir = folder / "var"
         if conftest.POSTGRES_URL:
-            engine = db.create_engine(conftest.POSTGRES_URL)
-            with engine.begin() as connection:
-                connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-                connection.exec_driver_sql("CREATE SCHEMA public")
-            engine.dispose()
+            conftest.reset_postgres()
             separator = "&" if "?" in conftest.POSTGRES_URL else "?"
             self.url = f"{conftest.POSTGRES_URL}{separator}application_name={APPLICATION}"
             self.sqlite_file: Path | None = None

@@ -405,11 +405,7 @@ def gongshi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunn
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("GONGSHI_DATA_DIR", raising=False)
     if conftest.POSTGRES_URL:
-        engine = db.create_engine(conftest.POSTGRES_URL)
-        with engine.begin() as connection:
-            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
-        engine.dispose()
+        conftest.reset_postgres()
         monkeypatch.setenv("DATABASE_URL", conftest.POSTGRES_URL)
     else:
         monkeypatch.delenv("DATABASE_URL", raising=False)
