@@ -51,7 +51,7 @@ def connected(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield connection
 
 
-BULK_PAGE_CACHE_MIB = 64  # per SQLite connection: bulk writes touch many index pages
+BULK_PAGE_CACHE_MIB = 32  # per SQLite connection: bulk writes touch many index pages
 SERVING_PAGE_CACHE_MIB = 8  # an API node's many reading connections share the OS page cache
 
 
