@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from click.testing import CliRunner
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
@@ -24,6 +25,19 @@ def reset_postgres() -> None:
         connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
         connection.exec_driver_sql("CREATE SCHEMA public")
     engine.dispose()
+
+
+def cli_runner(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    """The command line in an empty working directory, on the database the tests run against
+    (its default SQLite file there, or the PostgreSQL test database emptied)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GONGSHI_DATA_DIR", raising=False)
+    if POSTGRES_URL:
+        reset_postgres()
+        monkeypatch.setenv("DATABASE_URL", POSTGRES_URL)
+    else:
+        monkeypatch.delenv("DATABASE_URL", raising=False)
+    return CliRunner()
 
 
 @pytest.fixture(scope="session")

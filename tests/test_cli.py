@@ -14,14 +14,7 @@ from tests import conftest
 @pytest.fixture
 def run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """A runner in an empty working directory, on the database the tests run against."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GONGSHI_DATA_DIR", raising=False)
-    if conftest.POSTGRES_URL:
-        conftest.reset_postgres()
-        monkeypatch.setenv("DATABASE_URL", conftest.POSTGRES_URL)
-    else:
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-    return CliRunner()
+    return conftest.cli_runner(tmp_path, monkeypatch)
 
 
 def _engine(tmp_path: Path) -> sa.Engine:

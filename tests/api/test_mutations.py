@@ -716,13 +716,18 @@ def test_overdue_objections_repairs_and_late_withdrawals_are_in_stats(
     }
 
 
-def license_cells(**overrides: str) -> dict[str, str]:
-    """A valid license row of the template, by our column keys (the penalty row's parties)."""
-    parties = {
+def _parties() -> dict[str, str]:
+    """The subject, authority and source unit of the sample penalty row."""
+    return {
         key: value
         for key, value in penalty_cells().items()
         if key.startswith(("subject", "legal_rep", "authority", "source"))
     }
+
+
+def license_cells(**overrides: str) -> dict[str, str]:
+    """A valid license row of the template, by our column keys (the penalty row's parties)."""
+    parties = _parties()
     return (
         parties
         | {
@@ -740,11 +745,7 @@ def license_cells(**overrides: str) -> dict[str, str]:
 
 def entry_cells(list_code: str, **overrides: str) -> dict[str, str]:
     """A valid list entry row, by our column keys (the penalty row's parties)."""
-    parties = {
-        key: value
-        for key, value in penalty_cells().items()
-        if key.startswith(("subject", "legal_rep", "authority", "source"))
-    }
+    parties = _parties()
     return (
         parties
         | {

@@ -402,14 +402,7 @@ def test_random_text_in_every_column_is_accepted_or_rejected_by_name(
 @pytest.fixture
 def gongshi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
     """The command line in an empty working directory, on the database the tests run against."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GONGSHI_DATA_DIR", raising=False)
-    if conftest.POSTGRES_URL:
-        conftest.reset_postgres()
-        monkeypatch.setenv("DATABASE_URL", conftest.POSTGRES_URL)
-    else:
-        monkeypatch.delenv("DATABASE_URL", raising=False)
-    runner = CliRunner()
+    runner = conftest.cli_runner(tmp_path, monkeypatch)
     assert runner.invoke(cli.main, ["init"]).exit_code == 0
     yield runner
 
