@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import email.utils
@@ -40,7 +39,7 @@ from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from api import cache, context, ratelimit, schema
+from api import cache, context, execution, ratelimit, schema
 from api.limits import Limits
 from disclosure import db, queries, settings
 from search_index import indexer, search
@@ -343,7 +342,7 @@ class GraphQLEndpoint:
         """The response body, and whether it may be cached (no errors). Runs in a query thread,
         on an event loop of its own (the subject resolver awaits its DataLoader)."""
         try:
-            result = asyncio.run(
+            result = execution.run(
                 self.schema.execute(
                     query,
                     variable_values=variables,

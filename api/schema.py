@@ -19,7 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from api import changes, mutations, stats
+from api import changes, execution, mutations, stats
 from api import search as full_text
 from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size
 from api.types import (
@@ -279,4 +279,5 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         mutation=mutations.Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
+        execution_context_class=execution.ExecutionContext,
     )

@@ -1,0 +1,129 @@
+"""The short way through plain leaf fields answers exactly what graphql-core's standard way does."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+import strawberry
+from sqlmodel import Session
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from api import execution, schema
+from api.limits import Limits
+from disclosure import settings
+from tests import factories
+from tests.api.conftest import execute
+
+# aliases, the same field twice, __typename, fragments, skip/include, nested objects, lists,
+# enums, dates, decimals, nulls, a field with a resolver among plain ones, and the connection
+QUERY = """query ($yes: Boolean!, $no: Boolean!) {
+  penalties(first: 5) {
+    __typename
+    edges {
+      cursor
+      node {
+        __typename
+        ...Parts
+        id
+        number: id
+        decisionDocNo
+        decisionOn
+        fineAmountWan
+        confiscationAmountWan
+        categories
+        severity
+        kind
+        remarks
+        objectionOpenedOn
+        url
+        globalId
+        skipped: violationFacts @skip(if: $yes)
+        included: violationFacts @include(if: $yes)
+        excluded: legalBasis @include(if: $no)
+        subject { __typename key category name creditCode maskedIdNumber url }
+        authority { creditCode name }
+        sourceUnit { ... on Department { name creditCode } }
+      }
+    }
+    pageInfo { hasNextPage endCursor startCursor hasPreviousPage }
+  }
+  lists { active list { code kind name } }
+}
+fragment Parts on Penalty { id content publicityEndOn underObjection }"""
+
+
+def _standard() -> strawberry.Schema:
+    graphql = schema.build(Limits())
+    graphql.execution_context_class = StrawberryGraphQLCoreExecutionContext
+    return graphql
+
+
+def test_plain_leaf_fields_complete_as_graphql_core_completes_them(
+    graphql: strawberry.Schema,
+    engine: sa.Engine,
+    app_settings: settings.Settings,
+    session: Session,
+) -> None:
+    assert graphql.execution_context_class is execution.ExecutionContext
+    subject = factories.add_subject(session)
+    for day in range(4):
+        factories.add_penalty(
+            session,
+            subject_id=subject.id,
+            decision_on=factories.DEFAULT_ON - dt.timedelta(days=day + 1),
+            remarks="备注" if day % 2 else None,
+        )
+    factories.add_list_entry(session)
+    session.commit()
+    variables = {"yes": True, "no": False}
+    fast = execute(graphql, engine, app_settings, QUERY, variables)
+    standard = execute(_standard(), engine, app_settings, QUERY, variables)
+    assert "errors" not in fast, fast
+    assert len(fast["data"]["penalties"]["edges"]) == 4
+    assert fast == standard
+    # field order too: the JSON body keeps the order of the selection set
+    node = fast["data"]["penalties"]["edges"][0]["node"]
+    assert list(node) == list(standard["data"]["penalties"]["edges"][0]["node"])
+    assert list(node)[:6] == [
+        "__typename",
+        "id",
+        "content",
+        "publicityEndOn",
+        "underObjection",
+        "number",
+    ]
+
+
+@strawberry.type
+class Thing:
+    name: str
+    count: int
+    note: str | None
+
+
+@strawberry.type
+class Things:
+    @strawberry.field
+    def things(self) -> list[Thing | None]:
+        return [
+            Thing(name="ok", count=1, note=None),
+            Thing(name=None, count=2, note="x"),  # type: ignore[arg-type]
+            Thing(name="bad", count="many", note="y"),  # type: ignore[arg-type]
+        ]
+
+
+def test_values_the_short_way_cannot_complete_fail_as_graphql_core_fails_them() -> None:
+    query = "{ things { name count note } }"
+    answers = [
+        strawberry.Schema(query=Things, execution_context_class=context_class).execute_sync(query)
+        for context_class in (execution.ExecutionContext, StrawberryGraphQLCoreExecutionContext)
+    ]
+    fast, standard = ((a.data, [e.formatted for e in a.errors or []]) for a in answers)
+    assert fast == standard
+    data, errors = fast
+    assert data == {"things": [{"name": "ok", "count": 1, "note": None}, None, None]}
+    assert [(error["path"], error["message"][:30]) for error in errors] == [
+        (["things", 1, "name"], "Cannot return null for non-nul"),
+        (["things", 2, "count"], "Int cannot represent non-integ"),
+    ]
