@@ -61,7 +61,8 @@ class SearchConnection:
     total_count: int = strawberry.field(
         description=(
             f"总数 all matches, counted up to {index_search.COUNT_LIMIT:,} per kind unless "
-            "byDepartment is asked for (complete says whether it is all)"
+            "byDepartment is asked for (complete says whether it is all); counting costs: "
+            "ask only when you show it"
         )
     )
     by_kind: list[KindFacet] = strawberry.field(description="按类型 matches by kind")
@@ -101,6 +102,16 @@ def _selects(selections: list[Any], name: str) -> bool:
     return False
 
 
+def _counts(selections: list[Any]) -> index_search.Counts:
+    """What to count: each level costs a pass over more of the matches, so only what the
+    query selects (a page of hits alone counts nothing)."""
+    if _selects(selections, "byDepartment"):
+        return "departments"
+    if any(_selects(selections, name) for name in ("totalCount", "byKind", "complete")):
+        return "kinds"
+    return "none"
+
+
 def resolve(
     info: ContextInfo,
     query: str,
@@ -125,8 +136,7 @@ def resolve(
             order=order.value,
             offset=offset,
             limit=first,
-            # counting by department is a pass over every match: only when it is asked for
-            facets=_selects(info.selected_fields[0].selections, "byDepartment"),
+            counts=_counts(info.selected_fields[0].selections),
         )
     except index_search.QueryError as error:
         raise ApiError(str(error)) from error
@@ -153,7 +163,7 @@ def resolve(
     units = queries.departments_by_code(context.session, found.by_department)
     return SearchConnection(
         edges=edges,
-        has_next_page=offset + first < min(found.total, index_search.MAX_WINDOW),
+        has_next_page=found.more,
         end_cursor=_cursor(offset + len(found.hits)) if found.hits else None,
         total_count=found.total,
         by_kind=[KindFacet(kind=kind, count=count) for kind, count in found.by_kind.items()],

@@ -10,6 +10,9 @@ from whoosh import fields
 from disclosure import models, privacy
 from search_index import analysis
 
+# The layout of the documents below: an index built with another cannot be searched (rebuild it).
+FORMAT = 2
+
 
 def schema() -> fields.Schema:
     """The fields of every shard (one shard per record kind)."""
@@ -17,10 +20,13 @@ def schema() -> fields.Schema:
     return fields.Schema(
         key=fields.ID(stored=True, unique=True),  # "<kind>:<id>"
         record_id=fields.NUMERIC(stored=True, bits=64),
-        name=fields.TEXT(analyzer=text, stored=True, field_boost=2.0),  # 行政相对人名称
+        # name and decision texts in one field: a query word is one posting list to intersect,
+        # not a union of one per field (whoosh skips through unions slowly)
+        text=fields.TEXT(analyzer=text),
+        name=fields.TEXT(analyzer=text, stored=True),  # 行政相对人名称: ranks name matches first
         credit_code=fields.ID(stored=True),  # exact; upper case
         doc_no=fields.ID(stored=True),  # 决定书文号, exact
-        body=fields.TEXT(analyzer=text, stored=True),  # decision texts, for snippets
+        body=fields.STORED(),  # decision texts, for snippets
         authority=fields.TEXT(analyzer=text),  # 机关 and department names
         department=fields.ID(stored=True),  # source unit credit code: filter and facet
         category=fields.KEYWORD(commas=True, lowercase=False),
@@ -59,13 +65,15 @@ def document(
 ) -> dict[str, Any]:
     """The index document of a public record."""
     subject = shown.subject
+    body = _body(shown)
     return {
         "key": key(shown.kind, shown.id),
         "record_id": shown.id,
+        "text": f"{subject.name}\n{body}",
         "name": subject.name,
         "credit_code": subject.credit_code or "",
         "doc_no": shown.decision_doc_no,
-        "body": _body(shown),
+        "body": body,
         "authority": f"{shown.authority.name}\n{shown.source_unit.name}",
         "department": shown.source_unit.credit_code,
         "category": ",".join(_categories(shown)),

@@ -37,6 +37,7 @@ class Watermark:
 
     event_id: int
     as_of: dt.date
+    format: int = documents.FORMAT  # the document layout of the build
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,13 +58,23 @@ def current(index_dir: Path) -> Path | None:
 
 
 def read_watermark(build: Path) -> Watermark:
+    """How far `build` has followed the change log; IndexUnavailable if it was built with
+    another document layout than this gongshi's."""
     data = json.loads((build / "watermark.json").read_text(encoding="utf-8"))
-    return Watermark(int(data["event_id"]), dt.date.fromisoformat(data["as_of"]))
+    mark = Watermark(
+        int(data["event_id"]), dt.date.fromisoformat(data["as_of"]), int(data.get("format", 1))
+    )
+    if mark.format != documents.FORMAT:
+        raise IndexUnavailable(
+            f"the index in {build.parent.parent} was built by another version of gongshi "
+            "(a different document layout): run `gongshi index --rebuild`"
+        )
+    return mark
 
 
 def _write_watermark(build: Path, mark: Watermark) -> None:
     temporary = build / "watermark.json.tmp"
-    payload = {"event_id": mark.event_id, "as_of": mark.as_of.isoformat()}
+    payload = {"event_id": mark.event_id, "as_of": mark.as_of.isoformat(), "format": mark.format}
     temporary.write_text(json.dumps(payload), encoding="utf-8")
     os.replace(temporary, build / "watermark.json")
 

@@ -6,6 +6,7 @@ import dataclasses
 import itertools
 import re
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 from typing import Any, Literal
@@ -19,11 +20,15 @@ from search_index import analysis, indexer
 
 MAX_QUERY_LENGTH = 100
 MAX_WINDOW = 1000  # how deep relevance paging goes, like every public search API
-# Matches counted one by one at most, per kind, without facets: past this the count stops and
-# the results say they are not complete (counting all of half a million matches takes seconds).
+# Matches counted one by one at most, per kind, when only counts by kind are asked for: past this
+# the count stops and the results say they are not complete (counting all of half a million
+# matches takes seconds).
 COUNT_LIMIT = 10_000
-TIME_BUDGET_SECONDS = 0.5
+TIME_BUDGET_SECONDS = 0.4  # one search, all its shards together…
+SHARD_SECONDS = 0.05  # …but each shard at least this long
+NAME_BOOST = 2.0  # a record whose subject's name holds every word ranks above one whose text does
 _CODE = re.compile(r"[0-9A-Z]{4,18}")
+_SNIPPETS = highlight.ContextFragmenter(maxchars=120, surround=30)
 
 
 class QueryError(ValueError):
@@ -40,20 +45,27 @@ class Hit:
     highlights: dict[str, str]  # field → HTML snippet with <b class="match …"> marks
 
 
+# What a search counts besides its page of hits: nothing (the cheapest: a page and whether more
+# follow), the matches of each kind (up to COUNT_LIMIT), or every match by kind and department.
+Counts = Literal["none", "kinds", "departments"]
+
+
 @dataclasses.dataclass(frozen=True)
 class Results:
-    """A page of hits, with counts of all matches by kind and by department."""
+    """A page of hits, whether more follow, and the counts that were asked for."""
 
     hits: list[Hit]
-    total: int
-    by_kind: dict[models.RecordKind, int]
-    by_department: dict[str, int]  # source unit credit code → matches
-    complete: bool  # False when the time budget or the count limit cut the counts short
+    more: bool  # hits follow this page (within MAX_WINDOW)
+    total: int  # all matches; 0 unless counted
+    by_kind: dict[models.RecordKind, int]  # empty unless counted
+    by_department: dict[str, int]  # source unit credit code → matches; empty unless counted
+    complete: bool  # False when the time budget or the count limit cut the search short
 
 
 def parse(text: str) -> query.Query:
-    """The query for what a user typed: its words (as bigrams) in name, text or authority, or an
-    exact credit code or document number, which ranks first."""
+    """The query for what a user typed: its words (as bigrams) in the name and decision texts,
+    name matches ranking first, or all in the authority's name; or an exact credit code or
+    document number, which ranks first."""
     stripped = text.strip()
     if not stripped:
         raise QueryError("查询内容为空 / the query is empty")
@@ -71,14 +83,13 @@ def parse(text: str) -> query.Query:
         )
     words = analysis.terms(stripped)
     if words:
-        alternatives.append(
-            query.And(
-                [
-                    query.Or([query.Term(field, word) for field in ("name", "body", "authority")])
-                    for word in words
-                ]
-            )
-        )
+        alternatives += [
+            query.AndMaybe(
+                query.And([query.Term("text", word) for word in words]),
+                query.And([query.Term("name", word) for word in words], boost=NAME_BOOST),
+            ),
+            query.And([query.Term("authority", word) for word in words]),
+        ]
     elif len(alternatives) == 1 and not _CODE.fullmatch(code):
         raise QueryError("查询内容中没有可检索的文字 / the query has no searchable words")
     return query.Or(alternatives)
@@ -110,6 +121,7 @@ class Searcher:
                 f"no index in {self.index_dir}: run `gongshi index --rebuild`"
             )
         if build != self._build:
+            indexer.read_watermark(build)  # refuses a build of another document layout
             self.close()
             self._indexes = {
                 kind: whoosh_index.open_dir(str(build / kind.value)) for kind in models.RecordKind
@@ -138,51 +150,57 @@ class Searcher:
         order: Literal["relevance", "date"] = "relevance",
         offset: int = 0,
         limit: int = 20,
-        facets: bool = True,
+        counts: Counts = "departments",
     ) -> Results:
-        """Hits `offset` to `offset + limit` of `text` across the chosen kinds; counts by
-        department only when `facets` (they cost a pass over every match)."""
+        """Hits `offset` to `offset + limit` of `text` across the chosen kinds, with `counts`
+        (each level costs more: counting by department is a pass over every match)."""
         if offset < 0 or offset + limit > MAX_WINDOW:
             raise QueryError(f"结果只能翻到前 {MAX_WINDOW} 条 / results go {MAX_WINDOW} deep")
         parsed = parse(text)
+        words = frozenset(analysis.terms(text))
         with self._lock:
-            return self._search(parsed, kinds, department, order, offset, limit, facets)
+            return self._search(parsed, words, kinds, department, order, offset, limit, counts)
 
     def _search(
         self,
         parsed: query.Query,
+        words: frozenset[str],
         kinds: list[models.RecordKind] | None,
         department: str | None,
         order: Literal["relevance", "date"],
         offset: int,
         limit: int,
-        facets: bool,
+        counts: Counts,
     ) -> Results:
         ranked: list[tuple[Any, models.RecordKind, Any]] = []
         by_kind: dict[models.RecordKind, int] = {}
         by_department: Counter[str] = Counter()
         complete = True
+        grouped = counts == "departments"
+        window = min(offset + limit + 1, MAX_WINDOW)  # one more: whether another page follows
+        deadline = time.monotonic() + TIME_BUDGET_SECONDS
         for kind in kinds or list(models.RecordKind):
             results, whole = self._search_shard(
-                kind, parsed, department, order, offset + limit, facets
+                kind, parsed, department, order, window, grouped, deadline
             )
             for hit in results:
                 decided = hit["decided"]
                 key = (decided, hit.score) if order == "date" else (hit.score, decided)
                 ranked.append((key, kind, hit))
-            if facets:  # every match was collected: the count is at hand
+            if grouped:  # every match was collected: the counts are at hand
                 by_kind[kind] = len(results)
-            else:
+                if whole:
+                    by_department.update(
+                        {name: len(docs) for name, docs in results.groups("department").items()}
+                    )
+            elif counts == "kinds":
                 by_kind[kind], counted = self._count(kind, parsed, department, results)
                 whole = whole and counted
-            if facets and whole:
-                by_department.update(
-                    {name: len(docs) for name, docs in results.groups("department").items()}
-                )
             complete = complete and whole
         ranked.sort(key=lambda entry: entry[0], reverse=True)
         return Results(
-            hits=[_hit(kind, hit) for _key, kind, hit in ranked[offset : offset + limit]],
+            hits=[_hit(kind, hit, words) for _key, kind, hit in ranked[offset : offset + limit]],
+            more=len(ranked) > offset + limit and offset + limit < MAX_WINDOW,
             total=sum(by_kind.values()),
             by_kind=by_kind,
             by_department=dict(by_department),
@@ -209,33 +227,47 @@ class Searcher:
         department: str | None,
         order: str,
         depth: int,
-        facets: bool,
+        grouped: bool,
+        deadline: float,
     ) -> tuple[Any, bool]:
         searcher = self._searchers[kind]
         sort = sorting.FieldFacet("decided", reverse=True) if order == "date" else None
         collector = searcher.collector(
             limit=max(depth, 1),  # whoosh refuses 0; a page of none still counts the matches
             sortedby=sort,
-            groupedby={"department": sorting.FieldFacet("department")} if facets else None,
+            groupedby={"department": sorting.FieldFacet("department")} if grouped else None,
             filter=query.Term("department", department) if department else None,
         )
         # a timer thread, not SIGALRM: requests are served outside the main thread
         timed = collectors.TimeLimitCollector(
-            collector, timelimit=TIME_BUDGET_SECONDS, use_alarm=False
+            # a shard reached past the deadline still gets a moment for its best matches
+            collector,
+            timelimit=max(deadline - time.monotonic(), SHARD_SECONDS),
+            use_alarm=False,
         )
         complete = True
         try:
             searcher.search_with_collector(parsed, timed)
         except collectors.TimeLimit:
             complete = False
-        results = timed.results()
-        results.fragmenter = highlight.ContextFragmenter(maxchars=120, surround=30)
-        return results, complete
+        return timed.results(), complete
 
 
-def _hit(kind: models.RecordKind, hit: Any) -> Hit:
+def _hit(kind: models.RecordKind, hit: Any, words: frozenset[str]) -> Hit:
     """A hit with its snippets: highlighting costs, so only hits on the page get it."""
     snippets = {
-        field: snippet for field in ("name", "body") if (snippet := hit.highlights(field, top=2))
+        field: snippet
+        for field in ("name", "body")
+        if (
+            snippet := highlight.highlight(
+                hit[field],
+                words,
+                analysis.analyzer(),
+                _SNIPPETS,
+                highlight.HtmlFormatter(tagname="b"),
+                top=2,
+                mode="index",
+            )
+        )
     }
     return Hit(kind, hit["record_id"], float(hit.score or 0), snippets)

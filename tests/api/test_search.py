@@ -81,6 +81,18 @@ def test_counts_by_department_only_when_asked_for_also_through_a_fragment(
     assert spread["data"]["search"] == {"totalCount": 3, "byDepartment": [{"count": 3}]}
 
 
+def test_pages_without_counts_still_know_whether_more_follow(
+    run: Run, indexed: search.Searcher
+) -> None:
+    query = """query ($after: String) {
+      search(query: "鸿达", first: 2, after: $after) { hasNextPage endCursor edges { cursor } }
+    }"""
+    first = run(query, searcher=indexed)["data"]["search"]
+    assert (len(first["edges"]), first["hasNextPage"]) == (2, True)
+    rest = run(query, {"after": first["endCursor"]}, searcher=indexed)["data"]["search"]
+    assert (len(rest["edges"]), rest["hasNextPage"]) == (1, False)
+
+
 def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Searcher) -> None:
     query = '{ search(query: "鸿达 食品", first: 0) { totalCount hasNextPage edges { cursor } } }'
     assert run(query, searcher=indexed) == {

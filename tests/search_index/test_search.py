@@ -229,13 +229,13 @@ def test_two_nodes_with_their_own_folders_converge(engine: sa.Engine, tmp_path: 
     ]
 
 
-def test_without_facets_counting_stops_at_the_limit_and_says_so(
+def test_counting_by_kind_stops_at_the_limit_and_says_so(
     searcher: search.Searcher, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    exact = searcher.search("赤坎", limit=5, facets=True)
+    exact = searcher.search("赤坎", limit=5, counts="departments")
     assert exact.complete and exact.total > 30
     monkeypatch.setattr(search, "COUNT_LIMIT", 10)
-    capped = searcher.search("赤坎", limit=5, facets=False)
+    capped = searcher.search("赤坎", limit=5, counts="kinds")
     assert not capped.complete
     assert capped.total == sum(capped.by_kind.values()) <= 10 * len(models.RecordKind)
     # the same page (records of equal score may come in another order)
@@ -243,5 +243,19 @@ def test_without_facets_counting_stops_at_the_limit_and_says_so(
         round(hit.score, 6) for hit in exact.hits
     ]
     monkeypatch.setattr(search, "COUNT_LIMIT", 1000)  # above every kind's matches
-    counted = searcher.search("赤坎", limit=5, facets=False)
+    counted = searcher.search("赤坎", limit=5, counts="kinds")
     assert (counted.total, counted.by_kind, counted.complete) == (exact.total, exact.by_kind, True)
+
+
+def test_a_page_alone_counts_nothing_and_knows_whether_more_follow(
+    searcher: search.Searcher,
+) -> None:
+    exact = searcher.search("赤坎", limit=5)
+    page = searcher.search("赤坎", limit=5, counts="none")
+    assert (page.total, page.by_kind, page.by_department) == (0, {}, {})
+    assert [round(hit.score, 6) for hit in page.hits] == [round(hit.score, 6) for hit in exact.hits]
+    assert page.more and page.complete
+    last = searcher.search("赤坎", offset=exact.total - 3, limit=5, counts="none")
+    assert (len(last.hits), last.more) == (3, False)
+    assert searcher.search("赤坎", offset=exact.total - 5, limit=5, counts="none").more is False
+    assert searcher.search("赤坎", offset=exact.total - 6, limit=5, counts="none").more is True
