@@ -198,6 +198,25 @@ def test_update_needs_an_index(engine: sa.Engine, tmp_path: Path) -> None:
         indexer.update(tmp_path / "index", engine, on=ON)
 
 
+def test_an_index_of_another_document_layout_is_refused_with_what_to_do(
+    engine: sa.Engine, tmp_path: Path
+) -> None:
+    indexer.rebuild(tmp_path / "index", engine, on=ON)
+    build = indexer.current(tmp_path / "index")
+    assert build is not None
+    watermark = build / "watermark.json"
+    # what a build of the first layout wrote: no format
+    watermark.write_text('{"event_id": 0, "as_of": "2026-11-28"}', encoding="utf-8")
+    for attempt in (
+        lambda: search.Searcher(tmp_path / "index"),
+        lambda: indexer.update(tmp_path / "index", engine, on=ON),
+    ):
+        with pytest.raises(indexer.IndexUnavailable, match="gongshi index --rebuild"):
+            attempt()
+    indexer.rebuild(tmp_path / "index", engine, on=ON)
+    search.Searcher(tmp_path / "index").close()
+
+
 def test_two_nodes_with_their_own_folders_converge(engine: sa.Engine, tmp_path: Path) -> None:
     with Session(engine) as session, session.begin():
         factories.add_license(session, on=ON)
