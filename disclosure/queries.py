@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -318,6 +320,78 @@ def public_records(
         .execution_options(yield_per=batch)
     )
     yield from session.exec(statement)  # type: ignore[misc]
+
+
+@functools.cache
+def _row_type(table: sa.Table, kind: models.RecordKind | None) -> Any:
+    """A named tuple type for rows of `table` without its timestamps (no rule reads them), with
+    the records' KIND, which the rules tell kinds apart by: attribute reads ten times as fast as
+    SQLAlchemy's rows, which matters over a million records."""
+    names = [c.name for c in table.columns if c.name not in _TIMESTAMPS]
+    plain = collections.namedtuple(f"{table.name}_row", names)  # type: ignore[misc]
+    return type(plain.__name__, (plain,), {"__slots__": (), "KIND": kind})
+
+
+_TIMESTAMPS = ("created_at", "updated_at")
+
+
+def _plain_rows(
+    session: Session,
+    table: sa.Table,
+    kind: models.RecordKind | None,
+    condition: sa.ColumnElement[bool],
+    batch: int = 2000,
+) -> Iterator[Any]:
+    make = _row_type(table, kind)._make
+    columns = [c for c in table.columns if c.name not in _TIMESTAMPS]
+    statement = (
+        sa.select(*columns).where(condition).order_by(table.c.id).execution_options(yield_per=batch)
+    )
+    # on the connection: rows, without the ORM's loading
+    for row in session.connection().execute(statement):
+        yield make(row)
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+def public_rows(
+    session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
+) -> Iterator[Any]:
+    """The public records of `model` on `on` with ids in [id_from, id_to], by id, as plain rows
+    of their table (named tuples) with KIND: what privacy projects with the records' parties,
+    for exports too big for ORM objects."""
+    in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
+    public = sa.and_(lifecycle.public_clause(model, on), in_range)
+    return _plain_rows(session, _table(model), model.KIND, public)
+
+
+def ended_rows(
+    session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
+) -> Iterator[Any]:
+    """Like `public_rows`, the records whose publicity had ended by `on` (their tombstones')."""
+    in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
+    ended = sa.and_(shown_clause(model, on), sa.not_(lifecycle.public_clause(model, on)), in_range)
+    return _plain_rows(session, _table(model), model.KIND, ended)
+
+
+def subject_rows(
+    session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
+) -> Iterator[Any]:
+    """The subjects of `public_rows`' records, as plain rows of their table."""
+    in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
+    named = sa.select(col(model.subject_id)).where(lifecycle.public_clause(model, on), in_range)
+    table = _table(models.Subject)
+    return _plain_rows(session, table, None, table.c.id.in_(named))
+
+
+def record_id_span(session: Session, model: RecordModel) -> tuple[int, int] | None:
+    """The lowest and highest id of `model`'s records."""
+    low, high = session.execute(
+        sa.select(sa.func.min(col(model.id)), sa.func.max(col(model.id)))
+    ).one()
+    return None if low is None else (int(low), int(high))
 
 
 def records_by_id(
