@@ -347,9 +347,9 @@ def _plain_rows(
     statement = (
         sa.select(*columns).where(condition).order_by(table.c.id).execution_options(yield_per=batch)
     )
-    # on the connection: rows, without the ORM's loading
-    for row in session.connection().execute(statement):
-        yield make(row)
+    # on the connection: rows, without the ORM's loading; by batch, without a call per row
+    for rows in session.connection().execute(statement).partitions():
+        yield from map(make, rows)
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -711,12 +711,24 @@ def latest_published(
     first: int,
 ) -> list[models.Record]:
     """The `first` public records of `model` on `on` passing `where`, newest publication first."""
-    statement = (
-        select(model)
-        .where(*_filtered(model, on, where))
-        .order_by(col(model.published_on).desc(), col(model.id).desc())
-        .limit(first)
-    )
+    newest = (col(model.published_on).desc(), col(model.id).desc())
+    return _newest_first(session, model, _filtered(model, on, where), newest, first)
+
+
+def _newest_first(
+    session: Session,
+    model: RecordModel,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    order: Sequence[sa.UnaryExpression[Any]],
+    first: int,
+) -> list[models.Record]:
+    """The first `first` records of `model` meeting `conditions` in `order`, with their parties.
+
+    The ids are chosen first, and only theirs loaded: a filter whose index does not serve the
+    order (a department's records by publication date) sorts tens of thousands of rows of a
+    million-record database, which is ten times as slow when each is joined to its parties."""
+    chosen = sa.select(col(model.id)).where(*conditions).order_by(*order).limit(first)
+    statement = select(model).where(col(model.id).in_(chosen.scalar_subquery())).order_by(*order)
     return list(session.exec(statement).unique())  # type: ignore[arg-type]
 
 
@@ -739,27 +751,18 @@ def latest_ended(
     early = [col(model.ended_on).is_not(None), col(model.ended_on) <= on]
     if last is not None:
         early.append(sa.or_(last.is_(None), col(model.ended_on) <= last))
-    found = list(
-        session.exec(
-            select(model)
-            .where(shown, *early)
-            .order_by(col(model.ended_on).desc(), col(model.id).desc())
-            .limit(first)
-        ).unique()
-    )
+    newest = (col(model.ended_on).desc(), col(model.id).desc())
+    found = _newest_first(session, model, [shown, *early], newest, first)
     if last is not None:
         ran_out = [
             last.is_not(None),
             last < on,
             sa.or_(col(model.ended_on).is_(None), col(model.ended_on) > last),
         ]
-        found += session.exec(
-            select(model)
-            .where(shown, *ran_out)
-            .order_by(last.desc(), col(model.id).desc())
-            .limit(first)
-        ).unique()
-    return found  # type: ignore[return-value]
+        found += _newest_first(
+            session, model, [shown, *ran_out], (last.desc(), col(model.id).desc()), first
+        )
+    return found
 
 
 def last_corrections(

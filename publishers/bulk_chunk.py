@@ -21,23 +21,25 @@ from pathlib import Path
 from typing import Any, cast
 
 import sqlalchemy as sa
+from isal import isal_zlib
 from sqlmodel import Session, select
-from zlib_ng import zlib_ng
 
 from disclosure import db, models, privacy, queries
 from publishers import bulk_schema
 
 CHUNK_IDS = 25_000  # ids per chunk: a few MB of output, work for a pool of any size
-# zlib-ng at zlib's default level: as small as zlib at 6 on our files and 1.6 times as fast
-# (the rows repeat names and departments a lot, so a higher level buys little).
-LEVEL = 6
+# ISA-L at its level 2 compresses 5 times as fast as zlib at its default level 6 (0.9 GB/s
+# against 0.17 GB/s with zlib-ng, 0.09 GB/s with zlib), for files 30 % larger (88 MB against
+# 68 MB for the 660,000 public records of a 1,000,000-record database): otherwise the largest
+# single cost of the export.
+LEVEL = 2
 FLUSH_RECORDS = 500  # records per compress call
 READ_BLOCK = 1 << 16
 
 
 def compressor() -> Any:
     """A compressor writing one gzip member without a name or a time: same bytes, same member."""
-    return zlib_ng.compressobj(LEVEL, zlib_ng.DEFLATED, 31)
+    return isal_zlib.compressobj(LEVEL, isal_zlib.DEFLATED, 31)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +135,7 @@ def old_lines(old: Old | None, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
     with open(old.path, "rb") as file:
         file.seek(old.offset)
         remaining = old.length
-        inflate = zlib_ng.decompressobj(31)
+        inflate = isal_zlib.decompressobj(31)
         tail = b""
         while remaining is None or remaining > 0:
             data = file.read(READ_BLOCK if remaining is None else min(READ_BLOCK, remaining))
@@ -146,7 +148,7 @@ def old_lines(old: Old | None, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
                 tail = lines.pop()
                 data = b""
                 if inflate.eof:  # the next member starts in what is left
-                    data, inflate = inflate.unused_data, zlib_ng.decompressobj(31)
+                    data, inflate = inflate.unused_data, isal_zlib.decompressobj(31)
                 for line in lines:
                     # every line starts {"id":<n>, — the public shapes' first field
                     record_id = int(line[6 : line.index(b",")])
