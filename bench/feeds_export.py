@@ -10,12 +10,13 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from disclosure import db, settings
-from publishers import bulk, feed_builder, release
-
 
 def main() -> None:
-    """Run one output; a function, so that spawned worker processes don't run it again."""
+    """Run one output; a function, so that spawned worker processes don't run it again (nor
+    import what only it needs: they start faster)."""
+    from disclosure import db, settings
+    from publishers import bulk, feed_builder, release
+
     what, out, on = sys.argv[1], Path(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
     config = settings.Settings.from_env(os.environ)
     base_url = "https://credit.example.gov.cn/"

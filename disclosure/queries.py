@@ -337,19 +337,31 @@ _TIMESTAMPS = ("created_at", "updated_at")
 
 def _plain_rows(
     session: Session,
-    table: sa.Table,
-    kind: models.RecordKind | None,
+    model: RecordModel,
     condition: sa.ColumnElement[bool],
+    *,
+    with_subject: bool = False,
     batch: int = 2000,
 ) -> Iterator[Any]:
-    make = _row_type(table, kind)._make
+    table, subjects = _table(model), _table(models.Subject)
+    make = _row_type(table, model.KIND)._make
     columns = [c for c in table.columns if c.name not in _TIMESTAMPS]
-    statement = (
-        sa.select(*columns).where(condition).order_by(table.c.id).execution_options(yield_per=batch)
-    )
+    statement = sa.select(*columns)
+    if with_subject:
+        # the subject in the same row: records rarely share one within an id range
+        make_subject = _row_type(subjects, None)._make
+        statement = sa.select(
+            *columns, *(c for c in subjects.columns if c.name not in _TIMESTAMPS)
+        ).join_from(table, subjects, table.c.subject_id == subjects.c.id)
+    statement = statement.where(condition).order_by(table.c.id).execution_options(yield_per=batch)
     # on the connection: rows, without the ORM's loading; by batch, without a call per row
+    width = len(columns)
     for rows in session.connection().execute(statement).partitions():
-        yield from map(make, rows)
+        if with_subject:
+            for row in rows:
+                yield make(row[:width]), make_subject(row[width:])
+        else:
+            yield from map(make, rows)
 
 
 def _table(model: type[Any]) -> sa.Table:
@@ -358,32 +370,23 @@ def _table(model: type[Any]) -> sa.Table:
 
 def public_rows(
     session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
-) -> Iterator[Any]:
-    """The public records of `model` on `on` with ids in [id_from, id_to], by id, as plain rows
-    of their table (named tuples) with KIND: what privacy projects with the records' parties,
-    for exports too big for ORM objects."""
+) -> Iterator[tuple[Any, Any]]:
+    """The public records of `model` on `on` with ids in [id_from, id_to], by id, each with its
+    subject, as plain rows of their tables (named tuples; the record's with its KIND): what
+    privacy projects, for exports too big for ORM objects."""
     in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
     public = sa.and_(lifecycle.public_clause(model, on), in_range)
-    return _plain_rows(session, _table(model), model.KIND, public)
+    return _plain_rows(session, model, public, with_subject=True)
 
 
 def ended_rows(
     session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
 ) -> Iterator[Any]:
-    """Like `public_rows`, the records whose publicity had ended by `on` (their tombstones')."""
+    """The records of `model` with ids in [id_from, id_to] whose publicity had ended by `on`
+    (their tombstones'), as plain rows of their table with KIND."""
     in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
     ended = sa.and_(shown_clause(model, on), sa.not_(lifecycle.public_clause(model, on)), in_range)
-    return _plain_rows(session, _table(model), model.KIND, ended)
-
-
-def subject_rows(
-    session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
-) -> Iterator[Any]:
-    """The subjects of `public_rows`' records, as plain rows of their table."""
-    in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
-    named = sa.select(col(model.subject_id)).where(lifecycle.public_clause(model, on), in_range)
-    table = _table(models.Subject)
-    return _plain_rows(session, table, None, table.c.id.in_(named))
+    return _plain_rows(session, model, ended)
 
 
 def record_id_span(session: Session, model: RecordModel) -> tuple[int, int] | None:

@@ -161,7 +161,8 @@ def old_lines(old: Old | None, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
 def _lookups(
     session: Session,
 ) -> tuple[dict[int | None, privacy.Fields], dict[int | None, privacy.Fields]]:
-    """Departments and named lists, projected once: every record names a few of them."""
+    """Departments and named lists, projected once: every record names one or two of the few
+    there are (subjects, nearly one per record in an id range, come with the records)."""
     units = {u.id: privacy.department_fields(u) for u in session.exec(select(models.Department))}
     lists = {n.id: privacy.list_fields(n) for n in session.exec(select(models.List))}
     return units, lists
@@ -172,10 +173,6 @@ def write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None)
     on, kind = target.on, chunk.kind
     model = models.RECORD_MODELS[kind]
     units, lists = _lookups(session)
-    subjects = {
-        row.id: privacy.subject_fields(cast(models.Subject, row))
-        for row in queries.subject_rows(session, model, on, chunk.id_from, chunk.id_to)
-    }
     project = privacy.FIELDS[kind]
     json_line = bulk_schema.json_line
     cells = bulk_schema.row_function(kind)
@@ -189,9 +186,10 @@ def write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None)
     pending = next(previous, None)
     count = 0
     entries = kind is models.RecordKind.LIST_ENTRY
-    for row in queries.public_rows(session, model, on, chunk.id_from, chunk.id_to):
+    subject = privacy.subject_fields
+    for row, subject_row in queries.public_rows(session, model, on, chunk.id_from, chunk.id_to):
         parts = privacy.Parties(
-            subjects[row.subject_id],
+            subject(subject_row),
             units[row.authority_id],
             units[row.source_unit_id],
             lists[row.list_id] if entries else None,
