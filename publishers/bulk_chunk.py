@@ -290,9 +290,14 @@ class _Changes:
         return self.ended
 
 
+# A worker reads each page of its id range once, and its subjects' pages at random: a large
+# SQLite page cache would only add to the memory of every worker.
+WORKER_PAGE_CACHE_MIB = 4
+
+
 @functools.cache
 def _engine(url: str) -> sa.Engine:
-    return db.create_engine(url)
+    return db.create_engine(url, page_cache_mib=WORKER_PAGE_CACHE_MIB)
 
 
 def run_chunk(url: str, chunk: Chunk, target: Target, old: Old | None) -> Written:
