@@ -132,6 +132,7 @@ def old_lines(old: Old | None, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
     """(id, line) of the previous release's JSON Lines in `chunk`'s range, in id order."""
     if old is None or not old.path.is_file():
         return
+    low, high = chunk.id_from, chunk.id_to
     with open(old.path, "rb") as file:
         file.seek(old.offset)
         remaining = old.length
@@ -152,9 +153,9 @@ def old_lines(old: Old | None, chunk: Chunk) -> Iterator[tuple[int, bytes]]:
                 for line in lines:
                     # every line starts {"id":<n>, — the public shapes' first field
                     record_id = int(line[6 : line.index(b",")])
-                    if record_id > chunk.id_to:
+                    if record_id > high:
                         return
-                    if record_id >= chunk.id_from:
+                    if record_id >= low:
                         yield record_id, line
 
 
