@@ -1,8 +1,9 @@
 """One id range of one record kind in the bulk files, written in a worker process or here.
 
 A chunk covers a fixed range of ids (CHUNK_IDS of them), so the same data always makes the same
-chunks whatever the number of workers. It loads its public records as plain rows, projects each
-through `privacy` with its parties projected once per chunk, and writes three gzip members: its
+chunks whatever the number of workers. It loads its public records as plain rows with their
+subjects, projects each through `privacy` (departments and lists projected once per chunk), and
+serializes the projection's fields directly into three gzip members: its
 CSV rows, its JSON Lines, and its change lines against the same range of the previous release's
 JSON Lines file. `bulk` concatenates the members in order: a gzip file of several members is one
 valid gzip stream, and the files are byte-identical however the work was shared out.
