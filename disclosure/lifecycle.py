@@ -13,7 +13,7 @@ import functools
 import tomllib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
@@ -155,19 +155,23 @@ def _severity_zh(severity: models.Severity) -> str:
     return {"minor": "轻微", "general": "一般", "serious": "严重"}[severity.value]
 
 
+# The rules below tell kinds apart by `KIND`, not by class: the bulk export hands them plain rows
+# (privacy.RecordRow) that carry it too.
+
+
 def withheld(record: models.Record) -> bool:
     """Whether `record` is never published: a penalty whose severity is not published by default
     and for which no publicity end date was set."""
-    return isinstance(record, models.Penalty) and record.publicity_end_on is None
+    return record.KIND is models.RecordKind.PENALTY and last_public_day(record) is None
 
 
 def last_public_day(record: models.Record) -> dt.date | None:
     """The record's own last day of publicity by its dates; None when it has none (licenses, and
     list entries valid until exit)."""
-    if isinstance(record, models.Penalty):
-        return record.publicity_end_on
-    if isinstance(record, models.ListEntry):
-        return record.valid_until_on
+    if record.KIND is models.RecordKind.PENALTY:
+        return cast(models.Penalty, record).publicity_end_on
+    if record.KIND is models.RecordKind.LIST_ENTRY:
+        return cast(models.ListEntry, record).valid_until_on
     return None
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+from collections.abc import Callable
 from decimal import Decimal
-from typing import TypedDict
+from typing import Any, NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -197,9 +198,51 @@ class Tombstone(Public):
     )
 
 
+# The projection is written once, as the public *fields* of each shape: plain dicts of Python
+# values in the shape's field order. The shapes below are validated from them; a bulk export
+# serializes the fields of a million records directly, without building a model for each (a test
+# holds the two serializations equal).
+#
+# `record` is an ORM record, or a plain row of its table that carries KIND
+# (queries.public_rows) together with its parties' fields: the bulk export's way.
+
+Fields = dict[str, Any]
+
+
+class Parties(NamedTuple):
+    """The public fields of a record's parties. A bulk export projects each party once and
+    shares it between the records that name it; one record's come from its relationships."""
+
+    subject: Fields
+    authority: Fields
+    source_unit: Fields
+    list: Fields | None = None  # list entries only
+
+
+def parties(record: models.Record) -> Parties:
+    """The public fields of an ORM record's parties."""
+    named = list_fields(record.credit_list) if isinstance(record, models.ListEntry) else None
+    return Parties(
+        subject_fields(record.subject),
+        department_fields(record.authority),
+        department_fields(record.source_unit),
+        named,
+    )
+
+
+def list_fields(named: models.List) -> Fields:
+    """The public fields of a named list."""
+    return {"code": named.code, "kind": named.kind, "name": named.name}
+
+
+def department_fields(unit: models.Department) -> Fields:
+    """The public fields of a department."""
+    return {"credit_code": unit.credit_code, "name": unit.name}
+
+
 def department(unit: models.Department) -> DepartmentPublic:
     """The public shape of a department."""
-    return DepartmentPublic(credit_code=unit.credit_code, name=unit.name)
+    return DepartmentPublic(**department_fields(unit))
 
 
 def subject_key(subject: models.Subject) -> str:
@@ -207,41 +250,32 @@ def subject_key(subject: models.Subject) -> str:
     return subject.credit_code or f"P{subject.id}"
 
 
-def subject(entity: models.Subject) -> SubjectPublic:
-    """The public shape of a subject."""
+def subject_fields(entity: models.Subject) -> Fields:
+    """The public fields of a subject: never an unmasked identity number."""
     masked = None
     if entity.category is models.SubjectCategory.NATURAL_PERSON:
         masked = entity.id_number_masked
-    return SubjectPublic(
-        key=subject_key(entity),
-        category=entity.category,
-        name=scrub(entity.name) or "",
-        credit_code=entity.credit_code,
-        masked_id_number=masked,
-        legal_rep_name=scrub(entity.legal_rep_name),
-        business_reg_no=scrub(entity.business_reg_no),
-        org_code=entity.org_code,
-        tax_reg_no=scrub(entity.tax_reg_no),
-        institution_cert_no=scrub(entity.institution_cert_no),
-        social_org_reg_no=scrub(entity.social_org_reg_no),
-    )
+    return {
+        "key": subject_key(entity),
+        "category": entity.category,
+        "name": scrub(entity.name) or "",
+        "credit_code": entity.credit_code,
+        "masked_id_number": masked,
+        "legal_rep_name": scrub(entity.legal_rep_name),
+        "business_reg_no": scrub(entity.business_reg_no),
+        "org_code": entity.org_code,
+        "tax_reg_no": scrub(entity.tax_reg_no),
+        "institution_cert_no": scrub(entity.institution_cert_no),
+        "social_org_reg_no": scrub(entity.social_org_reg_no),
+    }
 
 
-class _Common(TypedDict):
-    id: int
-    kind: models.RecordKind
-    subject: SubjectPublic
-    authority: DepartmentPublic
-    source_unit: DepartmentPublic
-    decision_doc_no: str
-    decision_on: dt.date
-    published_on: dt.date
-    remarks: str | None
-    under_objection: bool
-    objection_opened_on: dt.date | None
+def subject(entity: models.Subject) -> SubjectPublic:
+    """The public shape of a subject."""
+    return SubjectPublic(**subject_fields(entity))
 
 
-def _common(record: models.Record, on: dt.date) -> _Common:
+def _common(record: models.Record, on: dt.date, parts: Parties) -> Fields:
     if not lifecycle.is_public(record, on):
         raise NotPublicError(f"{record.KIND.value} {record.id} is not public on {on}")
     assert record.id is not None
@@ -249,9 +283,9 @@ def _common(record: models.Record, on: dt.date) -> _Common:
     return {
         "id": record.id,
         "kind": record.KIND,
-        "subject": subject(record.subject),
-        "authority": department(record.authority),
-        "source_unit": department(record.source_unit),
+        "subject": parts.subject,
+        "authority": parts.authority,
+        "source_unit": parts.source_unit,
         "decision_doc_no": record.decision_doc_no,
         "decision_on": record.decision_on,
         "published_on": record.published_on,
@@ -261,62 +295,85 @@ def _common(record: models.Record, on: dt.date) -> _Common:
     }
 
 
-def license(record: models.License, on: dt.date) -> LicensePublic:
-    """The public shape of a license on `on` (raises NotPublicError if it is not public)."""
-    return LicensePublic(
-        **_common(record, on),
-        decision_doc_name=record.decision_doc_name,
-        category=record.category,
-        certificate_name=record.certificate_name,
-        license_no=scrub(record.license_no),
-        content=scrub(record.content) or "",
-        valid_from_on=record.valid_from_on,
-        valid_to_on=record.valid_to_on,
-        lapsed=record.valid_to_on is not None and record.valid_to_on < on,
-    )
+def license_fields(record: models.License, on: dt.date, parts: Parties) -> Fields:
+    """The public fields of a license on `on` (raises NotPublicError if it is not public)."""
+    fields = _common(record, on, parts)
+    fields["decision_doc_name"] = record.decision_doc_name
+    fields["category"] = record.category
+    fields["certificate_name"] = record.certificate_name
+    fields["license_no"] = scrub(record.license_no)
+    fields["content"] = scrub(record.content) or ""
+    fields["valid_from_on"] = record.valid_from_on
+    fields["valid_to_on"] = record.valid_to_on
+    fields["lapsed"] = record.valid_to_on is not None and record.valid_to_on < on
+    return fields
 
 
-def penalty(record: models.Penalty, on: dt.date) -> PenaltyPublic:
-    """The public shape of a penalty on `on` (raises NotPublicError if it is not public)."""
-    common = _common(record, on)
+def penalty_fields(record: models.Penalty, on: dt.date, parts: Parties) -> Fields:
+    """The public fields of a penalty on `on` (raises NotPublicError if it is not public)."""
+    fields = _common(record, on, parts)
     assert record.publicity_end_on is not None  # a public penalty has its end date
-    return PenaltyPublic(
-        **common,
-        violation_type=scrub(record.violation_type) or "",
-        violation_facts=scrub(record.violation_facts) or "",
-        legal_basis=record.legal_basis,
-        categories=[label for label in record.categories.split(";") if label],
-        content=scrub(record.content) or "",
-        fine_amount_wan=record.fine_amount_wan,
-        confiscation_amount_wan=record.confiscation_amount_wan,
-        suspended_revoked_license=scrub(record.suspended_revoked_license),
-        valid_until_on=record.valid_until_on,
-        severity=record.severity,
-        publicity_end_on=record.publicity_end_on,
+    fields["violation_type"] = scrub(record.violation_type) or ""
+    fields["violation_facts"] = scrub(record.violation_facts) or ""
+    fields["legal_basis"] = record.legal_basis
+    fields["categories"] = [label for label in record.categories.split(";") if label]
+    fields["content"] = scrub(record.content) or ""
+    fields["fine_amount_wan"] = record.fine_amount_wan
+    fields["confiscation_amount_wan"] = record.confiscation_amount_wan
+    fields["suspended_revoked_license"] = scrub(record.suspended_revoked_license)
+    fields["valid_until_on"] = record.valid_until_on
+    fields["severity"] = record.severity
+    fields["publicity_end_on"] = record.publicity_end_on
+    return fields
+
+
+def list_entry_fields(record: models.ListEntry, on: dt.date, parts: Parties) -> Fields:
+    """The public fields of a list entry on `on` (raises NotPublicError if it is not public)."""
+    fields = _common(record, on, parts)
+    named = parts.list
+    assert named is not None  # every entry belongs to a list
+    fields["list"] = named
+    fields["reason"] = scrub(record.reason) or ""
+    fields["valid_until_on"] = record.valid_until_on
+    fields["punishment_suspended"] = named["kind"] is models.ListKind.BLACK and bool(
+        fields["under_objection"]
     )
+    return fields
 
 
-def list_entry(record: models.ListEntry, on: dt.date) -> ListEntryPublic:
+FIELDS: dict[models.RecordKind, Callable[[Any, dt.date, Parties], Fields]] = {
+    models.RecordKind.LICENSE: license_fields,
+    models.RecordKind.PENALTY: penalty_fields,
+    models.RecordKind.LIST_ENTRY: list_entry_fields,
+}
+
+
+def license(record: models.License, on: dt.date, parts: Parties | None = None) -> LicensePublic:
+    """The public shape of a license on `on` (raises NotPublicError if it is not public)."""
+    return LicensePublic(**license_fields(record, on, parts or parties(record)))
+
+
+def penalty(record: models.Penalty, on: dt.date, parts: Parties | None = None) -> PenaltyPublic:
+    """The public shape of a penalty on `on` (raises NotPublicError if it is not public)."""
+    return PenaltyPublic(**penalty_fields(record, on, parts or parties(record)))
+
+
+def list_entry(
+    record: models.ListEntry, on: dt.date, parts: Parties | None = None
+) -> ListEntryPublic:
     """The public shape of a list entry on `on` (raises NotPublicError if it is not public)."""
-    common = _common(record, on)
-    named = record.credit_list
-    return ListEntryPublic(
-        **common,
-        list=ListPublic(code=named.code, kind=named.kind, name=named.name),
-        reason=scrub(record.reason) or "",
-        valid_until_on=record.valid_until_on,
-        punishment_suspended=named.kind is models.ListKind.BLACK
-        and lifecycle.under_objection(record, on),
-    )
+    return ListEntryPublic(**list_entry_fields(record, on, parts or parties(record)))
 
 
-def project(record: models.Record, on: dt.date) -> LicensePublic | PenaltyPublic | ListEntryPublic:
+def project(
+    record: models.Record, on: dt.date, parts: Parties | None = None
+) -> LicensePublic | PenaltyPublic | ListEntryPublic:
     """The public shape of any record on `on`."""
-    if isinstance(record, models.License):
-        return license(record, on)
-    if isinstance(record, models.Penalty):
-        return penalty(record, on)
-    return list_entry(record, on)
+    if record.KIND is models.RecordKind.LICENSE:
+        return license(cast(models.License, record), on, parts)
+    if record.KIND is models.RecordKind.PENALTY:
+        return penalty(cast(models.Penalty, record), on, parts)
+    return list_entry(cast(models.ListEntry, record), on, parts)
 
 
 def tombstone(record: models.Record, on: dt.date) -> Tombstone | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Collection, Iterator, Sequence
 from typing import Any, Generic, TypeVar, cast
 
@@ -318,6 +320,81 @@ def public_records(
         .execution_options(yield_per=batch)
     )
     yield from session.exec(statement)  # type: ignore[misc]
+
+
+@functools.cache
+def _row_type(table: sa.Table, kind: models.RecordKind | None) -> Any:
+    """A named tuple type for rows of `table` without its timestamps (no rule reads them), with
+    the records' KIND, which the rules tell kinds apart by: attribute reads ten times as fast as
+    SQLAlchemy's rows, which matters over a million records."""
+    names = [c.name for c in table.columns if c.name not in _TIMESTAMPS]
+    plain = collections.namedtuple(f"{table.name}_row", names)  # type: ignore[misc]
+    return type(plain.__name__, (plain,), {"__slots__": (), "KIND": kind})
+
+
+_TIMESTAMPS = ("created_at", "updated_at")
+
+
+def _plain_rows(
+    session: Session,
+    model: RecordModel,
+    condition: sa.ColumnElement[bool],
+    *,
+    with_subject: bool = False,
+    batch: int = 2000,
+) -> Iterator[Any]:
+    table, subjects = _table(model), _table(models.Subject)
+    make = _row_type(table, model.KIND)._make
+    columns = [c for c in table.columns if c.name not in _TIMESTAMPS]
+    statement = sa.select(*columns)
+    if with_subject:
+        # the subject in the same row: records rarely share one within an id range
+        make_subject = _row_type(subjects, None)._make
+        statement = sa.select(
+            *columns, *(c for c in subjects.columns if c.name not in _TIMESTAMPS)
+        ).join_from(table, subjects, table.c.subject_id == subjects.c.id)
+    statement = statement.where(condition).order_by(table.c.id).execution_options(yield_per=batch)
+    # on the connection: rows, without the ORM's loading; by batch, without a call per row
+    width = len(columns)
+    for rows in session.connection().execute(statement).partitions():
+        if with_subject:
+            for row in rows:
+                yield make(row[:width]), make_subject(row[width:])
+        else:
+            yield from map(make, rows)
+
+
+def _table(model: type[Any]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+def public_rows(
+    session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
+) -> Iterator[tuple[Any, Any]]:
+    """The public records of `model` on `on` with ids in [id_from, id_to], by id, each with its
+    subject, as plain rows of their tables (named tuples; the record's with its KIND): what
+    privacy projects, for exports too big for ORM objects."""
+    in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
+    public = sa.and_(lifecycle.public_clause(model, on), in_range)
+    return _plain_rows(session, model, public, with_subject=True)
+
+
+def ended_rows(
+    session: Session, model: RecordModel, on: dt.date, id_from: int, id_to: int
+) -> Iterator[Any]:
+    """The records of `model` with ids in [id_from, id_to] whose publicity had ended by `on`
+    (their tombstones'), as plain rows of their table with KIND."""
+    in_range = sa.and_(col(model.id) >= id_from, col(model.id) <= id_to)
+    ended = sa.and_(shown_clause(model, on), sa.not_(lifecycle.public_clause(model, on)), in_range)
+    return _plain_rows(session, model, ended)
+
+
+def record_id_span(session: Session, model: RecordModel) -> tuple[int, int] | None:
+    """The lowest and highest id of `model`'s records."""
+    low, high = session.execute(
+        sa.select(sa.func.min(col(model.id)), sa.func.max(col(model.id)))
+    ).one()
+    return None if low is None else (int(low), int(high))
 
 
 def records_by_id(
@@ -637,12 +714,24 @@ def latest_published(
     first: int,
 ) -> list[models.Record]:
     """The `first` public records of `model` on `on` passing `where`, newest publication first."""
-    statement = (
-        select(model)
-        .where(*_filtered(model, on, where))
-        .order_by(col(model.published_on).desc(), col(model.id).desc())
-        .limit(first)
-    )
+    newest = (col(model.published_on).desc(), col(model.id).desc())
+    return _newest_first(session, model, _filtered(model, on, where), newest, first)
+
+
+def _newest_first(
+    session: Session,
+    model: RecordModel,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    order: Sequence[sa.UnaryExpression[Any]],
+    first: int,
+) -> list[models.Record]:
+    """The first `first` records of `model` meeting `conditions` in `order`, with their parties.
+
+    The ids are chosen first, and only theirs loaded: a filter whose index does not serve the
+    order (a department's records by publication date) sorts tens of thousands of rows of a
+    million-record database, which is ten times as slow when each is joined to its parties."""
+    chosen = sa.select(col(model.id)).where(*conditions).order_by(*order).limit(first)
+    statement = select(model).where(col(model.id).in_(chosen.scalar_subquery())).order_by(*order)
     return list(session.exec(statement).unique())  # type: ignore[arg-type]
 
 
@@ -665,27 +754,18 @@ def latest_ended(
     early = [col(model.ended_on).is_not(None), col(model.ended_on) <= on]
     if last is not None:
         early.append(sa.or_(last.is_(None), col(model.ended_on) <= last))
-    found = list(
-        session.exec(
-            select(model)
-            .where(shown, *early)
-            .order_by(col(model.ended_on).desc(), col(model.id).desc())
-            .limit(first)
-        ).unique()
-    )
+    newest = (col(model.ended_on).desc(), col(model.id).desc())
+    found = _newest_first(session, model, [shown, *early], newest, first)
     if last is not None:
         ran_out = [
             last.is_not(None),
             last < on,
             sa.or_(col(model.ended_on).is_(None), col(model.ended_on) > last),
         ]
-        found += session.exec(
-            select(model)
-            .where(shown, *ran_out)
-            .order_by(last.desc(), col(model.id).desc())
-            .limit(first)
-        ).unique()
-    return found  # type: ignore[return-value]
+        found += _newest_first(
+            session, model, [shown, *ran_out], (last.desc(), col(model.id).desc()), first
+        )
+    return found
 
 
 def last_corrections(

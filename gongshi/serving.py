@@ -216,7 +216,12 @@ def _publish(
     report = site.SiteReport()
     feed_options = feed_builder.FeedOptions(on=on, base_url=options.base_url)
     feed_report = feed_builder.FeedReport()
-    bulk_options = bulk.BulkOptions(on=on, base_url=options.base_url)
+    bulk_options = bulk.BulkOptions(
+        on=on,
+        base_url=options.base_url,
+        database_url=options.database_url,
+        workers=workers,
+    )
     bulk_report = bulk.BulkReport()
     start = time.perf_counter()
     built = release.publish(

@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import models, urls, workflows
+from disclosure import models, privacy, queries, urls, workflows
+from publishers import bulk, bulk_schema, release
 from tests import factories
 from tests.publishers import site_helpers as helpers
 
@@ -186,3 +188,86 @@ def test_change_files_applied_in_order_give_the_last_dump(
         (first.id, None),
     ]
     assert (third.folder / urls.changes_path(second.id)).is_file()
+
+
+def publish_bulk(engine: sa.Engine, out: Path, **options: Any) -> release.Release:
+    """One publish of the bulk files alone."""
+    settings = bulk.BulkOptions(on=ON, base_url=helpers.BASE_URL, **options)
+    return release.publish(
+        out,
+        [(bulk.NAME, bulk.builder(engine, settings, bulk.BulkReport()))],
+        now=dt.datetime.now(dt.UTC),
+    )
+
+
+def test_every_line_and_row_is_the_records_public_shape(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    """The export serializes the projection's fields itself: the JSON is what the public shape
+    serializes to, and the CSV cells are its JSON values flattened."""
+    helpers.tell(session)
+    factories.add_penalty(session, fine_amount_wan=Decimal("12.5"), confiscation_amount_wan=None)
+    session.commit()
+    built = publish_bulk(engine, tmp_path / "out", chunk_ids=2)
+    for kind, model in models.RECORD_MODELS.items():
+        shapes = [privacy.project(r, ON) for r in queries.public_records(session, model, ON)]
+        assert shapes
+        jsonl = gzip.decompress((built.folder / urls.data_path(kind, "jsonl.gz")).read_bytes())
+        assert jsonl == b"".join(shape.model_dump_json().encode() + b"\n" for shape in shapes)
+        raw = gzip.decompress((built.folder / urls.data_path(kind, "csv.gz")).read_bytes())
+        rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"))))
+        assert rows[0] == [column.header for column in bulk_schema.columns(kind)]
+        expected = []
+        for shape in shapes:
+            document = shape.model_dump(mode="json")
+            expected.append([text(column.path, document) for column in bulk_schema.columns(kind)])
+        assert rows[1:] == expected
+
+
+def text(path: tuple[str, ...], document: dict[str, Any]) -> str:
+    """The CSV text of a JSON value: empty for null, true/false, lists joined by ";"."""
+    value: Any = document
+    for step in path:
+        value = value[step]
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ";".join(value)
+    return str(value)
+
+
+def test_the_files_are_the_same_whatever_the_workers_and_chunks(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    helpers.tell(session)
+    for _ in range(5):
+        factories.add_license(session)
+    session.commit()
+    url = engine.url.render_as_string(hide_password=False)
+    alone = publish_bulk(engine, tmp_path / "alone", chunk_ids=1)
+    pooled = publish_bulk(engine, tmp_path / "pooled", chunk_ids=1, database_url=url, workers=2)
+    whole = publish_bulk(engine, tmp_path / "whole", database_url=url, workers=2)
+    # releases.json (and so SHA256SUMS) names each release by its time
+    timed = {urls.RELEASES, urls.CHECKSUMS}
+    files = {p: d for p, d in data_files(alone.folder).items() if p not in timed}
+    assert files.keys() > {"data/licenses.csv.gz", "data/datapackage.json"}
+    assert {p: d for p, d in data_files(pooled.folder).items() if p in files} == files
+    # several gzip members, one per chunk after the header: one valid gzip stream
+    licenses = files["data/licenses.csv.gz"]
+    assert licenses.count(b"\x1f\x8b\x08") > 2
+    unzipped = {p: gzip.decompress(d) for p, d in files.items() if p.endswith(".gz")}
+    assert unzipped
+    assert {
+        p: gzip.decompress(d) for p, d in data_files(whole.folder).items() if p in unzipped
+    } == (unzipped)
+    # the next publish finds each chunk's old lines by the offsets the manifest keeps, or, with
+    # another chunk size, by reading the previous file: nothing changed either way
+    for chunk_ids in (1, 3):
+        again = publish_bulk(
+            engine, tmp_path / "pooled", chunk_ids=chunk_ids, database_url=url, workers=2
+        )
+        changes = gzip.decompress((again.folder / urls.changes_path(again.id)).read_bytes())
+        assert changes == b""
+        assert not (again.folder / bulk.PARTS).exists()
