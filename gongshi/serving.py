@@ -243,6 +243,8 @@ def _publish(
         f"{report.pages_rendered} pages rendered ({report.records_rendered} record pages), "
         f"{built.written} files written, {built.kept} unchanged; "
         f"{report.public} public records, {report.gone} gone; "
+        f"search index: {report.search_pages} pages in {report.search_seconds:.1f} s "
+        f"(Pagefind peak {report.search_peak_mb:.0f} MB); "
         f"{feed_report.feeds} feeds; {bulk_report.records} records in bulk files "
         f"({bulk_report.added} added, {bulk_report.modified} modified, "
         f"{bulk_report.deleted} deleted); {seconds:.1f} s"

@@ -13,9 +13,9 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import multiprocessing
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -26,6 +26,7 @@ from publishers import pages, records, release, render, search, sitemaps
 NAME = "site"
 BATCH = 2_000  # records per batch of record pages
 PAGE_BATCH = 500  # derived pages per batch sent to a worker
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +52,9 @@ class SiteReport:
     pages_rendered: int = 0  # every page rendered (records, lists, subjects, static)
     public: int = 0
     gone: int = 0
+    search_pages: int = 0  # record pages Pagefind indexed (0: the index was kept)
+    search_seconds: float = 0.0  # Pagefind's time
+    search_peak_mb: float = 0.0  # Pagefind's peak resident memory
 
 
 def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any] | None:
@@ -119,18 +123,30 @@ class _Runner:
             done.merge(future.result())
         return done
 
-    def pages(self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]) -> None:
+    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
+        """Run `fn(*args)` on the pool, or here at once when there is none."""
+        if self.pool is not None:
+            return self.pool.submit(fn, *args)
+        done: concurrent.futures.Future[T] = concurrent.futures.Future()
+        done.set_result(fn(*args))
+        return done
+
+    def pages(
+        self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]
+    ) -> Callable[[], None]:
+        """Start rendering derived pages; returns what waits for them and takes them in."""
         previous = rel.previous.folder if rel.previous is not None else None
         chunks = [items[i : i + PAGE_BATCH] for i in range(0, len(items), PAGE_BATCH)]
-        if self.pool is None:
-            results = [_render_many(rel.folder, previous, chunk) for chunk in chunks]
-        else:
-            futures = [self.pool.submit(_render_many, rel.folder, previous, c) for c in chunks]
-            results = [future.result() for future in futures]
-        for files, written, kept in results:
-            rel.files.update(files)
-            rel.written += written
-            rel.kept += kept
+        futures = [self.submit(_render_many, rel.folder, previous, c) for c in chunks]
+
+        def finish() -> None:
+            for future in futures:
+                files, written, kept = future.result()
+                rel.files.update(files)
+                rel.written += written
+                rel.kept += kept
+
+        return finish
 
     def close(self) -> None:
         if self.pool is not None:
@@ -251,6 +267,8 @@ def _derived(
     records_written: int,
 ) -> None:
     """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
+    # the search index first: Pagefind runs on the pool while this process lays out the pages
+    indexing = _search(rel, runner, options, rows, previous, records_written)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
     keys: dict[str, str] = {}
     to_render: list[tuple[str, str, dict[str, Any]]] = []
@@ -276,7 +294,7 @@ def _derived(
             rel.keep(page.path)
         else:
             to_render.append((page.path, page.template, page.context))
-    runner.pages(rel, to_render)
+    rendered = runner.pages(rel, to_render)
     report.pages_rendered += len(to_render)
     rel.state[NAME] = {"keys": keys}
     for path, text in sitemaps.render_sitemaps(
@@ -289,8 +307,28 @@ def _derived(
     for asset in sorted(render.ASSETS.rglob("*")):
         if asset.is_file() and not asset.name.startswith("."):
             rel.write(f"assets/{asset.relative_to(render.ASSETS)}", asset.read_bytes())
+    rendered()
+    if indexing is not None:
+        indexed = indexing.result()
+        if indexed.pages:
+            rel.adopt(urls.SEARCH_BUNDLE)
+        report.search_pages = indexed.pages
+        report.search_seconds = indexed.seconds
+        report.search_peak_mb = indexed.peak_mb
+
+
+def _search(
+    rel: release.Release,
+    runner: _Runner,
+    options: SiteOptions,
+    rows: dict[str, Any],
+    previous: dict[str, Any] | None,
+    records_written: int,
+) -> concurrent.futures.Future[search.Indexed] | None:
+    """Start indexing the public record pages, or keep the previous index when no record page
+    changed; returns the indexing under way, if any."""
     if not options.search:
-        return
+        return None
     bundle = [
         p for p in (rel.previous.files if rel.previous else {}) if p.startswith(urls.SEARCH_BUNDLE)
     ]
@@ -299,6 +337,6 @@ def _derived(
         # when no record page changed, so an idle publish changes nothing
         for path in bundle:
             rel.keep(path)
-        return
-    search.write_search_index(rel.folder)
-    rel.adopt(urls.SEARCH_BUNDLE)
+        return None
+    paths = tuple(row["path"] for row in rows.values())
+    return runner.submit(search.write_search_index, rel.folder, paths)
