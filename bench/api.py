@@ -2,8 +2,8 @@
 JSON endpoint returning the same 20 penalties from the same database (the floor) and (b)
 Datasette's JSON API over the same SQLite file, in the same run.
 
-`GONGSHI_BENCH_API_DB=/path/gongshi.db` uses a copy of an existing sample database instead of
-generating BENCH_RECORDS records (the file itself is never written).
+`GONGSHI_BENCH_DB=/path/gongshi.db` uses a copy of an existing sample database instead of
+generating BENCH_RECORDS records (bench.data).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from api import types
-from bench import report, servers
+from bench import data, report, servers
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
 AS_OF = "2026-11-28"
@@ -38,8 +38,7 @@ SUBJECT = "query Subject($code: String!) { subject(creditCode: $code) { name lic
 
 
 def run(workdir: Path) -> list[report.Result]:
-    database = workdir / "var" / "gongshi.db"
-    _prepare(workdir, database)
+    database = data.sample_database(workdir, RECORDS)
     positions, codes = _samples(database)
     cold = [_body(PAGE % FIELDS, {"after": types.Cursor(*p).encode()}) for p in positions]
     warm = [_body(PAGE % FIELDS, {"after": None})]
@@ -113,25 +112,6 @@ def run(workdir: Path) -> list[report.Result]:
         )
     )
     return results
-
-
-def _prepare(workdir: Path, database: Path) -> None:
-    database.parent.mkdir(parents=True, exist_ok=True)
-    source = os.environ.get("GONGSHI_BENCH_API_DB")
-    if source:
-        shutil.copyfile(source, database)
-        return
-    gongshi = str(Path(sys.executable).with_name("gongshi"))
-    env = {**os.environ, "GONGSHI_DATA_DIR": str(database.parent)}
-    env.pop("DATABASE_URL", None)
-    subprocess.run([gongshi, "init"], env=env, check=True, cwd=workdir, capture_output=True)
-    subprocess.run(
-        [gongshi, "sample", "--records", str(RECORDS), "--seed", "1", "--as-of", AS_OF],
-        env=env,
-        check=True,
-        cwd=workdir,
-        capture_output=True,
-    )
 
 
 def _samples(database: Path) -> tuple[list[tuple[dt.date, int]], list[str]]:

@@ -7,11 +7,10 @@ standard library alone."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
-from bench import report
+from bench import data, report
 
 RECORDS = int(os.environ.get("BENCH_FEEDS_RECORDS", "1000000"))
 AS_OF = "2026-11-28"
@@ -31,11 +30,9 @@ def _public(workdir: Path) -> int:
 
 
 def run(workdir: Path) -> list[report.Result]:
-    gongshi = str(Path(sys.executable).with_name("gongshi"))
     env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
     env.pop("DATABASE_URL", None)
-    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", AS_OF]):
-        subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
+    data.sample_database(workdir, RECORDS)
     python = sys.executable
     feeds = report.measure(
         "all feeds",

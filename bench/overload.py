@@ -25,7 +25,7 @@ import httpx
 
 from api import types
 from bench import api as api_bench
-from bench import report, servers
+from bench import data, report, servers
 
 SECONDS = min(60, int(os.environ.get("BENCH_OVERLOAD_SECONDS", "30")))
 PROBE_SECONDS = int(os.environ.get("BENCH_OVERLOAD_PROBE_SECONDS", "5"))
@@ -37,8 +37,7 @@ GREEDY = "198.51.100.250"
 
 
 def run(workdir: Path) -> list[report.Result]:
-    database = workdir / "var" / "gongshi.db"
-    api_bench._prepare(workdir, database)
+    database = data.sample_database(workdir, api_bench.RECORDS)
     positions, _ = api_bench._samples(database)
     bodies = workdir / "bodies.json"
     bodies.write_text(

@@ -4,7 +4,8 @@ Builds a sample database, indexes it both ways, then times the same queries on e
 fragments, body keywords and credit codes, with and without a kind filter; and 1,000 changes.
 
 `GONGSHI_BENCH_KEEP_DATA=/path` keeps the data folder it built (database and index) there, for
-bench.api (`GONGSHI_BENCH_API_DB`) and bench.soak (`GONGSHI_BENCH_SOAK_DATA`).
+bench.api, bench.overload and bench.feeds (`GONGSHI_BENCH_DB`) and bench.soak
+(`GONGSHI_BENCH_SOAK_DATA`).
 """
 
 from __future__ import annotations
