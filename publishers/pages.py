@@ -10,11 +10,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
-import json
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import urlsplit
+
+import orjson
 
 from disclosure import lifecycle, models, urls
 from publishers import records
@@ -37,8 +38,8 @@ class Page:
 
     def key(self) -> str:
         """A digest of everything the page shows: equal keys, equal pages (same templates)."""
-        text = json.dumps([self.template, self.context], sort_keys=True, ensure_ascii=False)
-        return hashlib.sha256(text.encode()).hexdigest()
+        text = orjson.dumps([self.template, self.context], option=orjson.OPT_SORT_KEYS)
+        return hashlib.sha256(text).hexdigest()
 
 
 @dataclasses.dataclass(frozen=True)
