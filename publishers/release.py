@@ -15,12 +15,13 @@ import datetime as dt
 import fcntl
 import gzip
 import hashlib
-import json
 import os
 import shutil
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 RELEASES = "releases"
 CURRENT = "current"
@@ -93,6 +94,9 @@ class Release:
     kept: int = 0  # files linked unchanged from the previous release
     # Links to other outputs for the open-data page: dicts of title, path, description.
     catalogue: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    # folders of the release known to exist: a link pass over 100,000 files asks the disk once
+    # per folder, not once per file
+    made: set[str] = dataclasses.field(default_factory=set, repr=False)
 
     def old_digest(self, path: str) -> str | None:
         return self.previous.files.get(path) if self.previous is not None else None
@@ -116,13 +120,22 @@ class Release:
 
     def keep(self, path: str) -> None:
         """Carry `path` over unchanged from the previous release."""
-        if self.previous is None or path not in self.previous.files:
-            raise ReleaseError(f"{path} is not in the previous release: it must be rendered")
-        target = self.folder / path
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.link(self.previous.folder / path, target)
-        self.files[path] = self.previous.files[path]
-        self.kept += 1
+        self.keep_all((path,))
+
+    def keep_all(self, paths: Iterable[str]) -> None:
+        """Carry `paths` over unchanged from the previous release, as hard links."""
+        old = self.previous.files if self.previous is not None else {}
+        source, target = f"{self.previous.folder if self.previous else ''}/", f"{self.folder}/"
+        for path in paths:
+            if path not in old:
+                raise ReleaseError(f"{path} is not in the previous release: it must be rendered")
+            parent = path.rpartition("/")[0]
+            if parent not in self.made:
+                os.makedirs(target + parent, exist_ok=True)
+                self.made.add(parent)
+            os.link(source + path, target + path)
+            self.files[path] = old[path]
+            self.kept += 1
 
     def settle(self, path: str, new_digest: str) -> bool:
         """Take in one file a builder streamed to `path` itself (too big to hold in memory),
@@ -138,23 +151,6 @@ class Release:
         self.record(fresh)
         return fresh
 
-    def adopt(self, under: str) -> None:
-        """Take in files a tool wrote under `under` itself, linking those that did not change."""
-        base = self.folder / under
-        for file in sorted(base.rglob("*")):
-            if not file.is_file():
-                continue
-            path = str(file.relative_to(self.folder))
-            data = file.read_bytes()
-            new_digest = digest(data)
-            self.files[path] = new_digest
-            if self.previous is not None and self.old_digest(path) == new_digest:
-                file.unlink()
-                os.link(self.previous.folder / path, file)
-                self.kept += 1
-            else:
-                self.written += 1
-
 
 Builder = Callable[[Release], None]
 
@@ -168,16 +164,21 @@ def manifest_path(out: Path, release_id: str) -> Path:
     return out / RELEASES / f"{release_id}.manifest.json.gz"
 
 
+def current_id(out: Path) -> str | None:
+    """The id of the release `current` points at, if any."""
+    link = out / CURRENT
+    return link.resolve().name if link.is_symlink() else None
+
+
 def current(out: Path) -> Previous | None:
     """The release `current` points at, if any."""
     link = out / CURRENT
     if not link.is_symlink():
         return None
     folder = link.resolve()
-    release_id = folder.name
-    path = manifest_path(out, release_id)
-    manifest = json.loads(gzip.decompress(path.read_bytes())) if path.exists() else {}
-    return Previous(release_id, folder, manifest)
+    path = manifest_path(out, folder.name)
+    manifest = orjson.loads(gzip.decompress(path.read_bytes())) if path.exists() else {}
+    return Previous(folder.name, folder, manifest)
 
 
 def new_id(out: Path, now: dt.datetime) -> str:
@@ -233,9 +234,9 @@ def releases(out: Path) -> list[str]:
 
 def prune(out: Path, keep: int) -> list[str]:
     """Delete all but the newest `keep` releases (never the live one); returns those deleted."""
-    live = current(out)
+    live = current_id(out)
     finished = releases(out)
-    doomed = [r for r in finished[: max(0, len(finished) - keep)] if live is None or r != live.id]
+    doomed = [r for r in finished[: max(0, len(finished) - keep)] if r != live]
     for release_id in doomed:
         shutil.rmtree(release_folder(out, release_id))
         manifest_path(out, release_id).unlink(missing_ok=True)
@@ -271,8 +272,13 @@ def publish(
                 "files": release.files,
                 "state": release.state,
             }
+            # level 1: the manifest of 100,000 records is written on every publish and read once
             manifest_path(out, release_id).write_bytes(
-                gzip.compress(json.dumps(document, sort_keys=True).encode(), mtime=0)
+                gzip.compress(
+                    orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS),
+                    compresslevel=1,
+                    mtime=0,
+                )
             )
             final = release_folder(out, release_id)
             os.rename(building, final)

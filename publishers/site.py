@@ -201,9 +201,9 @@ def _build(
         rel.kept += done.kept
         report.records_rendered = report.pages_rendered = done.written + done.kept
         rows, tombstones = dict(sorted(done.rows.items())), dict(sorted(done.tombstones.items()))
-        subjects = done.subjects
+        subjects, documents = done.subjects, dict(sorted(done.documents.items()))
         if previous is not None and changed is not None:
-            rows, tombstones, subjects = _carry_over(rel, previous, changed, done)
+            rows, tombstones, subjects, documents = _carry_over(rel, previous, changed, done)
         _derived(
             rel,
             runner,
@@ -213,8 +213,8 @@ def _build(
             rows,
             tombstones,
             subjects,
+            documents,
             previous,
-            done.written,
         )
     finally:
         runner.close()
@@ -227,6 +227,7 @@ def _build(
         "rows": rows,
         "tombstones": tombstones,
         "subjects": subjects,
+        "documents": documents,
         "keys": rel.state.get(NAME, {}).get("keys", {}),
     }
 
@@ -236,8 +237,9 @@ def _carry_over(
     previous: dict[str, Any],
     changed: dict[models.RecordKind, set[int]],
     done: records.Rendered,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The previous rows with the changed records' replaced; unchanged record pages kept."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The previous rows, subjects and search documents with the changed records' replaced;
+    unchanged record pages kept."""
     touched = {records.key(kind, i) for kind, ids in changed.items() for i in ids}
     rows: dict[str, Any] = {}
     tombstones: dict[str, Any] = {}
@@ -245,13 +247,16 @@ def _carry_over(
         for record_key, row in source.items():
             if record_key not in touched:
                 into[record_key] = row
-                rel.keep(row["path"])
+    rel.keep_all(row["path"] for row in (*rows.values(), *tombstones.values()))
     rows.update(done.rows)
     tombstones.update(done.tombstones)
     live = {row["subject"] for row in rows.values()}
     subjects = {k: v for k, v in previous["subjects"].items() if k in live}
     subjects.update(done.subjects)
-    return dict(sorted(rows.items())), dict(sorted(tombstones.items())), subjects
+    documents = {k: v for k, v in previous.get("documents", {}).items() if k not in touched}
+    documents.update(done.documents)
+    ordered = dict(sorted(documents.items()))
+    return dict(sorted(rows.items())), dict(sorted(tombstones.items())), subjects, ordered
 
 
 def _derived(
@@ -263,15 +268,16 @@ def _derived(
     rows: dict[str, Any],
     tombstones: dict[str, Any],
     subjects: dict[str, Any],
+    documents: dict[str, search.Document],
     previous: dict[str, Any] | None,
-    records_written: int,
 ) -> None:
     """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
     # the search index first: Pagefind runs on the pool while this process lays out the pages
-    indexing = _search(rel, runner, options, rows, previous, records_written)
+    indexing = _search(rel, runner, options, documents, previous)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
     keys: dict[str, str] = {}
     to_render: list[tuple[str, str, dict[str, Any]]] = []
+    unchanged: list[str] = []
     entries: list[sitemaps.Entry] = []
     lastmods: dict[str, str] = {}
     for row in rows.values():
@@ -291,10 +297,11 @@ def _derived(
         keys[page.path] = page.key()
         entries.append((page.path, lastmods.get(page.path)))
         if old_keys.get(page.path) == keys[page.path]:
-            rel.keep(page.path)
+            unchanged.append(page.path)
         else:
             to_render.append((page.path, page.template, page.context))
     rendered = runner.pages(rel, to_render)
+    rel.keep_all(unchanged)
     report.pages_rendered += len(to_render)
     rel.state[NAME] = {"keys": keys}
     for path, text in sitemaps.render_sitemaps(
@@ -310,8 +317,9 @@ def _derived(
     rendered()
     if indexing is not None:
         indexed = indexing.result()
-        if indexed.pages:
-            rel.adopt(urls.SEARCH_BUNDLE)
+        rel.files.update(indexed.files)
+        rel.written += indexed.written
+        rel.kept += indexed.kept
         report.search_pages = indexed.pages
         report.search_seconds = indexed.seconds
         report.search_peak_mb = indexed.peak_mb
@@ -321,22 +329,24 @@ def _search(
     rel: release.Release,
     runner: _Runner,
     options: SiteOptions,
-    rows: dict[str, Any],
+    documents: dict[str, search.Document],
     previous: dict[str, Any] | None,
-    records_written: int,
 ) -> concurrent.futures.Future[search.Indexed] | None:
-    """Start indexing the public record pages, or keep the previous index when no record page
-    changed; returns the indexing under way, if any."""
+    """Start indexing the public records' search documents, or keep the previous index when
+    none changed; returns the indexing under way, if any."""
     if not options.search:
         return None
-    bundle = [
-        p for p in (rel.previous.files if rel.previous else {}) if p.startswith(urls.SEARCH_BUNDLE)
-    ]
-    if previous is not None and records_written == 0 and bundle:
+    old = {
+        path: digest
+        for path, digest in (rel.previous.files if rel.previous else {}).items()
+        if path.startswith(urls.SEARCH_BUNDLE)
+    }
+    if previous is not None and old and previous.get("documents") == documents:
         # Pagefind's output is not byte-stable (filter files reorder): keep the old index
-        # when no record page changed, so an idle publish changes nothing
-        for path in bundle:
-            rel.keep(path)
+        # when no search document changed, so an idle publish changes nothing
+        rel.keep_all(old)
         return None
-    paths = tuple(row["path"] for row in rows.values())
-    return runner.submit(search.write_search_index, rel.folder, paths)
+    folder = rel.previous.folder if rel.previous is not None else None
+    return runner.submit(
+        search.write_search_index, rel.folder, folder, old, list(documents.values())
+    )

@@ -168,6 +168,43 @@ def test_search_finds_chinese_words_and_credit_codes(story_site: Site, page: Any
     }
 
 
+FILTERED = """async ([query, filters]) => {
+  const pagefind = await import("/search/pagefind/pagefind.js");
+  await pagefind.options({baseUrl: "/"});
+  const found = await pagefind.search(query, {filters});
+  const pages = await Promise.all(found.results.map((result) => result.data()));
+  const all = await pagefind.filters();
+  return [pages.map((data) => data.url).sort(), Object.keys(all).sort(), all["类型"], all["名单"]];
+}"""
+
+
+def test_search_filters_by_kind_department_list_and_year(story_site: Site, page: Any) -> None:
+    story, base, _ = story_site
+    page.goto(base + "search/index.html")
+    kinds = {"行政许可": 1, "行政处罚": 3, "名单条目": 1}
+    lists = {story.red.name: 1}
+    names = sorted(["类型", "部门", "名单", "年份"])
+    year = str(story.penalty.decision_on.year)
+    assert page.evaluate(FILTERED, ["鸿达食品", {"类型": "行政处罚", "年份": year}]) == [
+        sorted(
+            [
+                record_url(models.RecordKind.PENALTY, story.penalty),
+                record_url(models.RecordKind.PENALTY, story.objected),
+            ]
+        ),
+        names,
+        kinds,
+        lists,
+    ]
+    assert page.evaluate(FILTERED, ["鸿达食品", {"名单": story.red.name}]) == [
+        [record_url(models.RecordKind.LIST_ENTRY, story.entry)],
+        names,
+        kinds,
+        lists,
+    ]
+    assert page.evaluate(FILTERED, ["鸿达食品", {"年份": "1999"}])[0] == []
+
+
 def test_the_search_page_shows_results(story_site: Site, page: Any) -> None:
     story, base, _ = story_site
     page.goto(base + "search/index.html")
