@@ -3,8 +3,9 @@
 A full build renders every record page in batches (over a process pool when it has a database
 URL); an incremental build renders only the records the change log and the calendar say changed
 since the previous release, and carries every other record page over unchanged. List pages,
-subject pages, sitemaps and the search index are derived from the summary rows every time, and
-only those whose content changed are rendered again.
+subject pages and sitemaps are derived from the summary rows every time, and only those whose
+content changed are rendered again; the search index is built from the records' search
+documents (kept beside the rows) whenever one of them changed.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any
         state is None
         or state.get("base_url") != options.base_url
         or state.get("templates") != render.templates_digest()
+        or "documents" not in state  # a release from before search documents: index them all
         or dt.date.fromisoformat(state["on"]) > options.on
     ):
         return None
@@ -253,7 +255,7 @@ def _carry_over(
     live = {row["subject"] for row in rows.values()}
     subjects = {k: v for k, v in previous["subjects"].items() if k in live}
     subjects.update(done.subjects)
-    documents = {k: v for k, v in previous.get("documents", {}).items() if k not in touched}
+    documents = {k: v for k, v in previous["documents"].items() if k not in touched}
     documents.update(done.documents)
     ordered = dict(sorted(documents.items()))
     return dict(sorted(rows.items())), dict(sorted(tombstones.items())), subjects, ordered
@@ -341,7 +343,7 @@ def _search(
         for path, digest in (rel.previous.files if rel.previous else {}).items()
         if path.startswith(urls.SEARCH_BUNDLE)
     }
-    if previous is not None and old and previous.get("documents") == documents:
+    if previous is not None and old and previous["documents"] == documents:
         # Pagefind's output is not byte-stable (filter files reorder): keep the old index
         # when no search document changed, so an idle publish changes nothing
         rel.keep_all(old)
