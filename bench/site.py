@@ -1,8 +1,7 @@
 """`gongshi publish` of a 100,000-record database: a full publish (pages/s over both cores),
-its search index alone (Pagefind fed one search document per public record, as the publish
-runs it on a worker), and an incremental publish after 1,000 withdrawals; site size on disk.
-The peer is Pagefind indexing every record page with its defaults: the part of the publish we
-do not write."""
+its search index alone (Pagefind over the public record pages, as the publish runs it on a
+worker), and an incremental publish after 1,000 withdrawals; site size on disk. The peer is
+Pagefind indexing every record page with its defaults: the part of the publish we do not write."""
 
 from __future__ import annotations
 
@@ -63,7 +62,7 @@ def run(workdir: Path) -> list[report.Result]:
         env=env,
     )
     index = report.measure(
-        "search index alone (Pagefind, a custom record per public record)",
+        "search index alone (Pagefind, public record pages)",
         [sys.executable, str(SEARCH_SCRIPT), str(out / "current"), str(workdir / "search")],
         cwd=workdir,
         env=env,
@@ -88,11 +87,9 @@ def run(workdir: Path) -> list[report.Result]:
             ours=index,
             peer=peer,
             target="Pagefind time and peak memory reported",
-            notes="Indexed on a worker while the other pages render, from search documents "
-            "(names, codes, document numbers, decision texts, filters) sent to Pagefind's "
-            "service as custom records; re-indexed whole when a document changed (an index "
-            "split by record ids would answer a query in each part lacking one of its words "
-            "with the pages having the others).",
+            notes="Indexed on a worker while the other pages render; re-indexed whole when a "
+            "record page changed (an index split by record ids would answer a query in each "
+            "part lacking one of its words with the pages having the others).",
         ),
         report.Result(
             title=f"Site: incremental publish after {CHANGES:,} changes",

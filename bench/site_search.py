@@ -1,22 +1,23 @@
-"""Indexes a published release's public records as `gongshi publish` does (the search index
-alone), from the search documents its manifest keeps: argv[1] the release folder, argv[2] a
-scratch folder on the same disk."""
+"""Indexes a published release's public record pages as `gongshi publish` does (the search
+index alone): argv[1] the release folder, argv[2] a scratch folder on the same disk."""
 
-import gzip
 import shutil
 import sys
 from pathlib import Path
 
-import orjson
+from disclosure import urls
+from publishers import search
 
-from publishers import release, search, site
-
-folder, scratch = Path(sys.argv[1]).resolve(), Path(sys.argv[2])
-manifest = orjson.loads(
-    gzip.decompress(release.manifest_path(folder.parent.parent, folder.name).read_bytes())
+release, scratch = Path(sys.argv[1]), Path(sys.argv[2])
+gone = set((release / urls.GONE).read_text().splitlines())
+paths = sorted(
+    str(p.relative_to(release))
+    for p in (release / "records").rglob("*.html")
+    if str(p.relative_to(release)) not in gone
 )
-documents = list(manifest["state"][site.NAME]["documents"].values())
 shutil.rmtree(scratch, ignore_errors=True)
-scratch.mkdir(parents=True)
-search.write_search_index(scratch, None, {}, documents)
+for path in paths:
+    (scratch / path).parent.mkdir(parents=True, exist_ok=True)
+    (scratch / path).hardlink_to(release / path)
+search.write_search_index(scratch, paths)
 shutil.rmtree(scratch)

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import db, models, privacy, queries, urls
-from publishers import release, render, search
+from publishers import release, render
 
 SITE_NAME = "信用信息双公示"
 KIND_NAMES = {
@@ -125,50 +125,6 @@ def reason_name(tomb: privacy.Tombstone) -> str:
     return REASON_NAMES[tomb.reason]
 
 
-def page_title(public: Public) -> str:
-    """The title of a record's page, and of its search result."""
-    return f"{public.subject.name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}"
-
-
-def search_document(public: Public) -> search.Document:
-    """What a reader finds the record by: the subject's names and codes, the document number
-    and the decision's texts (not dates, amounts or field labels); and its filter values."""
-    subject = public.subject
-    words: list[str | None] = [
-        subject.name,
-        subject.credit_code,
-        subject.business_reg_no,
-        subject.org_code,
-        subject.tax_reg_no,
-        subject.institution_cert_no,
-        subject.social_org_reg_no,
-        subject.legal_rep_name,
-        public.decision_doc_no,
-        public.authority.name,
-    ]
-    list_name = None
-    if isinstance(public, privacy.LicensePublic):
-        words += [public.decision_doc_name, public.certificate_name, public.license_no]
-        words += [public.content]
-    elif isinstance(public, privacy.PenaltyPublic):
-        words += [public.violation_type, public.violation_facts, public.legal_basis]
-        words += [*public.categories, public.content, public.suspended_revoked_license]
-    else:
-        list_name = public.list.name
-        words += [list_name, public.reason]
-    return search.document(
-        urls.record_path(public.kind, public.id),
-        page_title(public),
-        words,
-        {
-            "类型": KIND_NAMES[public.kind],
-            "部门": public.source_unit.name,
-            "名单": list_name,
-            "年份": str(public.decision_on.year),
-        },
-    )
-
-
 def render_record(public: Public, base_url: str) -> str:
     """The page of a public record."""
     path = urls.record_path(public.kind, public.id)
@@ -177,7 +133,7 @@ def render_record(public: Public, base_url: str) -> str:
         extra["list_page"] = urls.list_path(public.list.code)
     context = page_context(
         path,
-        page_title(public),
+        f"{public.subject.name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}",
         base_url,
         r=public.model_dump(mode="json"),
         subject_path=urls.subject_key_path(public.subject.key),
@@ -241,14 +197,12 @@ class Rendered:
     rows: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     tombstones: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
     subjects: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
-    documents: dict[str, search.Document] = dataclasses.field(default_factory=dict)
     files: dict[str, str] = dataclasses.field(default_factory=dict)
     written: int = 0
     kept: int = 0
 
     def merge(self, other: Rendered) -> None:
         self.rows.update(other.rows)
-        self.documents.update(other.documents)
         self.tombstones.update(other.tombstones)
         self.subjects.update(other.subjects)
         self.files.update(other.files)
@@ -275,7 +229,6 @@ def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
             page = render_record(public, target.base_url)
             done.rows[key(record.KIND, record.id)] = row(public, record.updated_at.date())
             done.subjects[public.subject.key] = public.subject.model_dump(mode="json")
-            done.documents[key(record.KIND, record.id)] = search_document(public)
         path = urls.record_path(record.KIND, record.id)
         done.files[path], fresh = release.write_file(
             target.folder, target.previous, path, page.encode()

@@ -151,6 +151,23 @@ class Release:
         self.record(fresh)
         return fresh
 
+    def adopt(self, under: str) -> None:
+        """Take in files a tool wrote under `under` itself, linking those that did not change."""
+        base = self.folder / under
+        for file in sorted(base.rglob("*")):
+            if not file.is_file():
+                continue
+            path = str(file.relative_to(self.folder))
+            data = file.read_bytes()
+            new_digest = digest(data)
+            self.files[path] = new_digest
+            if self.previous is not None and self.old_digest(path) == new_digest:
+                file.unlink()
+                os.link(self.previous.folder / path, file)
+                self.kept += 1
+            else:
+                self.written += 1
+
 
 Builder = Callable[[Release], None]
 

@@ -3,9 +3,8 @@
 A full build renders every record page in batches (over a process pool when it has a database
 URL); an incremental build renders only the records the change log and the calendar say changed
 since the previous release, and carries every other record page over unchanged. List pages,
-subject pages and sitemaps are derived from the summary rows every time, and only those whose
-content changed are rendered again; the search index is built from the records' search
-documents (kept beside the rows) whenever one of them changed.
+subject pages, sitemaps and the search index are derived from the summary rows every time, and
+only those whose content changed are rendered again.
 """
 
 from __future__ import annotations
@@ -67,7 +66,6 @@ def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any
         state is None
         or state.get("base_url") != options.base_url
         or state.get("templates") != render.templates_digest()
-        or "documents" not in state  # a release from before search documents: index them all
         or dt.date.fromisoformat(state["on"]) > options.on
     ):
         return None
@@ -203,9 +201,9 @@ def _build(
         rel.kept += done.kept
         report.records_rendered = report.pages_rendered = done.written + done.kept
         rows, tombstones = dict(sorted(done.rows.items())), dict(sorted(done.tombstones.items()))
-        subjects, documents = done.subjects, dict(sorted(done.documents.items()))
+        subjects = done.subjects
         if previous is not None and changed is not None:
-            rows, tombstones, subjects, documents = _carry_over(rel, previous, changed, done)
+            rows, tombstones, subjects = _carry_over(rel, previous, changed, done)
         _derived(
             rel,
             runner,
@@ -215,8 +213,8 @@ def _build(
             rows,
             tombstones,
             subjects,
-            documents,
             previous,
+            done.written,
         )
     finally:
         runner.close()
@@ -229,7 +227,6 @@ def _build(
         "rows": rows,
         "tombstones": tombstones,
         "subjects": subjects,
-        "documents": documents,
         "keys": rel.state.get(NAME, {}).get("keys", {}),
     }
 
@@ -239,9 +236,8 @@ def _carry_over(
     previous: dict[str, Any],
     changed: dict[models.RecordKind, set[int]],
     done: records.Rendered,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The previous rows, subjects and search documents with the changed records' replaced;
-    unchanged record pages kept."""
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The previous rows with the changed records' replaced; unchanged record pages kept."""
     touched = {records.key(kind, i) for kind, ids in changed.items() for i in ids}
     rows: dict[str, Any] = {}
     tombstones: dict[str, Any] = {}
@@ -255,10 +251,7 @@ def _carry_over(
     live = {row["subject"] for row in rows.values()}
     subjects = {k: v for k, v in previous["subjects"].items() if k in live}
     subjects.update(done.subjects)
-    documents = {k: v for k, v in previous["documents"].items() if k not in touched}
-    documents.update(done.documents)
-    ordered = dict(sorted(documents.items()))
-    return dict(sorted(rows.items())), dict(sorted(tombstones.items())), subjects, ordered
+    return dict(sorted(rows.items())), dict(sorted(tombstones.items())), subjects
 
 
 def _derived(
@@ -270,12 +263,12 @@ def _derived(
     rows: dict[str, Any],
     tombstones: dict[str, Any],
     subjects: dict[str, Any],
-    documents: dict[str, search.Document],
     previous: dict[str, Any] | None,
+    records_written: int,
 ) -> None:
     """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
     # the search index first: Pagefind runs on the pool while this process lays out the pages
-    indexing = _search(rel, runner, options, documents, previous)
+    indexing = _search(rel, runner, options, rows, previous, records_written)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
     keys: dict[str, str] = {}
     to_render: list[tuple[str, str, dict[str, Any]]] = []
@@ -319,9 +312,8 @@ def _derived(
     rendered()
     if indexing is not None:
         indexed = indexing.result()
-        rel.files.update(indexed.files)
-        rel.written += indexed.written
-        rel.kept += indexed.kept
+        if indexed.pages:
+            rel.adopt(urls.SEARCH_BUNDLE)
         report.search_pages = indexed.pages
         report.search_seconds = indexed.seconds
         report.search_peak_mb = indexed.peak_mb
@@ -331,24 +323,21 @@ def _search(
     rel: release.Release,
     runner: _Runner,
     options: SiteOptions,
-    documents: dict[str, search.Document],
+    rows: dict[str, Any],
     previous: dict[str, Any] | None,
+    records_written: int,
 ) -> concurrent.futures.Future[search.Indexed] | None:
-    """Start indexing the public records' search documents, or keep the previous index when
-    none changed; returns the indexing under way, if any."""
+    """Start indexing the public record pages, or keep the previous index when no record page
+    changed; returns the indexing under way, if any."""
     if not options.search:
         return None
-    old = {
-        path: digest
-        for path, digest in (rel.previous.files if rel.previous else {}).items()
-        if path.startswith(urls.SEARCH_BUNDLE)
-    }
-    if previous is not None and old and previous["documents"] == documents:
+    bundle = [
+        p for p in (rel.previous.files if rel.previous else {}) if p.startswith(urls.SEARCH_BUNDLE)
+    ]
+    if previous is not None and records_written == 0 and bundle:
         # Pagefind's output is not byte-stable (filter files reorder): keep the old index
-        # when no search document changed, so an idle publish changes nothing
-        rel.keep_all(old)
+        # when no record page changed, so an idle publish changes nothing
+        rel.keep_all(bundle)
         return None
-    folder = rel.previous.folder if rel.previous is not None else None
-    return runner.submit(
-        search.write_search_index, rel.folder, folder, old, list(documents.values())
-    )
+    paths = tuple(row["path"] for row in rows.values())
+    return runner.submit(search.write_search_index, rel.folder, paths)

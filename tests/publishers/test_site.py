@@ -4,7 +4,6 @@ import os
 import re
 from pathlib import Path
 
-import orjson
 import sqlalchemy as sa
 from sqlmodel import Session
 
@@ -244,18 +243,3 @@ def test_the_sitemap_lists_public_pages_only(
         in locs
     )
     assert release.releases(tmp_path / "out") == [built.id]
-
-
-def test_a_release_without_search_documents_is_followed_by_a_full_publish(
-    engine: sa.Engine, session: Session, tmp_path: Path
-) -> None:
-    helpers.tell(session)
-    first, _ = helpers.publish(engine, tmp_path / "out")
-    path = release.manifest_path(tmp_path / "out", first.id)
-    manifest = orjson.loads(gzip.decompress(path.read_bytes()))
-    del manifest["state"]["site"]["documents"]  # as a release of an older gongshi left it
-    path.write_bytes(gzip.compress(orjson.dumps(manifest)))
-    second, report = helpers.publish(engine, tmp_path / "out")
-    assert report.incremental is False
-    assert sorted(second.state["site"]["documents"]) == sorted(first.state["site"]["documents"])
-    assert len(second.state["site"]["documents"]) == report.public == 5
