@@ -221,12 +221,22 @@ class Parties(NamedTuple):
 
 def parties(record: models.Record) -> Parties:
     """The public fields of an ORM record's parties."""
-    named = list_fields(record.credit_list) if isinstance(record, models.ListEntry) else None
+    named = record.credit_list if isinstance(record, models.ListEntry) else None
+    return parties_of(record.subject, record.authority, record.source_unit, named)
+
+
+def parties_of(
+    subject: models.Subject,
+    authority: models.Department,
+    source_unit: models.Department,
+    named: models.List | None = None,
+) -> Parties:
+    """The public fields of a record's parties (ORM objects or plain rows of their tables)."""
     return Parties(
-        subject_fields(record.subject),
-        department_fields(record.authority),
-        department_fields(record.source_unit),
-        named,
+        subject_fields(subject),
+        department_fields(authority),
+        department_fields(source_unit),
+        None if named is None else list_fields(named),
     )
 
 

@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -41,13 +41,13 @@ Position = tuple[dt.date, int]
 
 
 @dataclasses.dataclass(frozen=True)
-class Page(Generic[R]):
+class Page:
     """One page of records newest first, and whether more follow."""
 
-    records: list[R]
+    records: list[RecordRow]
     has_next: bool
 
-    def position(self, record: R) -> Position:
+    def position(self, record: RecordRow) -> Position:
         """Where `record` stands in the order: what `after=` takes to continue behind it."""
         assert record.id is not None
         return (record.decision_on, record.id)
@@ -119,7 +119,7 @@ def list_records(
     where: RecordFilter = RecordFilter(),
     first: int = 20,
     after: Position | None = None,
-) -> Page[R]:
+) -> Page:
     """Public records of `model` on `on`, newest decision first, `first` (≤ 100) after `after`.
 
     Keyset paging: a page continues strictly behind the position it is given, so records
@@ -136,14 +136,76 @@ def list_records(
         )
         # redundant, but lets the index seek to the position instead of scanning up to it
         conditions.append(col(model.decision_on) <= decided)
-    statement = (
-        select(model)
-        .where(*conditions)
-        .order_by(col(model.decision_on).desc(), col(model.id).desc())
-        .limit(first + 1)
-    )
-    found = list(session.exec(statement).unique())
+    newest_first = (col(model.decision_on).desc(), col(model.id).desc())
+    found = record_rows(session, model, conditions, newest_first, limit=first + 1)
     return Page(records=found[:first], has_next=len(found) > first)
+
+
+class RecordRow(NamedTuple):
+    """A record with its parties, as plain rows of their tables (named tuples; the record's
+    with its KIND): what privacy projects, without building ORM objects for a page."""
+
+    record: Any
+    subject: Any
+    authority: Any
+    source_unit: Any
+    named_list: Any  # list entries' named list, else None
+
+    @property
+    def id(self) -> int:
+        return int(self.record.id)
+
+    @property
+    def decision_on(self) -> dt.date:
+        return cast(dt.date, self.record.decision_on)
+
+
+def record_rows(
+    session: Session,
+    model: RecordModel,
+    conditions: Sequence[sa.ColumnElement[bool]],
+    order: Sequence[sa.ColumnElement[Any]],
+    *,
+    limit: int | None = None,
+) -> list[RecordRow]:
+    """The records of `model` meeting `conditions`, in `order`, each with its parties, in one
+    statement."""
+    joined, parts = _with_parties(model)
+    statement = joined.where(*conditions).order_by(*order).limit(limit)
+    found = []
+    for row in session.connection().execute(statement):
+        made = [make(row[start:end]) for start, end, make in parts]
+        found.append(RecordRow(*made, *([None] * (len(RecordRow._fields) - len(made)))))
+    return found
+
+
+@functools.cache
+def _with_parties(model: RecordModel) -> tuple[sa.Select[Any], list[tuple[int, int, Any]]]:
+    """The select of `model`'s records joined with their parties (built once: a statement's
+    construction costs as much as running it for a page), and where each part's columns are
+    in its rows, with the named tuple type each part is read into."""
+    table, subjects = _table(model), _table(models.Subject)
+    departments, lists = _table(models.Department), _table(models.List)
+    authority, source_unit = departments.alias("authority"), departments.alias("source_unit")
+    tables = [(table, table), (subjects, subjects), (authority, departments)]
+    tables.append((source_unit, departments))
+    joins = (
+        sa.select()
+        .join_from(table, subjects, table.c.subject_id == subjects.c.id)
+        .join(authority, table.c.authority_id == authority.c.id)
+        .join(source_unit, table.c.source_unit_id == source_unit.c.id)
+    )
+    if model is models.ListEntry:
+        tables.append((lists, lists))
+        joins = joins.join(lists, table.c.list_id == lists.c.id)
+    parts: list[tuple[int, int, Any]] = []
+    columns: list[sa.ColumnElement[Any]] = []
+    for part, of in tables:
+        kept = [c for c in part.columns if c.name not in _TIMESTAMPS]
+        kind = model.KIND if of is table else None
+        parts.append((len(columns), len(columns) + len(kept), _row_type(of, kind)._make))
+        columns += kept
+    return joins.add_columns(*columns), parts
 
 
 def count_records(
@@ -531,29 +593,29 @@ def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]
 
 
 def subjects_records(
-    session: Session, model: type[R], keys: Sequence[str], on: dt.date
-) -> dict[str, list[R]]:
+    session: Session, model: RecordModel, keys: Sequence[str], on: dt.date
+) -> dict[str, list[RecordRow]]:
     """The public records of `model` of the subjects with public keys `keys` on `on`, newest
     decision first, in one query: what the API's subject loader batches."""
     codes = [key.upper() for key in keys if not (key.startswith("P") and key[1:].isdigit())]
     people = [int(key[1:]) for key in keys if key.startswith("P") and key[1:].isdigit()]
     subject = models.Subject
-    statement = (
-        select(model)
-        .join(subject, col(subject.id) == col(model.subject_id))
-        .where(
-            sa.or_(
-                col(subject.credit_code).in_(codes),
-                sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
-            ),
-            lifecycle.public_clause(model, on),
-        )
-        .order_by(col(model.decision_on).desc(), col(model.id).desc())
-    )
-    found: dict[str, list[R]] = {key: [] for key in keys}
-    for record in session.exec(statement).unique():
-        key = record.subject.credit_code or f"P{record.subject.id}"
-        found.setdefault(key, []).append(record)
+    conditions = [
+        col(model.subject_id).in_(
+            sa.select(col(subject.id)).where(
+                sa.or_(
+                    col(subject.credit_code).in_(codes),
+                    sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
+                )
+            )
+        ),
+        lifecycle.public_clause(model, on),
+    ]
+    newest_first = (col(model.decision_on).desc(), col(model.id).desc())
+    found: dict[str, list[RecordRow]] = {key: [] for key in keys}
+    for row in record_rows(session, model, conditions, newest_first):
+        key = row.subject.credit_code or f"P{row.subject.id}"
+        found.setdefault(key, []).append(row)
     return found
 
 

@@ -41,6 +41,8 @@ def list_path(code: str) -> str:
 
 def absolute(base_url: str, path: str) -> str:
     """`path` on the site at `base_url` (which ends with a slash)."""
+    if base_url.endswith("/") and not path.startswith("/"):
+        return base_url + path  # what urljoin answers for the paths above, at a tenth of its cost
     return urljoin(base_url, path)
 
 
