@@ -61,7 +61,9 @@ def _department_id(credit_code: str) -> sa.ScalarSelect[Any]:
     )
 
 
-def _filtered(model: RecordModel, on: dt.date, where: RecordFilter) -> list[sa.ColumnElement[bool]]:
+def _filtered(
+    model: RecordModel, on: dt.date | sa.ColumnElement[dt.date], where: RecordFilter
+) -> list[sa.ColumnElement[bool]]:
     """The conditions selecting the public records of `model` on `on` that pass `where`."""
     conditions = [lifecycle.public_clause(model, on)]
     if where.source_unit is not None:
@@ -125,9 +127,24 @@ def list_records(
     Keyset paging: a page continues strictly behind the position it is given, so records
     inserted meanwhile never shift it (no duplicates, no gaps)."""
     first = max(0, min(first, MAX_PAGE))
-    conditions = _filtered(model, on, where)
+    values: dict[str, Any] = {"on": on, "limit": first + 1}
     if after is not None:
-        decided, record_id = after
+        values["decided"], values["record_id"] = after
+    statement = _page_statement(model, where, after is not None)
+    found = _rows(session, model, statement, values)
+    return Page(records=found[:first], has_next=len(found) > first)
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statement(model: RecordModel, where: RecordFilter, after: bool) -> sa.Select[Any]:
+    """The statement of a page of `model`'s records passing `where`, with the day, the position
+    and the size as parameters: built once for each filter (its construction costs more than
+    running it)."""
+    on = sa.bindparam("on", type_=sa.Date)
+    conditions = _filtered(model, on, where)
+    if after:
+        decided = sa.bindparam("decided", type_=sa.Date)
+        record_id = sa.bindparam("record_id", type_=sa.Integer)
         conditions.append(
             sa.or_(
                 col(model.decision_on) < decided,
@@ -137,8 +154,9 @@ def list_records(
         # redundant, but lets the index seek to the position instead of scanning up to it
         conditions.append(col(model.decision_on) <= decided)
     newest_first = (col(model.decision_on).desc(), col(model.id).desc())
-    found = record_rows(session, model, conditions, newest_first, limit=first + 1)
-    return Page(records=found[:first], has_next=len(found) > first)
+    joined, _ = _with_parties(model)
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    return joined.where(*conditions).order_by(*newest_first).limit(limit)
 
 
 class RecordRow(NamedTuple):
@@ -160,20 +178,13 @@ class RecordRow(NamedTuple):
         return cast(dt.date, self.record.decision_on)
 
 
-def record_rows(
-    session: Session,
-    model: RecordModel,
-    conditions: Sequence[sa.ColumnElement[bool]],
-    order: Sequence[sa.ColumnElement[Any]],
-    *,
-    limit: int | None = None,
+def _rows(
+    session: Session, model: RecordModel, statement: sa.Select[Any], values: dict[str, Any]
 ) -> list[RecordRow]:
-    """The records of `model` meeting `conditions`, in `order`, each with its parties, in one
-    statement."""
-    joined, parts = _with_parties(model)
-    statement = joined.where(*conditions).order_by(*order).limit(limit)
+    """The records a statement over `_with_parties(model)` selects, with their parties."""
+    _, parts = _with_parties(model)
     found = []
-    for row in session.connection().execute(statement):
+    for row in session.connection().execute(statement, values):
         made = [make(row[start:end]) for start, end, make in parts]
         found.append(RecordRow(*made, *([None] * (len(RecordRow._fields) - len(made)))))
     return found
@@ -599,24 +610,31 @@ def subjects_records(
     decision first, in one query: what the API's subject loader batches."""
     codes = [key.upper() for key in keys if not (key.startswith("P") and key[1:].isdigit())]
     people = [int(key[1:]) for key in keys if key.startswith("P") and key[1:].isdigit()]
-    subject = models.Subject
-    conditions = [
-        col(model.subject_id).in_(
-            sa.select(col(subject.id)).where(
-                sa.or_(
-                    col(subject.credit_code).in_(codes),
-                    sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
-                )
-            )
-        ),
-        lifecycle.public_clause(model, on),
-    ]
-    newest_first = (col(model.decision_on).desc(), col(model.id).desc())
+    values = {"codes": codes, "people": people, "on": on}
     found: dict[str, list[RecordRow]] = {key: [] for key in keys}
-    for row in record_rows(session, model, conditions, newest_first):
+    for row in _rows(session, model, _subjects_statement(model), values):
         key = row.subject.credit_code or f"P{row.subject.id}"
         found.setdefault(key, []).append(row)
     return found
+
+
+@functools.cache
+def _subjects_statement(model: RecordModel) -> sa.Select[Any]:
+    subject = models.Subject
+    codes = sa.bindparam("codes", expanding=True, type_=sa.String)
+    people = sa.bindparam("people", expanding=True, type_=sa.Integer)
+    of_subjects = col(model.subject_id).in_(
+        sa.select(col(subject.id)).where(
+            sa.or_(
+                col(subject.credit_code).in_(codes),
+                sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
+            )
+        )
+    )
+    public = lifecycle.public_clause(model, sa.bindparam("on", type_=sa.Date))
+    newest_first = (col(model.decision_on).desc(), col(model.id).desc())
+    joined, _ = _with_parties(model)
+    return joined.where(of_subjects, public).order_by(*newest_first)
 
 
 def records_by_ids(
