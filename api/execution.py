@@ -174,9 +174,11 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         except Exception:  # a null bubbling up: what is still to come is not waited for
             self.settle_in_background([plain[name] for name in awaiting])
             raise
-        order = list(grouped_field_set)
         if not (awaiting or self.is_awaitable(standard)):
-            return _merge(order, plain, standard) if plain and standard else plain or standard
+            if not standard:
+                return plain
+            return _merge(list(grouped_field_set), plain, standard) if plain else standard
+        order = list(grouped_field_set)
 
         async def merged() -> dict[str, Any]:
             later = [plain[name] for name in awaiting]
@@ -231,7 +233,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             if any(node.directives for node in to_nodes(details)) and plan.many:
                 raise _Standard  # @stream, say
             field_path = Path(path, response_name, parent_type.name)
-            return self._objects(plan, parent_type, field_path, details, value)
+            if plan.many:
+                return self._objects(plan, parent_type, field_path, details, value)
+            return self._object(plan, parent_type, field_path, details, value)
         if not plan.many:
             return _leaf(named, value)
         if not isinstance(value, list):
@@ -265,6 +269,43 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             _types_of[key] = answer
         return answer
 
+    def _object(
+        self,
+        plan: _Plain,
+        parent_type: GraphQLObjectType,
+        path: Path,
+        details: Any,
+        value: Any,
+    ) -> Any:
+        """An object field executed here (errors as the standard way records them, nulling
+        the nearest nullable field)."""
+        named = plan.named
+        assert isinstance(named, GraphQLObjectType)
+        if isinstance(value, list) or (
+            named.is_type_of is not None
+            and not self._is_type_of(named, value, parent_type, details, path)
+        ):
+            raise _Standard
+        grouped, deferred, _ = self.collect_subfields(named, details)
+        if deferred:
+            raise _Standard
+        try:
+            completed = self.execute_fields(named, value, path, grouped, None)
+        except Exception as error:
+            self.handle_field_error(error, plan.type, details, path)
+            return None
+        if not self.is_awaitable(completed):
+            return completed
+
+        async def awaited() -> Any:
+            try:
+                return await completed
+            except Exception as error:
+                self.handle_field_error(error, plan.type, details, path)
+                return None
+
+        return awaited()
+
     def _objects(
         self,
         plan: _Plain,
@@ -273,17 +314,15 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         details: Any,
         value: Any,
     ) -> Any:
-        """An object field, or a list of objects, executed here (errors as the standard way
-        records them, nulling the nearest nullable field)."""
+        """A list of objects executed here (errors as the standard way records them, nulling
+        the nearest nullable item or field)."""
         named = plan.named
         assert isinstance(named, GraphQLObjectType)
-        many = isinstance(value, list)
-        if many != plan.many:
+        if not isinstance(value, list):
             raise _Standard
-        items = value if many else [value]
-        for item in items:
+        for item in value:
             if item is None:
-                if plan.items_required or not many:
+                if plan.items_required:
                     raise _Standard
             elif named.is_type_of is not None and not self._is_type_of(
                 named, item, parent_type, details, path
@@ -293,18 +332,16 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if deferred:
             raise _Standard
         item_type = GraphQLNonNull(named) if plan.items_required else named
+        completed: list[Any] = []
         try:
-            completed: list[Any] = []
-            for index, item in enumerate(items):
+            for index, item in enumerate(value):
                 if item is None:
                     completed.append(None)
                     continue
-                item_path = Path(path, index, None) if many else path
+                item_path = Path(path, index, None)
                 try:
                     completed.append(self.execute_fields(named, item, item_path, grouped, None))
                 except Exception as error:
-                    if not many:
-                        raise
                     self.handle_field_error(error, item_type, details, item_path)
                     completed.append(None)
         except Exception as error:
@@ -312,20 +349,18 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             self.handle_field_error(error, plan.type, details, path)
             return None
         if not any(self.is_awaitable(item) for item in completed):
-            return completed if many else completed[0]
+            return completed
 
         async def settled(index: int, item: Any) -> Any:
             try:
                 return await item
             except Exception as error:
-                if not many:
-                    raise
                 self.handle_field_error(error, item_type, details, Path(path, index, None))
                 return None
 
         async def awaited() -> Any:
             try:
-                values = await gather_with_cancel(
+                return await gather_with_cancel(
                     *(
                         settled(index, item) if self.is_awaitable(item) else _ready(item)
                         for index, item in enumerate(completed)
@@ -334,7 +369,6 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             except Exception as error:
                 self.handle_field_error(error, plan.type, details, path)
                 return None
-            return values if many else values[0]
 
         return awaited()
 
