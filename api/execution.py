@@ -126,6 +126,9 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._selections: dict[tuple[GraphQLObjectType, int], tuple[Any, list[Any]]] = {}
+        # an extension that sees each field resolved (a middleware) leaves no field plain
+        manager = self.middleware_manager
+        self._wrapped = manager is not None and bool(manager.middlewares)
 
     def execute_fields(
         self,
@@ -135,7 +138,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         grouped_field_set: Any,
         position_context: Any,
     ) -> Any:
-        if position_context is not None:  # a deferred fragment's fields
+        if position_context is not None or self._wrapped:  # a deferred fragment's fields…
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
@@ -230,7 +233,7 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         named = plan.named
         if isinstance(named, GraphQLObjectType):
-            if any(node.directives for node in to_nodes(details)) and plan.many:
+            if plan.many and any(node.directives for node in to_nodes(details)):
                 raise _Standard  # @stream, say
             field_path = Path(path, response_name, parent_type.name)
             if plan.many:

@@ -1,12 +1,14 @@
-"""The short way through plain leaf fields answers exactly what graphql-core's standard way does."""
+"""The short way through plain fields answers exactly what graphql-core's standard way does."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 import strawberry
 from sqlmodel import Session
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api import execution, schema
@@ -214,3 +216,21 @@ def test_objects_and_lists_the_short_way_completes_fail_as_graphql_core_fails_th
         ("outers", "6", "inner", "later"),
         ("outers", "7", "children", "0", "later"),
     ]
+
+
+class Shouting(SchemaExtension):
+    """An extension that sees every field resolved."""
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        value = _next(root, info, *args, **kwargs)
+        return value.upper() if isinstance(value, str) else value
+
+
+def test_an_extension_that_resolves_fields_sees_every_field() -> None:
+    query = "{ things { name note } }"
+    graphql = strawberry.Schema(
+        query=Things, extensions=[Shouting], execution_context_class=execution.ExecutionContext
+    )
+    answer = graphql.execute_sync(query)
+    assert answer.data is not None
+    assert answer.data["things"][0] == {"name": "OK", "note": None}
