@@ -12,7 +12,6 @@ valid gzip stream, and the files are byte-identical however the work was shared 
 from __future__ import annotations
 
 import contextlib
-import csv
 import dataclasses
 import datetime as dt
 import functools
@@ -199,12 +198,11 @@ def _write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None
     units, lists = _lookups(session)
     project = privacy.FIELDS[kind]
     json_line = bulk_schema.json_line
-    cells = bulk_schema.row_function(kind)
+    csv_line = bulk_schema.csv_line_function(kind)
     csv_member = _Member(target.parts / chunk.name("csv.gz"))
     jsonl_member = _Member(target.parts / chunk.name("jsonl.gz"))
     changes = _Changes(session, chunk, target)
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\r\n")
+    rows: list[str] = []
     lines: list[bytes] = []
     previous = old_lines(old, chunk)
     pending = next(previous, None)
@@ -219,7 +217,7 @@ def _write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None
             lists[row.list_id] if entries else None,
         )
         fields = project(row, on, parts)
-        writer.writerow(cells(fields))
+        rows.append(csv_line(fields))
         line = json_line(fields)
         lines.append(line)
         count += 1
@@ -234,11 +232,11 @@ def _write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None
         else:
             changes.add(b"ADD", line)
         if len(lines) >= FLUSH_RECORDS:
-            _flush(text, lines, csv_member, jsonl_member, changes)
+            _flush(rows, lines, csv_member, jsonl_member, changes)
     while pending is not None:
         changes.delete(pending[0])
         pending = next(previous, None)
-    _flush(text, lines, csv_member, jsonl_member, changes)
+    _flush(rows, lines, csv_member, jsonl_member, changes)
     return Written(
         csv_member.close(),
         jsonl_member.close(),
@@ -251,7 +249,7 @@ def _write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None
 
 
 def _flush(
-    text: io.StringIO,
+    rows: list[str],
     lines: list[bytes],
     csv_member: _Member,
     jsonl_member: _Member,
@@ -261,9 +259,8 @@ def _flush(
         lines.append(b"")
         jsonl_member.add(b"\n".join(lines))
         lines.clear()
-    csv_member.add(text.getvalue().encode())
-    text.seek(0)
-    text.truncate()
+    csv_member.add("".join(rows).encode())
+    rows.clear()
     for member in (csv_member, jsonl_member, changes.member):
         member.flush()
 
