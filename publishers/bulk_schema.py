@@ -178,8 +178,14 @@ def csv_line_function(kind: models.RecordKind) -> Callable[[privacy.Fields], str
             groups[-1][1].extend(nested)
         else:
             groups.append((column.path[0], nested))
-    plan = [(key, operator.itemgetter(*nested) if nested else None) for key, nested in groups]
     assert all(len(nested) != 1 for _key, nested in groups)  # itemgetter of one gives no tuple
+    assert len(groups) > 1
+    top = operator.itemgetter(*(key for key, _nested in groups))
+    # each nested field's values in place of it, the last first: the places before stay the same
+    splices = [
+        (n, operator.itemgetter(*nested)) for n, (_key, nested) in enumerate(groups) if nested
+    ]
+    splices.reverse()
     # the cells that are not text yet (strings and enum members, which are strings, are)
     flags = [n for n, column in enumerate(found) if column.type == "boolean"]
     lists = [n for n, column in enumerate(found) if column.is_list]
@@ -194,12 +200,9 @@ def csv_line_function(kind: models.RecordKind) -> Callable[[privacy.Fields], str
     date_text = _date_text
 
     def line(fields: privacy.Fields) -> str:
-        cells: list[Any] = []
-        for key, nested in plan:
-            if nested is None:
-                cells.append(fields[key])
-            else:
-                cells.extend(nested(fields[key]))
+        cells: list[Any] = list(top(fields))
+        for n, nested in splices:
+            cells[n : n + 1] = nested(cells[n])
         for n in texts:
             if cells[n] is None:
                 cells[n] = ""
