@@ -21,6 +21,8 @@ from disclosure import lifecycle, models
 
 # An 18-character resident identity number (GB 11643) or an old 15-digit one, standing alone.
 _ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
+# What every such number holds: looked for first, since it is found (or not) in half the time.
+_DIGIT_RUN = re.compile(r"\d{15}")
 
 
 class NotPublicError(LookupError):
@@ -61,7 +63,7 @@ def _reads_as_id_number(candidate: str) -> bool:
 
 def scrub(text: str | None) -> str | None:
     """Free text with every identity number in it masked."""
-    if not text:
+    if not text or _DIGIT_RUN.search(text) is None:
         return text
     return _ID_LIKE.sub(lambda m: mask_id_number(m[0]) if _reads_as_id_number(m[0]) else m[0], text)
 
