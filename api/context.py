@@ -19,7 +19,8 @@ from api.limits import Limits, TimeBudgetExceeded
 from disclosure import models, queries, settings
 from search_index import search
 
-SubjectRecords = tuple[list[models.License], list[models.Penalty], list[models.ListEntry]]
+# a subject's public licenses, penalties and list entries
+SubjectRecords = tuple[list[queries.RecordRow], list[queries.RecordRow], list[queries.RecordRow]]
 
 
 @dataclasses.dataclass

@@ -229,8 +229,12 @@ class NulText(SchemaExtension):
 
     def on_execute(self) -> Iterator[None]:
         context = self.execution_context
-        document = context.graphql_document
-        if _holds_nul(context.variables) or (document is not None and _literal_nul(document)):
+        document, text = context.graphql_document, context.query or ""
+        # a literal holds NUL only where the text has one or writes it as an escape (\u…)
+        literal = "\\u" in text or "\x00" in text
+        if _holds_nul(context.variables) or (
+            literal and document is not None and _literal_nul(document)
+        ):
             refused = GraphQLError(NUL_TEXT, extensions={"code": BAD_USER_INPUT})
             context.result = ExecutionResult(data=None, errors=[refused])
         yield

@@ -42,6 +42,7 @@ from api.types import (
     Stats,
     Subject,
     parse_global_id,
+    public,
 )
 from disclosure import models, privacy, queries
 
@@ -87,10 +88,10 @@ def _connection(
     )
     edges = [
         Edge(
-            cursor=Cursor(*page.position(record)).encode(),
-            node=privacy.project(record, context.on),
+            cursor=Cursor(*page.position(row)).encode(),
+            node=public(row, context.on),
         )
-        for record in page.records
+        for row in page.records
     ]
     return Connection(
         edges=edges,

@@ -16,9 +16,10 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from strawberry.types import Info
 
+from api import execution
 from api.context import Context
 from api.limits import MAX_PAGE, ApiError, page_size
-from disclosure import models, privacy, urls
+from disclosure import models, privacy, queries, urls
 
 for _enum, _description in (
     (models.SubjectCategory, "行政相对人类别 subject category"),
@@ -53,23 +54,37 @@ def parse_global_id(value: str) -> tuple[models.RecordKind, int]:
         raise ApiError(f"not a record ID: {value!r}") from error
 
 
+def _url_of(root: privacy.RecordPublic, context: Context) -> str:
+    return urls.absolute(context.settings.base_url, urls.record_path(root.kind, root.id))
+
+
 def _url(root: privacy.RecordPublic, info: ContextInfo) -> str:
-    return urls.absolute(info.context.settings.base_url, urls.record_path(root.kind, root.id))
+    return _url_of(root, info.context)
+
+
+def _global_id_of(root: privacy.RecordPublic, _context: Context | None = None) -> strawberry.ID:
+    return strawberry.ID(global_id(root.kind, root.id))
 
 
 def _global_id(root: privacy.RecordPublic) -> strawberry.ID:
-    return strawberry.ID(global_id(root.kind, root.id))
+    return _global_id_of(root)
 
 
 # The two fields every record type adds to its public shape.
 def _url_field() -> Any:
     return strawberry.field(
-        resolver=_url, description="公示页面 the record's page on the public site"
+        resolver=_url,
+        description="公示页面 the record's page on the public site",
+        metadata=execution.direct(_url_of),
     )
 
 
 def _global_id_field() -> Any:
-    return strawberry.field(resolver=_global_id, description="全局ID global ID, for node(id:)")
+    return strawberry.field(
+        resolver=_global_id,
+        description="全局ID global ID, for node(id:)",
+        metadata=execution.direct(_global_id_of),
+    )
 
 
 @strawberry.experimental.pydantic.type(
@@ -95,13 +110,23 @@ class Tombstone:
     pass
 
 
+def public(row: queries.RecordRow, on: dt.date) -> privacy.RecordPublic:
+    """The public shape of a record read with its parties."""
+    parts = privacy.parties_of(row.subject, row.authority, row.source_unit, row.named_list)
+    return privacy.project(row.record, on, parts)
+
+
 def _records_of(index: int, model_name: str) -> Callable[..., Any]:
     async def resolve(root: privacy.SubjectPublic, info: ContextInfo, first: int = MAX_PAGE) -> Any:
         page_size(first, model_name)
-        records = (await info.context.subjects.load(root.key))[index]
-        return [privacy.project(record, info.context.on) for record in records[:first]]
+        rows = (await info.context.subjects.load(root.key))[index]
+        return [public(row, info.context.on) for row in rows[:first]]
 
     return resolve
+
+
+def _subject_url(root: privacy.SubjectPublic, context: Context) -> str:
+    return urls.absolute(context.settings.base_url, urls.subject_key_path(root.key))
 
 
 @strawberry.experimental.pydantic.type(
@@ -123,9 +148,12 @@ class Subject:
         description="名单条目 the subject's public list entries, newest first",
     )
 
-    @strawberry.field(description="主体页面 the subject's page on the public site")
+    @strawberry.field(
+        description="主体页面 the subject's page on the public site",
+        metadata=execution.direct(_subject_url),
+    )
     def url(root: privacy.SubjectPublic, info: ContextInfo) -> str:
-        return urls.absolute(info.context.settings.base_url, urls.subject_key_path(root.key))
+        return _subject_url(root, info.context)
 
 
 @strawberry.experimental.pydantic.type(

@@ -187,9 +187,10 @@ def is_public(record: models.Record, on: dt.date) -> bool:
 
 def public_clause(
     model: type[models.License] | type[models.Penalty] | type[models.ListEntry],
-    on: dt.date,
+    on: dt.date | sa.ColumnElement[dt.date],
 ) -> sa.ColumnElement[bool]:
-    """`is_public` as a SQL condition on `model`'s table (a test holds the two equal)."""
+    """`is_public` as a SQL condition on `model`'s table (a test holds the two equal); `on` may
+    be a parameter of the statement."""
     clauses = [
         col(model.published_on) <= on,
         sa.or_(col(model.ended_on).is_(None), col(model.ended_on) > on),

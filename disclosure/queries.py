@@ -7,7 +7,7 @@ import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Collection, Iterator, Sequence
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, NamedTuple, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -41,13 +41,13 @@ Position = tuple[dt.date, int]
 
 
 @dataclasses.dataclass(frozen=True)
-class Page(Generic[R]):
+class Page:
     """One page of records newest first, and whether more follow."""
 
-    records: list[R]
+    records: list[RecordRow]
     has_next: bool
 
-    def position(self, record: R) -> Position:
+    def position(self, record: RecordRow) -> Position:
         """Where `record` stands in the order: what `after=` takes to continue behind it."""
         assert record.id is not None
         return (record.decision_on, record.id)
@@ -61,7 +61,9 @@ def _department_id(credit_code: str) -> sa.ScalarSelect[Any]:
     )
 
 
-def _filtered(model: RecordModel, on: dt.date, where: RecordFilter) -> list[sa.ColumnElement[bool]]:
+def _filtered(
+    model: RecordModel, on: dt.date | sa.ColumnElement[dt.date], where: RecordFilter
+) -> list[sa.ColumnElement[bool]]:
     """The conditions selecting the public records of `model` on `on` that pass `where`."""
     conditions = [lifecycle.public_clause(model, on)]
     if where.source_unit is not None:
@@ -119,15 +121,30 @@ def list_records(
     where: RecordFilter = RecordFilter(),
     first: int = 20,
     after: Position | None = None,
-) -> Page[R]:
+) -> Page:
     """Public records of `model` on `on`, newest decision first, `first` (≤ 100) after `after`.
 
     Keyset paging: a page continues strictly behind the position it is given, so records
     inserted meanwhile never shift it (no duplicates, no gaps)."""
     first = max(0, min(first, MAX_PAGE))
-    conditions = _filtered(model, on, where)
+    values: dict[str, Any] = {"on": on, "limit": first + 1}
     if after is not None:
-        decided, record_id = after
+        values["decided"], values["record_id"] = after
+    statement = _page_statement(model, where, after is not None)
+    found = _rows(session, model, statement, values)
+    return Page(records=found[:first], has_next=len(found) > first)
+
+
+@functools.lru_cache(maxsize=512)
+def _page_statement(model: RecordModel, where: RecordFilter, after: bool) -> sa.Select[Any]:
+    """The statement of a page of `model`'s records passing `where`, with the day, the position
+    and the size as parameters: built once for each filter (its construction costs more than
+    running it)."""
+    on = sa.bindparam("on", type_=sa.Date)
+    conditions = _filtered(model, on, where)
+    if after:
+        decided = sa.bindparam("decided", type_=sa.Date)
+        record_id = sa.bindparam("record_id", type_=sa.Integer)
         conditions.append(
             sa.or_(
                 col(model.decision_on) < decided,
@@ -136,14 +153,70 @@ def list_records(
         )
         # redundant, but lets the index seek to the position instead of scanning up to it
         conditions.append(col(model.decision_on) <= decided)
-    statement = (
-        select(model)
-        .where(*conditions)
-        .order_by(col(model.decision_on).desc(), col(model.id).desc())
-        .limit(first + 1)
+    newest_first = (col(model.decision_on).desc(), col(model.id).desc())
+    joined, _ = _with_parties(model)
+    limit = sa.bindparam("limit", type_=sa.Integer)
+    return joined.where(*conditions).order_by(*newest_first).limit(limit)
+
+
+class RecordRow(NamedTuple):
+    """A record with its parties, as plain rows of their tables (named tuples; the record's
+    with its KIND): what privacy projects, without building ORM objects for a page."""
+
+    record: Any
+    subject: Any
+    authority: Any
+    source_unit: Any
+    named_list: Any  # list entries' named list, else None
+
+    @property
+    def id(self) -> int:
+        return int(self.record.id)
+
+    @property
+    def decision_on(self) -> dt.date:
+        return cast(dt.date, self.record.decision_on)
+
+
+def _rows(
+    session: Session, model: RecordModel, statement: sa.Select[Any], values: dict[str, Any]
+) -> list[RecordRow]:
+    """The records a statement over `_with_parties(model)` selects, with their parties."""
+    _, parts = _with_parties(model)
+    found = []
+    for row in session.connection().execute(statement, values):
+        made = [make(row[start:end]) for start, end, make in parts]
+        found.append(RecordRow(*made, *([None] * (len(RecordRow._fields) - len(made)))))
+    return found
+
+
+@functools.cache
+def _with_parties(model: RecordModel) -> tuple[sa.Select[Any], list[tuple[int, int, Any]]]:
+    """The select of `model`'s records joined with their parties (built once: a statement's
+    construction costs as much as running it for a page), and where each part's columns are
+    in its rows, with the named tuple type each part is read into."""
+    table, subjects = _table(model), _table(models.Subject)
+    departments, lists = _table(models.Department), _table(models.List)
+    authority, source_unit = departments.alias("authority"), departments.alias("source_unit")
+    tables = [(table, table), (subjects, subjects), (authority, departments)]
+    tables.append((source_unit, departments))
+    joins = (
+        sa.select()
+        .join_from(table, subjects, table.c.subject_id == subjects.c.id)
+        .join(authority, table.c.authority_id == authority.c.id)
+        .join(source_unit, table.c.source_unit_id == source_unit.c.id)
     )
-    found = list(session.exec(statement).unique())
-    return Page(records=found[:first], has_next=len(found) > first)
+    if model is models.ListEntry:
+        tables.append((lists, lists))
+        joins = joins.join(lists, table.c.list_id == lists.c.id)
+    parts: list[tuple[int, int, Any]] = []
+    columns: list[sa.ColumnElement[Any]] = []
+    for part, of in tables:
+        kept = [c for c in part.columns if c.name not in _TIMESTAMPS]
+        kind = model.KIND if of is table else None
+        parts.append((len(columns), len(columns) + len(kept), _row_type(of, kind)._make))
+        columns += kept
+    return joins.add_columns(*columns), parts
 
 
 def count_records(
@@ -531,30 +604,37 @@ def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]
 
 
 def subjects_records(
-    session: Session, model: type[R], keys: Sequence[str], on: dt.date
-) -> dict[str, list[R]]:
+    session: Session, model: RecordModel, keys: Sequence[str], on: dt.date
+) -> dict[str, list[RecordRow]]:
     """The public records of `model` of the subjects with public keys `keys` on `on`, newest
     decision first, in one query: what the API's subject loader batches."""
     codes = [key.upper() for key in keys if not (key.startswith("P") and key[1:].isdigit())]
     people = [int(key[1:]) for key in keys if key.startswith("P") and key[1:].isdigit()]
+    values = {"codes": codes, "people": people, "on": on}
+    found: dict[str, list[RecordRow]] = {key: [] for key in keys}
+    for row in _rows(session, model, _subjects_statement(model), values):
+        key = row.subject.credit_code or f"P{row.subject.id}"
+        found.setdefault(key, []).append(row)
+    return found
+
+
+@functools.cache
+def _subjects_statement(model: RecordModel) -> sa.Select[Any]:
     subject = models.Subject
-    statement = (
-        select(model)
-        .join(subject, col(subject.id) == col(model.subject_id))
-        .where(
+    codes = sa.bindparam("codes", expanding=True, type_=sa.String)
+    people = sa.bindparam("people", expanding=True, type_=sa.Integer)
+    of_subjects = col(model.subject_id).in_(
+        sa.select(col(subject.id)).where(
             sa.or_(
                 col(subject.credit_code).in_(codes),
                 sa.and_(col(subject.id).in_(people), col(subject.credit_code).is_(None)),
-            ),
-            lifecycle.public_clause(model, on),
+            )
         )
-        .order_by(col(model.decision_on).desc(), col(model.id).desc())
     )
-    found: dict[str, list[R]] = {key: [] for key in keys}
-    for record in session.exec(statement).unique():
-        key = record.subject.credit_code or f"P{record.subject.id}"
-        found.setdefault(key, []).append(record)
-    return found
+    public = lifecycle.public_clause(model, sa.bindparam("on", type_=sa.Date))
+    newest_first = (col(model.decision_on).desc(), col(model.id).desc())
+    joined, _ = _with_parties(model)
+    return joined.where(of_subjects, public).order_by(*newest_first)
 
 
 def records_by_ids(

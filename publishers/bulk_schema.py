@@ -3,9 +3,12 @@ Chinese header where the template has the field, and its Frictionless Table Sche
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import datetime as dt
 import enum
+import functools
+import io
 import operator
 import types
 import typing
@@ -154,13 +157,19 @@ def _decimal(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
-def row_function(kind: models.RecordKind) -> Callable[[privacy.Fields], list[Any]]:
-    """The CSV cells of a record of `kind` from its public fields, as one function made once per
-    kind.
+# The text of a date, kept: the same few thousand dates come back in every file.
+_date_text = functools.cache(dt.date.isoformat)
 
-    The cells are the fields flattened; `csv` writes None as empty and other values by str(),
-    which for dates, enum members, numbers and decimals is their JSON text (a test holds the two
-    equal): only booleans and lists need their own text."""
+
+def csv_line_function(kind: models.RecordKind) -> Callable[[privacy.Fields], str]:
+    """The CSV line of a record of `kind` (with its line end) from its public fields, as one
+    function made once per kind.
+
+    The cells are the fields flattened, as text: None empty, booleans true and false, lists joined
+    by ";", the rest by str(), which for dates, enum members, numbers and decimals is their JSON
+    text (a test holds the two equal). The line is what `csv` writes: the cells joined by commas,
+    quoted only when one holds a comma, a quote or a line break. Few do, so the cells are joined
+    directly and only a line that shows one of those goes through the csv writer."""
     found = columns(kind)
     groups: list[tuple[str, list[str]]] = []  # top-level field, and its nested ones in order
     for column in found:
@@ -169,25 +178,52 @@ def row_function(kind: models.RecordKind) -> Callable[[privacy.Fields], list[Any
             groups[-1][1].extend(nested)
         else:
             groups.append((column.path[0], nested))
-    plan = [(key, operator.itemgetter(*nested) if nested else None) for key, nested in groups]
     assert all(len(nested) != 1 for _key, nested in groups)  # itemgetter of one gives no tuple
+    assert len(groups) > 1
+    top = operator.itemgetter(*(key for key, _nested in groups))
+    # each nested field's values in place of it, the last first: the places before stay the same
+    splices = [
+        (n, operator.itemgetter(*nested)) for n, (_key, nested) in enumerate(groups) if nested
+    ]
+    splices.reverse()
+    # the cells that are not text yet (strings and enum members, which are strings, are)
     flags = [n for n, column in enumerate(found) if column.type == "boolean"]
     lists = [n for n, column in enumerate(found) if column.is_list]
+    dates = [n for n, column in enumerate(found) if column.type == "date"]
+    numbers = [n for n, column in enumerate(found) if column.type in ("integer", "number")]
+    texts = [
+        n
+        for n, column in enumerate(found)
+        if column.type == "string" and not column.required and not column.is_list
+    ]
+    commas = len(found) - 1
+    date_text = _date_text
 
-    def row(fields: privacy.Fields) -> list[Any]:
-        cells: list[Any] = []
-        for key, nested in plan:
-            if nested is None:
-                cells.append(fields[key])
-            else:
-                cells.extend(nested(fields[key]))
+    def line(fields: privacy.Fields) -> str:
+        cells: list[Any] = list(top(fields))
+        for n, nested in splices:
+            cells[n : n + 1] = nested(cells[n])
+        for n in texts:
+            if cells[n] is None:
+                cells[n] = ""
+        for n in dates:
+            value = cells[n]
+            cells[n] = "" if value is None else date_text(value)
+        for n in numbers:
+            value = cells[n]
+            cells[n] = "" if value is None else str(value)
         for n in flags:
             cells[n] = "true" if cells[n] else "false"
         for n in lists:
             cells[n] = ";".join(cells[n])
-        return cells
+        joined = ",".join(cells)
+        if joined.count(",") == commas and not ('"' in joined or "\n" in joined or "\r" in joined):
+            return joined + "\r\n"
+        quoted = io.StringIO()
+        csv.writer(quoted, lineterminator="\r\n").writerow(cells)
+        return quoted.getvalue()
 
-    return row
+    return line
 
 
 def table_schema(kind: models.RecordKind) -> dict[str, Any]:

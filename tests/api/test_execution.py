@@ -1,12 +1,14 @@
-"""The short way through plain leaf fields answers exactly what graphql-core's standard way does."""
+"""The short way through plain fields answers exactly what graphql-core's standard way does."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import sqlalchemy as sa
 import strawberry
 from sqlmodel import Session
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api import execution, schema
@@ -127,3 +129,108 @@ def test_values_the_short_way_cannot_complete_fail_as_graphql_core_fails_them() 
         (["things", 1, "name"], "Cannot return null for non-nul"),
         (["things", 2, "count"], "Int cannot represent non-integ"),
     ]
+
+
+@strawberry.type
+class Inner:
+    name: str
+    count: int
+
+    @strawberry.field
+    async def later(self) -> str:
+        if self.count < 0:
+            raise ValueError("no later")
+        return self.name
+
+
+@strawberry.type
+class Outer:
+    inner: Inner | None
+    required: Inner
+    children: list[Inner]
+    labels: list[str]
+    maybe: list[str | None] | None
+
+
+def _outer(**changes: object) -> Outer:
+    fields: dict[str, object] = {
+        "inner": Inner(name="i", count=1),
+        "required": Inner(name="r", count=2),
+        "children": [Inner(name="c", count=3)],
+        "labels": ["a"],
+        "maybe": ["m", None],
+    }
+    return Outer(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+@strawberry.type
+class Outers:
+    @strawberry.field
+    def outers(self) -> list[Outer | None]:
+        bad = Inner(name=None, count=0)  # type: ignore[arg-type]
+        return [
+            _outer(),
+            _outer(inner=bad),  # inner is nullable: it alone is null
+            _outer(required=bad),  # required is not: the outer is null
+            _outer(children=[Inner(name="c", count=1), None]),  # a null item of list[Inner]
+            _outer(labels=["a", None]),  # a null item of list[str]
+            _outer(maybe=["a", None, object()]),  # a value String refuses: that item is null
+            _outer(inner=Inner(name="late", count=-1)),  # an async field fails in an object
+            _outer(children=[Inner(name="x", count=-1), Inner(name="y", count=1)]),
+        ]
+
+
+def test_objects_and_lists_the_short_way_completes_fail_as_graphql_core_fails_them() -> None:
+    query = """{ outers {
+      inner { name count later } required { name } children { name later }
+      labels maybe
+    } }"""
+    answers = [
+        execution.run(
+            strawberry.Schema(query=Outers, execution_context_class=context_class).execute(query)
+        )
+        for context_class in (execution.ExecutionContext, StrawberryGraphQLCoreExecutionContext)
+    ]
+    fast, standard = ((a.data, [e.formatted for e in a.errors or []]) for a in answers)
+    assert fast == standard
+    data, errors = fast
+    assert data is not None
+    outers = data["outers"]
+    assert outers[0] == {
+        "inner": {"name": "i", "count": 1, "later": "i"},
+        "required": {"name": "r"},
+        "children": [{"name": "c", "later": "c"}],
+        "labels": ["a"],
+        "maybe": ["m", None],
+    }
+    assert outers[1]["inner"] is None
+    assert [outers[i] for i in (2, 3, 4, 7)] == [None] * 4
+    assert outers[5]["maybe"] == ["a", None, None]
+    assert outers[6]["inner"] is None
+    assert sorted(tuple(map(str, error["path"])) for error in errors) == [
+        ("outers", "1", "inner", "name"),
+        ("outers", "2", "required", "name"),
+        ("outers", "3", "children", "1"),
+        ("outers", "4", "labels", "1"),
+        ("outers", "5", "maybe", "2"),
+        ("outers", "6", "inner", "later"),
+        ("outers", "7", "children", "0", "later"),
+    ]
+
+
+class Shouting(SchemaExtension):
+    """An extension that sees every field resolved."""
+
+    def resolve(self, _next: Any, root: Any, info: Any, *args: Any, **kwargs: Any) -> Any:
+        value = _next(root, info, *args, **kwargs)
+        return value.upper() if isinstance(value, str) else value
+
+
+def test_an_extension_that_resolves_fields_sees_every_field() -> None:
+    query = "{ things { name note } }"
+    graphql = strawberry.Schema(
+        query=Things, extensions=[Shouting], execution_context_class=execution.ExecutionContext
+    )
+    answer = graphql.execute_sync(query)
+    assert answer.data is not None
+    assert answer.data["things"][0] == {"name": "OK", "note": None}

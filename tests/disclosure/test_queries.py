@@ -11,7 +11,10 @@ ON = D(2026, 6, 1)
 
 
 def _ids(
-    records: list[models.Penalty] | list[models.License] | list[models.ListEntry],
+    records: list[models.Penalty]
+    | list[models.License]
+    | list[models.ListEntry]
+    | list[queries.RecordRow],
 ) -> list[int]:
     return [record.id for record in records if record.id is not None]
 

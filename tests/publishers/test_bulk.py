@@ -207,6 +207,8 @@ def test_every_line_and_row_is_the_records_public_shape(
     serializes to, and the CSV cells are its JSON values flattened."""
     helpers.tell(session)
     factories.add_penalty(session, fine_amount_wan=Decimal("12.5"), confiscation_amount_wan=None)
+    # cells the CSV must quote: a comma, quotes, line breaks
+    factories.add_penalty(session, remarks='当事人称"已整改",\r\n另见附件')
     session.commit()
     built = publish_bulk(engine, tmp_path / "out", chunk_ids=2)
     for kind, model in models.RECORD_MODELS.items():
@@ -222,6 +224,10 @@ def test_every_line_and_row_is_the_records_public_shape(
             document = shape.model_dump(mode="json")
             expected.append([text(column.path, document) for column in bulk_schema.columns(kind)])
         assert rows[1:] == expected
+        # the very bytes the csv module writes
+        written = io.StringIO()
+        csv.writer(written, lineterminator="\r\n").writerows(rows)
+        assert raw.decode("utf-8-sig") == written.getvalue()
 
 
 def text(path: tuple[str, ...], document: dict[str, Any]) -> str:
