@@ -16,6 +16,7 @@ exactly graphql-core's.
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import functools
 import threading
@@ -23,12 +24,15 @@ from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLEnumType,
+    GraphQLID,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLString,
     is_leaf_type,
     is_object_type,
 )
@@ -67,6 +71,16 @@ class _Plain:
     def leaf(self) -> bool:
         """A leaf read from an attribute: the plan of most fields."""
         return self.compute is None and not self.many and is_leaf_type(self.named)
+
+    @functools.cached_property
+    def same(self) -> builtins.type | None:
+        """The class of values the field's scalar serialises as they are (a str for a String)."""
+        return _SAME.get(self.named)  # type: ignore[arg-type]
+
+
+# scalar → the class of values it serialises unchanged (graphql-core's serialize_string,
+# serialize_id and serialize_boolean return an instance of it as it is)
+_SAME: dict[GraphQLLeafType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 
 
 # object type → field name → how to read the field, or None for the standard way (a few
@@ -155,10 +169,11 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
                             value = getattr(source_value, plan.attribute)
                         except Exception:
                             raise _Standard from None
-                        if value is not None:
+                        if value is None:
+                            if plan.required:
+                                raise _Standard
+                        elif type(value) is not plan.same:
                             value = _leaf(plan.named, value)  # type: ignore[arg-type]
-                        elif plan.required:
-                            raise _Standard
                     else:
                         value = self._plain(
                             plan, parent_type, source_value, path, response_name, details

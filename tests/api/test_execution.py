@@ -98,6 +98,33 @@ def test_plain_leaf_fields_complete_as_graphql_core_completes_them(
     ]
 
 
+def test_plain_fields_take_the_short_way(
+    graphql: strawberry.Schema,
+    engine: sa.Engine,
+    app_settings: settings.Settings,
+    session: Session,
+    monkeypatch: Any,
+) -> None:
+    """Only what needs a resolver goes field by field through graphql-core."""
+    factories.add_penalty(session, remarks="备注")
+    session.commit()
+    standard: list[str] = []
+    field_by_field = execution.ExecutionContext.execute_field
+
+    def execute_field(self: Any, parent_type: GraphQLObjectType, *args: Any) -> Any:
+        standard.append(f"{parent_type.name}.{args[2].key}")
+        return field_by_field(self, parent_type, *args)
+
+    monkeypatch.setattr(execution.ExecutionContext, "execute_field", execute_field)
+    query = """{ penalties(first: 5) { edges { cursor node {
+      id decisionDocNo decisionOn remarks underObjection fineAmountWan categories severity url
+      subject { key name creditCode category } authority { name creditCode } } } } }"""
+    result = execute(graphql, engine, app_settings, query)
+    assert "errors" not in result, result
+    assert result["data"]["penalties"]["edges"][0]["node"]["remarks"] == "备注"
+    assert standard == ["Query.penalties"]
+
+
 @strawberry.type
 class Thing:
     name: str
