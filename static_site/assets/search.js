@@ -2,10 +2,11 @@
 //
 // Pagefind's search skips a query word that an index lacks. Searching each bundle with the whole
 // query would answer 鸿达食品, in a bundle without 鸿达, with every page there that says 食品.
-// So each word is first searched alone: a bundle lacking a word that some bundle has is left
-// out; a word no bundle has is skipped everywhere, as one index holding every page would skip it.
+// So each word is first looked up alone in every bundle, and a bundle that would not match it as
+// one index holding every page would is left out; a word no bundle has is skipped everywhere, as
+// one index would skip it (see `holding`).
 // The bundles are merged into one Pagefind instance (one worker, one copy of its WebAssembly),
-// each tagged with a filter of its own name, so one search per word tells which bundles hold it.
+// each tagged with a filter of its own name, so one lookup per word counts its pages per bundle.
 
 const BUNDLE = "bundle"; // the filter that names each page's bundle (never shown)
 const LANGUAGE = "zh-CN";
@@ -106,6 +107,81 @@ export async function filters() {
 }
 
 const NOTHING = { results: [], filters: {} };
+const COUNT_ONLY = { filters: { [BUNDLE]: "" } }; // no page is in bundle "": counts, no results
+const CHECKED = 100; // at most this many pages: read the word matched on one of them
+
+function normal(word) {
+  // a word as Pagefind compares it: lowercase, diacritics dropped
+  return word
+    .replace(/[\p{P}\s]/gu, "")
+    .toLocaleLowerCase()
+    .normalize("NFD")
+    .replace(/\p{M}/gu, "");
+}
+
+// How many pages of each bundle match `term` (a quoted term: the indexed word itself only).
+async function counts(pagefind, term) {
+  return (await pagefind.search(term, COUNT_ONLY)).totalFilters[BUNDLE] || {};
+}
+
+// The word of bundle `name`'s index that Pagefind matches for `term`, read on a page it finds.
+async function matchedWord(pagefind, term, name) {
+  const found = await pagefind.search(term, { filters: { [BUNDLE]: name } });
+  const result = found.results.find((each) => each.words.length > 0);
+  if (!result) {
+    return normal(term);
+  }
+  const data = await result.data();
+  return normal(data.raw_content.split("\u200B")[result.words[0]] || term);
+}
+
+// The bundles holding `term` as one index holding every page would match it. Pagefind matches
+// the indexed words starting with a query word or, when an index has none, the longest indexed
+// word the query word starts with (a credit code absent from a bundle matches 914 there). So:
+// the bundles with words starting with `term` if any bundle has one; otherwise those with the
+// longest word `term` starts with. Null when no bundle has either: Pagefind skips the word.
+async function holding(pagefind, term) {
+  const key = normal(term);
+  const characters = Array.from(key);
+  const prefixes = characters.slice(1).map((_, i) => characters.slice(0, i + 1).join(""));
+  const [hits, exact] = await Promise.all([counts(pagefind, term), counts(pagefind, `"${term}"`)]);
+  const found = Object.keys(hits).filter((name) => hits[name] > 0);
+  const unsure = found.filter((name) => !(exact[name] > 0));
+  const shorterCounts =
+    unsure.length > 0 ? await Promise.all(prefixes.map((p) => counts(pagefind, `"${p}"`))) : [];
+  const extended = new Set();
+  const shorter = new Map(); // bundle → the shorter word it matches instead
+  await Promise.all(
+    found.map(async (name) => {
+      let i = shorterCounts.length - 1;
+      while (i >= 0 && !(shorterCounts[i][name] > 0)) {
+        i -= 1;
+      }
+      // A bundle matching only a shorter word finds exactly the pages having that word; the
+      // pages checked when few, so that a coincidence of counts cannot mislead
+      if (exact[name] > 0 || i < 0 || shorterCounts[i][name] !== hits[name]) {
+        extended.add(name);
+      } else if (hits[name] > CHECKED) {
+        shorter.set(name, prefixes[i]);
+      } else {
+        const word = await matchedWord(pagefind, term, name);
+        if (word.startsWith(key) || !key.startsWith(word)) {
+          extended.add(name);
+        } else {
+          shorter.set(name, word);
+        }
+      }
+    }),
+  );
+  if (extended.size > 0) {
+    return extended;
+  }
+  if (shorter.size === 0) {
+    return null;
+  }
+  const longest = Math.max(...Array.from(shorter.values(), (word) => word.length));
+  return new Set(Array.from(shorter.keys()).filter((name) => shorter.get(name).length === longest));
+}
 
 // Search every bundle for `query`, with Pagefind filters `chosen` ({类型: "行政处罚", …});
 // returns Pagefind's results (best first) and the filter counts of the pages found.
@@ -116,15 +192,15 @@ export async function search(query, chosen = {}) {
     return NOTHING;
   }
   let bundles = index.names;
-  if (terms.length > 0) {
-    const alone = await Promise.all(terms.map((term) => index.pagefind.search(term)));
-    const present = alone.filter((found) => found.results.length > 0);
-    if (present.length === 0) {
+  // a quoted query is a phrase: Pagefind answers nothing in a bundle lacking one of its words
+  if (terms.length > 0 && !/^\s*".+"\s*$/.test(query)) {
+    const held = (await Promise.all(terms.map((term) => holding(index.pagefind, term)))).filter(
+      (each) => each !== null,
+    );
+    if (held.length === 0) {
       return NOTHING;
     }
-    bundles = bundles.filter((name) =>
-      present.every((found) => (found.filters[BUNDLE] || {})[name] > 0),
-    );
+    bundles = bundles.filter((name) => held.every((each) => each.has(name)));
     if (bundles.length === 0) {
       return NOTHING;
     }
@@ -224,7 +300,8 @@ function start(form) {
     const query = input.value.trim();
     const chosen = chosenFilters();
     const params = new URLSearchParams(query ? { q: query } : {});
-    window.history.replaceState(null, "", params.size ? `?${params}` : window.location.pathname);
+    const address = params.toString() ? `?${params}` : window.location.pathname;
+    window.history.replaceState(null, "", address);
     const mine = { results: null };
     current = mine;
     status.textContent = "正在搜索…";
@@ -279,6 +356,9 @@ function start(form) {
     if (panel.open && !filtersLoaded) {
       filtersLoaded = true;
       fillFilters(await filters());
+      if (input.value.trim()) {
+        run(); // the counts of the pages found
+      }
     }
   });
   const query = new URLSearchParams(window.location.search).get("q");

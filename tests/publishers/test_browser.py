@@ -3,6 +3,7 @@ plain static server that answers gone.txt's paths with 410 as nginx or `gongshi 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -18,7 +19,7 @@ import pytest
 from sqlmodel import Session
 
 from disclosure import models, urls
-from tests import conftest
+from tests import conftest, factories
 from tests.publishers import site_helpers as helpers
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -74,13 +75,22 @@ def story_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     # two record ids per search bundle: every search spans several bundles
     helpers.publish(engine, out, search=True, search_range=2)
     engine.dispose()
+    with serve(out) as base:
+        yield story, base, (out / "current").resolve()
+
+
+@contextlib.contextmanager
+def serve(out: Path) -> Iterator[str]:
+    """The current release in `out`, served on a free port; yields its address."""
     handler = functools.partial(Handler, directory=str((out / "current").resolve()))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield story, f"http://127.0.0.1:{server.server_address[1]}/", (out / "current").resolve()
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +218,27 @@ def test_search_needs_every_word_in_the_same_record_across_bundles(
     assert page.evaluate(SEARCH, "烟花 奶粉") == [fireworks]
 
 
+@pytest.fixture(scope="module")
+def code_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    """Two penalties, each in a bundle of its own: one names a company by its credit code, the
+    other a fine whose amount begins as the code does; served on a free port."""
+    engine = conftest.sqlite_memory_engine()
+    out = tmp_path_factory.mktemp("code-site")
+    with Session(engine, expire_on_commit=False) as session:
+        company = factories.add_subject(session, name="湛江市赤坎区顺安物流有限公司")
+        coded = factories.add_penalty(session, subject_id=company.id)
+        fined = factories.add_penalty(session, content="罚款9144元")
+        session.commit()
+        paths = [
+            "/" + urls.record_path(models.RecordKind.PENALTY, p.id or 0) for p in (coded, fined)
+        ]
+        code = company.credit_code or ""
+    helpers.publish(engine, out, search=True, search_range=1)
+    engine.dispose()
+    with serve(out) as base:
+        yield base, [code, *paths]
+
+
 FILTERED = """async ([query, filters]) => {
   const search = await import("/assets/search.js");
   const found = await search.search(query, filters);
@@ -215,6 +246,18 @@ FILTERED = """async ([query, filters]) => {
   const all = await search.filters();
   return [pages.map((data) => data.url).sort(), Object.keys(all).sort(), all["类型"], all["名单"]];
 }"""
+
+
+def test_a_credit_code_finds_only_its_pages_beside_a_bundle_with_a_word_it_begins_with(
+    code_site: tuple[str, list[str]], page: Any
+) -> None:
+    base, (code, coded, fined) = code_site
+    page.goto(base + "search/index.html")
+    assert code.startswith("9144")
+    # the bundle lacking the code matches, alone, the longest word the code begins with: 9144
+    assert page.evaluate(EACH_BUNDLE_ALONE, code) == sorted([coded, fined])
+    assert page.evaluate(SEARCH, code) == [coded]
+    assert page.evaluate(SEARCH, "9144") == sorted([coded, fined])  # a prefix of the code
 
 
 def test_search_filters_by_kind_department_list_and_year(story_site: Site, page: Any) -> None:
