@@ -31,8 +31,10 @@ class SearchIndexError(RuntimeError):
     """Pagefind failed to index the site."""
 
 
-# Record ids per bundle. 100,000 records make 11 bundles and 1,000,000 make 101: few enough for
-# a browser to search them all; re-indexing one (some 6,000 public pages) takes about 5 s.
+# Record ids per bundle. 100,000 sample records make 11 bundles (1,000,000 about 100); a full
+# bundle (10,000 public pages) re-indexes in 7-11 s with 550 MB. Twice the range halves what a
+# browser loads at 1,000,000 records but doubles that, and makes a word found on most pages
+# (有限公司) twice as slow to search: Pagefind's cost per matching page grows with the bundle.
 RANGE = 10_000
 STAGING = ".search-pages-"  # the pages to index, inside the release being built
 # Pagefind's own search interfaces, which the site does not use (assets/search.js does)
