@@ -62,7 +62,8 @@ def subject_key_path(key: str) -> str:
 # Pages of the static site besides records, kinds, subjects, departments and lists.
 HOME = "index.html"
 SEARCH = "search/index.html"
-SEARCH_BUNDLE = "search/pagefind/"  # Pagefind's index and scripts
+SEARCH_BUNDLE = "search/pagefind/"  # Pagefind's indexes (one per bundle) and scripts
+SEARCH_BUNDLES = "search/pagefind/bundles.json"  # the bundles the search page searches
 OPEN_DATA = "open-data.html"
 RULES = "rules.html"
 DEPARTMENTS = "departments/index.html"
@@ -86,6 +87,11 @@ def paged(path: str, page: int) -> str:
 def category_path(kind: models.RecordKind, category: str) -> str:
     """The list of one kind's records in one category (许可类别, or one 处罚类别 label)."""
     return f"categories/{KIND_FOLDERS[kind]}/{category}.html"
+
+
+def search_bundle_path(name: str) -> str:
+    """The folder of one search index bundle (Pagefind's output for some record pages)."""
+    return f"{SEARCH_BUNDLE}{name}/"
 
 
 def sitemap_part_path(number: int) -> str:

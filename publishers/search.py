@@ -1,52 +1,108 @@
 """The search index: Pagefind over the record pages, so search works with no server at all.
 
-One index for the whole site: Pagefind's search skips a query word that an index lacks, so an
-index split into partitions merged in the browser would answer 鸿达食品 in every partition without
-鸿达 with all its pages that say 食品. The index is built on a worker while the rest of the site
-is rendered, from the public record pages only.
+The index is split into bundles, one per record kind and fixed range of record ids, so a publish
+re-indexes only the bundles whose pages changed; a record never moves to another bundle as new
+records arrive. Pagefind's search skips a query word that an index lacks, so the search page
+(assets/search.js) searches each word alone in every bundle first and leaves out the bundles
+lacking a word that another bundle has: otherwise 鸿达食品 would find, in each bundle without
+鸿达, every page that says 食品. Bundles are built on workers while the rest of the site is
+rendered, from the public record pages only.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import resource
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from disclosure import urls
+import orjson
+
+from disclosure import models, urls
 
 
 class SearchIndexError(RuntimeError):
     """Pagefind failed to index the site."""
 
 
-STAGING = ".search-pages"  # the pages to index, inside the release being built
+# Record ids per bundle. 100,000 sample records make 11 bundles (1,000,000 about 100); a full
+# bundle (10,000 public pages) re-indexes in 7-11 s with 550 MB. Twice the range halves what a
+# browser loads at 1,000,000 records but doubles that, and makes a word found on most pages
+# (有限公司) twice as slow to search: Pagefind's cost per matching page grows with the bundle.
+RANGE = 10_000
+STAGING = ".search-pages-"  # the pages to index, inside the release being built
+# Pagefind's own search interfaces, which the site does not use (assets/search.js does)
+UNUSED = (
+    "pagefind-ui.js",
+    "pagefind-ui.css",
+    "pagefind-modular-ui.js",
+    "pagefind-modular-ui.css",
+    "pagefind-component-ui.js",
+    "pagefind-component-ui.css",
+    "pagefind-highlight.js",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Bundle:
+    """The public record pages of one kind and id range, indexed together."""
+
+    name: str
+    paths: tuple[str, ...]
+    key: str  # digest of its pages' paths and contents: it is re-indexed when this changes
 
 
 @dataclasses.dataclass(frozen=True)
 class Indexed:
-    """What indexing cost."""
+    """What indexing one bundle cost."""
 
     pages: int
     seconds: float
     peak_mb: float  # peak resident memory of Pagefind
 
 
-def write_search_index(folder: Path, paths: Sequence[str]) -> Indexed:
+def plan(
+    rows: Iterable[Mapping[str, Any]], digests: Mapping[str, str], size: int = RANGE
+) -> dict[str, Bundle]:
+    """The bundles of the public record pages `rows` (summary rows with kind, id and path), given
+    each page's content digest; by kind, then first id."""
+    groups: dict[tuple[str, int], list[str]] = {}
+    for row in rows:
+        kind = models.RecordKind(row["kind"])
+        start = row["id"] - row["id"] % size
+        groups.setdefault((urls.KIND_FOLDERS[kind], start), []).append(row["path"])
+    bundles = {}
+    for (folder, start), paths in sorted(groups.items()):
+        key = hashlib.sha256()
+        for path in paths:
+            key.update(f"{path}\0{digests[path]}\n".encode())
+        name = f"{folder}-{start}"
+        bundles[name] = Bundle(name, tuple(paths), key.hexdigest())
+    return bundles
+
+
+def render_bundle_list(bundles: Iterable[Bundle]) -> bytes:
+    """The list of bundles the search page reads: folder names under search/pagefind/, with a
+    tag that changes with a bundle's pages (so browsers may cache what did not change)."""
+    return orjson.dumps({"bundles": [{"name": b.name, "tag": b.key[:16]} for b in bundles]})
+
+
+def write_search_index(folder: Path, name: str, paths: Sequence[str]) -> Indexed:
     """Index the public record pages `paths` (already written under `folder`) with Pagefind,
-    whose extended binary segments Chinese; the bundle goes to search/pagefind/.
+    whose extended binary segments Chinese, into bundle `name` under search/pagefind/.
 
     Pagefind indexes folders, so the pages are hard-linked into a staging folder first: it then
-    reads the public pages only, never a tombstone. The field labels (`dt`), on every page
-    alike, are left out: they find nothing and cost a quarter of Pagefind's memory."""
+    reads these pages only, never a tombstone. The field labels (`dt`), on every page alike, are
+    left out: they find nothing and cost a quarter of Pagefind's memory."""
     start = time.perf_counter()
-    if not paths:  # Pagefind refuses to write an empty index: a site with no record has none
-        return Indexed(0, 0.0, 0.0)
-    staging = folder / STAGING
+    output = folder / urls.search_bundle_path(name)
+    staging = folder / f"{STAGING}{name}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         for path in paths:
@@ -60,7 +116,7 @@ def write_search_index(folder: Path, paths: Sequence[str]) -> Indexed:
             "--site",
             str(staging),
             "--output-path",
-            str(folder / urls.SEARCH_BUNDLE),
+            str(output),
             "--exclude-selectors",
             "dt",
             "--silent",
@@ -69,7 +125,9 @@ def write_search_index(folder: Path, paths: Sequence[str]) -> Indexed:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if completed.returncode != 0:
-        raise SearchIndexError(f"pagefind failed: {completed.stderr.strip()[-2000:]}")
+        raise SearchIndexError(f"pagefind failed on {name}: {completed.stderr.strip()[-2000:]}")
+    for unused in UNUSED:
+        (output / unused).unlink(missing_ok=True)
     # the largest child this process has waited for; Linux gives ru_maxrss in KiB
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     return Indexed(len(paths), time.perf_counter() - start, peak)

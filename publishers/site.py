@@ -40,6 +40,8 @@ class SiteOptions:
     workers: int = 1
     sitemap_limit: int = sitemaps.LIMIT
     search: bool = True
+    # record ids per search index bundle (the module, not the field above)
+    search_range: int = dataclasses.field(default_factory=lambda: search.RANGE)
     full: bool = False  # render everything even when an incremental build is possible
 
 
@@ -52,9 +54,11 @@ class SiteReport:
     pages_rendered: int = 0  # every page rendered (records, lists, subjects, static)
     public: int = 0
     gone: int = 0
-    search_pages: int = 0  # record pages Pagefind indexed (0: the index was kept)
-    search_seconds: float = 0.0  # Pagefind's time
-    search_peak_mb: float = 0.0  # Pagefind's peak resident memory
+    search_pages: int = 0  # record pages Pagefind indexed (0: every bundle was kept)
+    search_bundles: int = 0  # search index bundles Pagefind indexed
+    search_bundles_kept: int = 0  # bundles carried over unchanged
+    search_seconds: float = 0.0  # Pagefind's time, summed over the bundles it indexed
+    search_peak_mb: float = 0.0  # Pagefind's peak resident memory (the largest bundle's)
 
 
 def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any] | None:
@@ -214,7 +218,6 @@ def _build(
             tombstones,
             subjects,
             previous,
-            done.written,
         )
     finally:
         runner.close()
@@ -228,6 +231,7 @@ def _build(
         "tombstones": tombstones,
         "subjects": subjects,
         "keys": rel.state.get(NAME, {}).get("keys", {}),
+        "search": rel.state.get(NAME, {}).get("search"),
     }
 
 
@@ -264,11 +268,10 @@ def _derived(
     tombstones: dict[str, Any],
     subjects: dict[str, Any],
     previous: dict[str, Any] | None,
-    records_written: int,
 ) -> None:
     """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
     # the search index first: Pagefind runs on the pool while this process lays out the pages
-    indexing = _search(rel, runner, options, rows, previous, records_written)
+    indexing = _search(rel, runner, options, report, rows, previous)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
     keys: dict[str, str] = {}
     to_render: list[tuple[str, str, dict[str, Any]]] = []
@@ -298,7 +301,7 @@ def _derived(
     rendered = runner.pages(rel, to_render)
     rel.keep_all(unchanged)
     report.pages_rendered += len(to_render)
-    rel.state[NAME] = {"keys": keys}
+    rel.state[NAME] = {"keys": keys, "search": rel.state.get(NAME, {}).get("search")}
     for path, text in sitemaps.render_sitemaps(
         options.base_url, entries, options.sitemap_limit
     ).items():
@@ -311,33 +314,53 @@ def _derived(
             rel.write(f"assets/{asset.relative_to(render.ASSETS)}", asset.read_bytes())
     rendered()
     if indexing is not None:
-        indexed = indexing.result()
-        if indexed.pages:
-            rel.adopt(urls.SEARCH_BUNDLE)
-        report.search_pages = indexed.pages
-        report.search_seconds = indexed.seconds
-        report.search_peak_mb = indexed.peak_mb
+        indexing()
 
 
 def _search(
     rel: release.Release,
     runner: _Runner,
     options: SiteOptions,
+    report: SiteReport,
     rows: dict[str, Any],
     previous: dict[str, Any] | None,
-    records_written: int,
-) -> concurrent.futures.Future[search.Indexed] | None:
-    """Start indexing the public record pages, or keep the previous index when no record page
-    changed; returns the indexing under way, if any."""
+) -> Callable[[], None] | None:
+    """Start indexing the search bundles whose public record pages changed, keeping the others;
+    returns what waits for the indexing and takes the new bundles in."""
     if not options.search:
         return None
-    bundle = [
-        p for p in (rel.previous.files if rel.previous else {}) if p.startswith(urls.SEARCH_BUNDLE)
-    ]
-    if previous is not None and records_written == 0 and bundle:
-        # Pagefind's output is not byte-stable (filter files reorder): keep the old index
-        # when no record page changed, so an idle publish changes nothing
-        rel.keep_all(bundle)
-        return None
-    paths = tuple(row["path"] for row in rows.values())
-    return runner.submit(search.write_search_index, rel.folder, paths)
+    size = options.search_range
+    bundles = search.plan(rows.values(), rel.files, size)
+    old = previous.get("search") if previous is not None else None
+    old_keys: dict[str, str] = old["bundles"] if old and old["size"] == size else {}
+    old_files: dict[str, list[str]] = {}
+    for path in rel.previous.files if rel.previous is not None and old_keys else ():
+        if path.startswith(urls.SEARCH_BUNDLE):
+            name = path[len(urls.SEARCH_BUNDLE) :].partition("/")[0]
+            old_files.setdefault(name, []).append(path)
+    indexing = []
+    for name, bundle in bundles.items():
+        if old_keys.get(name) == bundle.key and old_files.get(name):
+            # Pagefind's output is not byte-stable (filter files reorder): an unchanged
+            # bundle is kept, so an idle publish changes nothing
+            rel.keep_all(old_files[name])
+            report.search_bundles_kept += 1
+        else:
+            future = runner.submit(search.write_search_index, rel.folder, name, bundle.paths)
+            indexing.append((name, future))
+    rel.write(urls.SEARCH_BUNDLES, search.render_bundle_list(bundles.values()))
+    rel.state.setdefault(NAME, {})["search"] = {
+        "size": size,
+        "bundles": {name: bundle.key for name, bundle in bundles.items()},
+    }
+
+    def finish() -> None:
+        for name, future in indexing:
+            indexed = future.result()
+            rel.adopt(urls.search_bundle_path(name))
+            report.search_pages += indexed.pages
+            report.search_bundles += 1
+            report.search_seconds += indexed.seconds
+            report.search_peak_mb = max(report.search_peak_mb, indexed.peak_mb)
+
+    return finish

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gzip
 import random
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import models, privacy, sample, workflows
+from disclosure import models, privacy, sample, urls, workflows
 from publishers import bulk, feed_builder, release, site
 from tests import factories
 
@@ -112,3 +113,16 @@ def publish_all(
         ],
         now=dt.datetime.now(dt.UTC),
     )
+
+
+def search_text(folder: Path, bundle: str = "") -> str:
+    """Everything the search index bundles under `folder` hold (or bundle `bundle`'s), as text:
+    Pagefind gzips its files and puts a zero-width space between the words it segmented."""
+    parts = []
+    for path in sorted((folder / urls.SEARCH_BUNDLE / bundle).rglob("*")):
+        if path.is_file():
+            data = path.read_bytes()
+            if data.startswith(b"\x1f\x8b"):
+                data = gzip.decompress(data)
+            parts.append(data.decode(errors="replace").replace("\u200b", ""))
+    return "".join(parts)

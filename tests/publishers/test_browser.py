@@ -3,6 +3,7 @@ plain static server that answers gone.txt's paths with 410 as nginx or `gongshi 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import http.server
 import json
@@ -18,7 +19,7 @@ import pytest
 from sqlmodel import Session
 
 from disclosure import models, urls
-from tests import conftest
+from tests import conftest, factories
 from tests.publishers import site_helpers as helpers
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -71,15 +72,25 @@ def story_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     out = tmp_path_factory.mktemp("site")
     with Session(engine, expire_on_commit=False) as session:
         story = helpers.tell(session)
-    helpers.publish(engine, out, search=True)
+    # two record ids per search bundle: every search spans several bundles
+    helpers.publish(engine, out, search=True, search_range=2)
     engine.dispose()
+    with serve(out) as base:
+        yield story, base, (out / "current").resolve()
+
+
+@contextlib.contextmanager
+def serve(out: Path) -> Iterator[str]:
+    """The current release in `out`, served on a free port; yields its address."""
     handler = functools.partial(Handler, directory=str((out / "current").resolve()))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield story, f"http://127.0.0.1:{server.server_address[1]}/", (out / "current").resolve()
-    server.shutdown()
-    server.server_close()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -130,9 +141,8 @@ def test_a_withdrawn_record_answers_gone_with_its_tombstone(story_site: Site, pa
 
 
 SEARCH = """async (query) => {
-  const pagefind = await import("/search/pagefind/pagefind.js");
-  await pagefind.options({baseUrl: "/"});
-  const found = await pagefind.search(query);
+  const search = await import("/assets/search.js");
+  const found = await search.search(query);
   const pages = await Promise.all(found.results.map((result) => result.data()));
   return pages.map((data) => data.url).sort();
 }"""
@@ -168,14 +178,86 @@ def test_search_finds_chinese_words_and_credit_codes(story_site: Site, page: Any
     }
 
 
+EACH_BUNDLE_ALONE = """async (query) => {
+  const list = await (await fetch("/search/pagefind/bundles.json")).json();
+  const module = await import(`/search/pagefind/${list.bundles[0].name}/pagefind.js`);
+  const urls = [];
+  for (const bundle of list.bundles) {
+    const basePath = `/search/pagefind/${bundle.name}/`;
+    const pagefind = module.createInstance({basePath, baseUrl: "/"});
+    const found = await pagefind.search(query);
+    for (const result of found.results) { urls.push((await result.data()).url); }
+  }
+  return urls.sort();
+}"""
+
+
+def test_search_needs_every_word_in_the_same_record_across_bundles(
+    story_site: Site, page: Any
+) -> None:
+    story, base, root = story_site
+    page.goto(base + "search/index.html")
+    fireworks = record_url(models.RecordKind.PENALTY, story.person_penalty)
+    licensed = record_url(models.RecordKind.LICENSE, story.license)
+    bundles = json.loads((root / urls.SEARCH_BUNDLES).read_text())["bundles"]
+    assert [b["name"] for b in bundles] == [
+        "licenses-0",
+        "list-entries-0",
+        "penalties-0",
+        "penalties-2",
+        "penalties-4",
+    ]
+    # 烟花 is only in penalties-2, 准予 only in licenses-0: each bundle alone skips the word it
+    # lacks and answers with the pages having the other
+    assert page.evaluate(EACH_BUNDLE_ALONE, "烟花 准予") == sorted([fireworks, licensed])
+    assert page.evaluate(SEARCH, "烟花 准予") == []
+    assert page.evaluate(SEARCH, "准予 烟花") == []
+    # both words in one record of one bundle
+    assert page.evaluate(SEARCH, "烟花 陈志强") == [fireworks]
+    # a word no bundle has is skipped everywhere, as one index would skip it
+    assert page.evaluate(SEARCH, "烟花 奶粉") == [fireworks]
+
+
+@pytest.fixture(scope="module")
+def code_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, list[str]]]:
+    """Two penalties, each in a bundle of its own: one names a company by its credit code, the
+    other a fine whose amount begins as the code does; served on a free port."""
+    engine = conftest.sqlite_memory_engine()
+    out = tmp_path_factory.mktemp("code-site")
+    with Session(engine, expire_on_commit=False) as session:
+        company = factories.add_subject(session, name="湛江市赤坎区顺安物流有限公司")
+        coded = factories.add_penalty(session, subject_id=company.id)
+        fined = factories.add_penalty(session, content="罚款9144元")
+        session.commit()
+        paths = [
+            "/" + urls.record_path(models.RecordKind.PENALTY, p.id or 0) for p in (coded, fined)
+        ]
+        code = company.credit_code or ""
+    helpers.publish(engine, out, search=True, search_range=1)
+    engine.dispose()
+    with serve(out) as base:
+        yield base, [code, *paths]
+
+
 FILTERED = """async ([query, filters]) => {
-  const pagefind = await import("/search/pagefind/pagefind.js");
-  await pagefind.options({baseUrl: "/"});
-  const found = await pagefind.search(query, {filters});
+  const search = await import("/assets/search.js");
+  const found = await search.search(query, filters);
   const pages = await Promise.all(found.results.map((result) => result.data()));
-  const all = await pagefind.filters();
+  const all = await search.filters();
   return [pages.map((data) => data.url).sort(), Object.keys(all).sort(), all["类型"], all["名单"]];
 }"""
+
+
+def test_a_credit_code_finds_only_its_pages_beside_a_bundle_with_a_word_it_begins_with(
+    code_site: tuple[str, list[str]], page: Any
+) -> None:
+    base, (code, coded, fined) = code_site
+    page.goto(base + "search/index.html")
+    assert code.startswith("9144")
+    # the bundle lacking the code matches, alone, the longest word the code begins with: 9144
+    assert page.evaluate(EACH_BUNDLE_ALONE, code) == sorted([coded, fined])
+    assert page.evaluate(SEARCH, code) == [coded]
+    assert page.evaluate(SEARCH, "9144") == sorted([coded, fined])  # a prefix of the code
 
 
 def test_search_filters_by_kind_department_list_and_year(story_site: Site, page: Any) -> None:
@@ -208,8 +290,8 @@ def test_search_filters_by_kind_department_list_and_year(story_site: Site, page:
 def test_the_search_page_shows_results(story_site: Site, page: Any) -> None:
     story, base, _ = story_site
     page.goto(base + "search/index.html")
-    page.locator(".pagefind-ui__search-input").fill("烟花爆竹")
-    result = page.locator(".pagefind-ui__result-link").first
+    page.get_by_label("搜索公示信息").fill("烟花爆竹")
+    result = page.locator(".result-title").first
     result.wait_for()
     assert story.person_penalty.decision_doc_no in result.inner_text()
     shot(page, "search")
@@ -226,8 +308,8 @@ def test_pages_have_no_serious_accessibility_violations(
         path = record_url(models.RecordKind.PENALTY, story.objected).lstrip("/")
     page.goto(base + path)
     if path.startswith("search"):
-        page.locator(".pagefind-ui__search-input").fill("花生")
-        page.locator(".pagefind-ui__result-link").first.wait_for()
+        page.get_by_label("搜索公示信息").fill("花生")
+        page.locator(".result-title").first.wait_for()
     results = Axe().run(page)
     serious = [
         (violation["id"], violation["impact"], [n["target"] for n in violation["nodes"]])

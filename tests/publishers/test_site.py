@@ -4,11 +4,12 @@ import os
 import re
 from pathlib import Path
 
+import orjson
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import models, urls, workflows
-from publishers import release, sitemaps
+from publishers import release, site, sitemaps
 from tests import factories
 from tests.publishers import site_helpers as helpers
 
@@ -87,8 +88,11 @@ def test_no_published_file_shows_an_identity_number(
         if ID_NUMBER.search(data) or helpers.RAW_ID.encode() in data
     }
     assert leaks == {}
-    # nor any detail of the withdrawn record, in any page, feed or bulk file
-    everything = b"".join(files.values())
+    # nor any detail of the withdrawn record, in any page, feed, bulk file or search bundle
+    search_text = helpers.search_text(tmp_path / "out" / "current")
+    assert story.person_penalty.decision_doc_no in search_text
+    assert ID_NUMBER.findall(search_text.encode()) == []
+    everything = b"".join(files.values()) + search_text.encode()
     assert helpers.SECRET_FACTS.encode() not in everything
     assert story.withdrawn.decision_doc_no.encode() not in everything
     path = urls.record_path(models.RecordKind.PENALTY, story.person_penalty.id or 0)
@@ -182,6 +186,67 @@ def test_an_incremental_publish_renders_only_what_changed(
     assert full_report.incremental is False
     assert tree(full.folder) == tree(built.folder)
     assert urls.record_path(models.RecordKind.LICENSE, added.id or 0) in tree(built.folder)
+
+
+def bundle_files(folder: Path) -> dict[str, tuple[int, bytes]]:
+    """Path → (inode, bytes) of every file of the search index bundles."""
+    return {
+        str(path.relative_to(folder)): (path.stat().st_ino, path.read_bytes())
+        for path in sorted((folder / urls.SEARCH_BUNDLE).rglob("*"))
+        if path.is_file()
+    }
+
+
+def test_an_incremental_publish_indexes_only_the_bundles_whose_pages_changed(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    story = helpers.tell(session)
+    secret = "仓库另存冷冻肉品两千公斤"
+    extra = factories.add_penalty(session, subject_id=story.company.id, violation_facts=secret)
+    session.commit()
+    # four record ids per bundle: licenses-0, list-entries-0, penalties-0 (ids 1 to 3, the
+    # third withdrawn) and penalties-4 (ids 4 and 5)
+    first, report = helpers.publish(engine, tmp_path / "out", search=True, search_range=4)
+    assert (report.search_bundles, report.search_bundles_kept, report.search_pages) == (4, 0, 6)
+    assert secret in helpers.search_text(first.folder, "penalties-4")
+    later = helpers.ON + dt.timedelta(days=1)
+    workflows.withdraw(
+        session,
+        extra,
+        kind=models.WithdrawalKind.REVOKED,
+        reason="复议撤销",
+        ctx=factories.ctx(later),
+    )
+    added = factories.add_license(session, on=later, published_on=later, content="准予延续许可")
+    session.commit()
+    assert (extra.id, added.id) == (5, 2)
+
+    built, report = helpers.publish(engine, tmp_path / "out", later, search=True, search_range=4)
+    assert report.incremental is True
+    # penalties-4 lost a page, licenses-0 gained one; the two others are carried over
+    assert (report.search_bundles, report.search_bundles_kept, report.search_pages) == (2, 2, 3)
+    before, after = bundle_files(first.folder), bundle_files(built.folder)
+    kept = {p: f for p, f in before.items() if p.split("/")[2] in ("penalties-0", "list-entries-0")}
+    assert kept and {p: after[p] for p in kept} == kept  # the same files, linked
+    assert secret not in helpers.search_text(built.folder)
+    assert "准予延续许可" in helpers.search_text(built.folder, "licenses-0")
+    assert orjson.loads(after[urls.SEARCH_BUNDLES][1])["bundles"] == [
+        {"name": name, "tag": built_state(tmp_path / "out", built)[name][:16]}
+        for name in ("licenses-0", "list-entries-0", "penalties-0", "penalties-4")
+    ]
+    # and a full publish of the same day indexes the same pages into the same bundles
+    full, full_report = helpers.publish(
+        engine, tmp_path / "fresh", later, search=True, search_range=4
+    )
+    assert (full_report.search_bundles, full_report.search_pages) == (4, 6)
+    assert built_state(tmp_path / "fresh", full) == built_state(tmp_path / "out", built)
+
+
+def built_state(out: Path, built: release.Release) -> dict[str, str]:
+    """The search bundles a release's manifest names, with their keys."""
+    manifest = orjson.loads(gzip.decompress(release.manifest_path(out, built.id).read_bytes()))
+    bundles: dict[str, str] = manifest["state"][site.NAME]["search"]["bundles"]
+    return bundles
 
 
 def test_records_leave_the_site_on_their_last_day_without_any_event(
