@@ -12,10 +12,8 @@ import time
 from pathlib import Path
 
 import click
-import uvicorn
 from rich.table import Table
 
-from api import app as api_app
 from api import limits as api_limits
 from api import ratelimit
 from disclosure import (
@@ -134,6 +132,13 @@ def run_server(
     follow: float,
 ) -> None:
     """Serve this node until interrupted."""
+    # the application and the server are imported here, when they run: importing them takes a
+    # third of a second of every other command, and of each publish worker (which imports this
+    # module again to start)
+    import uvicorn
+
+    from api import app as api_app
+
     if access_log:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
