@@ -287,14 +287,14 @@ def _lists(
         )
 
 
+_SECTIONS = [(records.KIND_NAMES[kind], kind.value) for kind in models.RecordKind]
+
+
 def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
     path = urls.subject_key_path(subject["key"])
     sections = [
-        {
-            "title": records.KIND_NAMES[kind],
-            "rows": [row for row in rows if row["kind"] == kind.value],
-        }
-        for kind in models.RecordKind
+        {"title": title, "rows": [row for row in rows if row["kind"] == value]}
+        for title, value in _SECTIONS
     ]
     context = records.page_context(
         path, subject["name"], base_url, subject=subject, sections=sections

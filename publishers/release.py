@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import fcntl
+import gc
 import gzip
 import hashlib
 import os
@@ -31,6 +32,21 @@ DEFAULT_KEEP = 5
 
 class ReleaseError(RuntimeError):
     """A release cannot be built or switched to."""
+
+
+@contextlib.contextmanager
+def without_cycle_collection() -> Iterator[None]:
+    """The cyclic garbage collector paused: a publish's rows, pages and manifests hold no cycles
+    and go when their last reference does, yet their hundreds of thousands of dicts would set the
+    collector scanning the whole heap again and again."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def digest(data: bytes) -> str:
@@ -59,6 +75,23 @@ def write_file(
             pass
     target.write_bytes(data)
     return new_digest, True
+
+
+def link_files(
+    previous: Path, folder: Path, paths: Iterable[str], made: set[str] | None = None
+) -> None:
+    """Hard-link `paths` of the previous release's `previous` folder into `folder`.
+
+    `made` names the folders under `folder` known to exist (and gains those this makes): a link
+    pass over 100,000 files asks the disk once per folder, not once per file."""
+    made = set() if made is None else made
+    source, target = f"{previous}/", f"{folder}/"
+    for path in paths:
+        parent = path.rpartition("/")[0]
+        if parent not in made:
+            os.makedirs(target + parent, exist_ok=True)
+            made.add(parent)
+        os.link(source + path, target + path)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,8 +127,7 @@ class Release:
     kept: int = 0  # files linked unchanged from the previous release
     # Links to other outputs for the open-data page: dicts of title, path, description.
     catalogue: list[dict[str, str]] = dataclasses.field(default_factory=list)
-    # folders of the release known to exist: a link pass over 100,000 files asks the disk once
-    # per folder, not once per file
+    # folders of the release known to exist (see `link_files`)
     made: set[str] = dataclasses.field(default_factory=set, repr=False)
 
     def old_digest(self, path: str) -> str | None:
@@ -124,18 +156,23 @@ class Release:
 
     def keep_all(self, paths: Iterable[str]) -> None:
         """Carry `paths` over unchanged from the previous release, as hard links."""
+        kept = self.carry(paths)
+        if kept:
+            assert self.previous is not None
+            link_files(self.previous.folder, self.folder, kept, self.made)
+
+    def carry(self, paths: Iterable[str]) -> list[str]:
+        """Take `paths` in as carried over unchanged from the previous release, for the caller
+        to link with `link_files` (in a worker process, say) before the builder returns;
+        returns them."""
         old = self.previous.files if self.previous is not None else {}
-        source, target = f"{self.previous.folder if self.previous else ''}/", f"{self.folder}/"
-        for path in paths:
+        carried = list(paths)
+        for path in carried:
             if path not in old:
                 raise ReleaseError(f"{path} is not in the previous release: it must be rendered")
-            parent = path.rpartition("/")[0]
-            if parent not in self.made:
-                os.makedirs(target + parent, exist_ok=True)
-                self.made.add(parent)
-            os.link(source + path, target + path)
             self.files[path] = old[path]
-            self.kept += 1
+        self.kept += len(carried)
+        return carried
 
     def settle(self, path: str, new_digest: str) -> bool:
         """Take in one file a builder streamed to `path` itself (too big to hold in memory),
@@ -194,7 +231,10 @@ def current(out: Path) -> Previous | None:
         return None
     folder = link.resolve()
     path = manifest_path(out, folder.name)
-    manifest = orjson.loads(gzip.decompress(path.read_bytes())) if path.exists() else {}
+    manifest = {}
+    if path.exists():
+        with without_cycle_collection():
+            manifest = orjson.loads(gzip.decompress(path.read_bytes()))
     return Previous(folder.name, folder, manifest)
 
 

@@ -26,6 +26,7 @@ from publishers import pages, records, release, render, search, sitemaps
 NAME = "site"
 BATCH = 2_000  # records per batch of record pages
 PAGE_BATCH = 500  # derived pages per batch sent to a worker
+LINK_BATCH = 20_000  # unchanged files per batch of links sent to a worker
 T = TypeVar("T")
 
 
@@ -73,13 +74,16 @@ def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any
 
 
 def _batches(
-    session: Session, changed: dict[models.RecordKind, set[int]] | None, on: dt.date
+    session: Session, changed: dict[models.RecordKind, set[int]] | None, on: dt.date, workers: int
 ) -> Iterator[records.Batch]:
+    if changed is not None:
+        # a few changed records still go to every worker
+        size = min(BATCH, max(1, -(-sum(map(len, changed.values())) // workers)))
     for kind, model in models.RECORD_MODELS.items():
         if changed is not None:
             ids = sorted(changed[kind])
-            for start in range(0, len(ids), BATCH):
-                yield records.Batch(kind, ids=tuple(ids[start : start + BATCH]))
+            for start in range(0, len(ids), size):
+                yield records.Batch(kind, ids=tuple(ids[start : start + size]))
             continue
         span = queries.shown_id_range(session, model, on)
         if span is None:
@@ -106,22 +110,36 @@ class _Runner:
     def __init__(self, options: SiteOptions, session: Session) -> None:
         self.session = session
         self.url = options.database_url
+        self.workers = 1
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
+        self.linking: list[concurrent.futures.Future[None]] = []
         if options.workers > 1 and options.database_url is not None:
-            self.pool = concurrent.futures.ProcessPoolExecutor(
-                options.workers, mp_context=multiprocessing.get_context("spawn")
-            )
+            # workers fork from a server process that imported this module once: a spawned
+            # worker imports everything again (a second each, as much as an incremental publish
+            # gives it to do), and a plain fork would copy this process's threads and
+            # connections. (Python 3.11 preloads no "__main__": each worker still runs the
+            # command's script, and imports what this module does not.)
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["__main__", __name__])
+            self.pool = concurrent.futures.ProcessPoolExecutor(options.workers, mp_context=context)
+            self.workers = options.workers
 
-    def records(self, batches: Iterable[records.Batch], target: records.Target) -> records.Rendered:
-        done = records.Rendered()
+    def records(
+        self, batches: Iterable[records.Batch], target: records.Target
+    ) -> Callable[[], records.Rendered]:
+        """Start rendering record pages; returns what waits for them and merges them."""
         if self.pool is None or self.url is None:
-            for batch in batches:
-                done.merge(records.render_batch(self.session, batch, target))
+            futures = [self.submit(records.render_batch, self.session, b, target) for b in batches]
+        else:
+            futures = [self.pool.submit(records.run_batch, self.url, b, target) for b in batches]
+
+        def finish() -> records.Rendered:
+            done = records.Rendered()
+            for future in futures:
+                done.merge(future.result())
             return done
-        futures = [self.pool.submit(records.run_batch, self.url, b, target) for b in batches]
-        for future in futures:
-            done.merge(future.result())
-        return done
+
+        return finish
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Run `fn(*args)` on the pool, or here at once when there is none."""
@@ -131,13 +149,20 @@ class _Runner:
         done.set_result(fn(*args))
         return done
 
+    def _chunks(self, items: list[T], most: int) -> list[list[T]]:
+        # at least a few chunks per worker, so that none waits long for the last
+        size = max(1, min(most, -(-len(items) // (self.workers * 4))))
+        return [items[i : i + size] for i in range(0, len(items), size)]
+
     def pages(
         self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]
     ) -> Callable[[], None]:
         """Start rendering derived pages; returns what waits for them and takes them in."""
         previous = rel.previous.folder if rel.previous is not None else None
-        chunks = [items[i : i + PAGE_BATCH] for i in range(0, len(items), PAGE_BATCH)]
-        futures = [self.submit(_render_many, rel.folder, previous, c) for c in chunks]
+        futures = [
+            self.submit(_render_many, rel.folder, previous, chunk)
+            for chunk in self._chunks(items, PAGE_BATCH)
+        ]
 
         def finish() -> None:
             for future in futures:
@@ -147,6 +172,26 @@ class _Runner:
                 rel.kept += kept
 
         return finish
+
+    def keep(self, rel: release.Release, paths: Iterable[str]) -> None:
+        """Start carrying `paths` over unchanged from the previous release (see `linked`)."""
+        kept = rel.carry(paths)
+        if rel.previous is None or not kept:
+            return
+        if self.pool is None:
+            release.link_files(rel.previous.folder, rel.folder, kept, rel.made)
+            return
+        # on the workers: the links are the kernel's work, that a thread here would get only
+        # between this process's switch intervals while it lays out the pages
+        for chunk in self._chunks(kept, LINK_BATCH):
+            self.linking.append(
+                self.pool.submit(release.link_files, rel.previous.folder, rel.folder, chunk)
+            )
+
+    def linked(self) -> None:
+        """Wait for every link `keep` started."""
+        for future in self.linking:
+            future.result()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -195,27 +240,37 @@ def _build(
     )
     runner = _Runner(options, session)
     try:
-        done = runner.records(list(_batches(session, changed, options.on)), target)
+        rendering = runner.records(
+            list(_batches(session, changed, options.on, runner.workers)), target
+        )
+        carried: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if previous is not None and changed is not None:
+            carried = _carry_over(runner, rel, previous, changed)
+        done = rendering()
         rel.files.update(done.files)
         rel.written += done.written
         rel.kept += done.kept
         report.records_rendered = report.pages_rendered = done.written + done.kept
-        rows, tombstones = dict(sorted(done.rows.items())), dict(sorted(done.tombstones.items()))
-        subjects = done.subjects
-        if previous is not None and changed is not None:
-            rows, tombstones, subjects = _carry_over(rel, previous, changed, done)
-        _derived(
-            rel,
-            runner,
-            session,
-            options,
-            report,
-            rows,
-            tombstones,
-            subjects,
-            previous,
-            done.written,
-        )
+        with release.without_cycle_collection():
+            if previous is not None and carried is not None:
+                rows, tombstones, subjects = _merged(previous, carried, done)
+            else:
+                rows = dict(sorted(done.rows.items()))
+                tombstones = dict(sorted(done.tombstones.items()))
+                subjects = done.subjects
+            _derived(
+                rel,
+                runner,
+                session,
+                options,
+                report,
+                rows,
+                tombstones,
+                subjects,
+                previous,
+                done.written,
+            )
+        runner.linked()
     finally:
         runner.close()
     report.public, report.gone = len(rows), len(tombstones)
@@ -232,20 +287,26 @@ def _build(
 
 
 def _carry_over(
+    runner: _Runner,
     rel: release.Release,
     previous: dict[str, Any],
     changed: dict[models.RecordKind, set[int]],
-    done: records.Rendered,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The previous rows with the changed records' replaced; unchanged record pages kept."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The previous rows and tombstones of the records that did not change, their pages carried
+    over (the links under way while the changed records render)."""
     touched = {records.key(kind, i) for kind, ids in changed.items() for i in ids}
-    rows: dict[str, Any] = {}
-    tombstones: dict[str, Any] = {}
-    for source, into in ((previous["rows"], rows), (previous["tombstones"], tombstones)):
-        for record_key, row in source.items():
-            if record_key not in touched:
-                into[record_key] = row
-    rel.keep_all(row["path"] for row in (*rows.values(), *tombstones.values()))
+    with release.without_cycle_collection():
+        rows = {k: row for k, row in previous["rows"].items() if k not in touched}
+        tombstones = {k: row for k, row in previous["tombstones"].items() if k not in touched}
+    runner.keep(rel, [row["path"] for row in (*rows.values(), *tombstones.values())])
+    return rows, tombstones
+
+
+def _merged(
+    previous: dict[str, Any], carried: tuple[dict[str, Any], dict[str, Any]], done: records.Rendered
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The carried-over rows with the changed records' added, and the subjects they name."""
+    rows, tombstones = carried
     rows.update(done.rows)
     tombstones.update(done.tombstones)
     live = {row["subject"] for row in rows.values()}
@@ -267,6 +328,8 @@ def _derived(
     records_written: int,
 ) -> None:
     """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
+    if options.search:
+        runner.linked()  # Pagefind reads the record pages carried over
     # the search index first: Pagefind runs on the pool while this process lays out the pages
     indexing = _search(rel, runner, options, rows, previous, records_written)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
@@ -296,7 +359,7 @@ def _derived(
         else:
             to_render.append((page.path, page.template, page.context))
     rendered = runner.pages(rel, to_render)
-    rel.keep_all(unchanged)
+    runner.keep(rel, unchanged)
     report.pages_rendered += len(to_render)
     rel.state[NAME] = {"keys": keys}
     for path, text in sitemaps.render_sitemaps(
