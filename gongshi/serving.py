@@ -217,6 +217,9 @@ def _publish(
         database_url=env.engine.url.render_as_string(hide_password=False),
         workers=workers,
         full=full,
+        # each worker runs the `gongshi` script again to start: it finds the command line
+        # imported already
+        worker_imports=("gongshi.cli",),
     )
     report = site.SiteReport()
     feed_options = feed_builder.FeedOptions(on=on, base_url=options.base_url)

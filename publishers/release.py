@@ -14,7 +14,6 @@ import dataclasses
 import datetime as dt
 import fcntl
 import gc
-import gzip
 import hashlib
 import os
 import shutil
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from isal import igzip, isal_zlib
 
 RELEASES = "releases"
 CURRENT = "current"
@@ -234,7 +234,7 @@ def current(out: Path) -> Previous | None:
     manifest = {}
     if path.exists():
         with without_cycle_collection():
-            manifest = orjson.loads(gzip.decompress(path.read_bytes()))
+            manifest = orjson.loads(isal_zlib.decompress(path.read_bytes(), 31))  # gzip
     return Previous(folder.name, folder, manifest)
 
 
@@ -329,9 +329,10 @@ def publish(
                 "files": release.files,
                 "state": release.state,
             }
-            # level 1: the manifest of 100,000 records is written on every publish and read once
+            # ISA-L's level 1: the manifest of 100,000 records (60 MB of JSON) is written on
+            # every publish and read once, in a fifth of the time zlib takes
             manifest_path(out, release_id).write_bytes(
-                gzip.compress(
+                igzip.compress(
                     orjson.dumps(document, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS),
                     compresslevel=1,
                     mtime=0,

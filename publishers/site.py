@@ -13,6 +13,7 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import multiprocessing
+import multiprocessing.forkserver
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -42,6 +43,9 @@ class SiteOptions:
     sitemap_limit: int = sitemaps.LIMIT
     search: bool = True
     full: bool = False  # render everything even when an incremental build is possible
+    # what worker processes import before they start, besides this module: the modules of the
+    # command's script, which each worker runs again (Python 3.11 preloads no "__main__")
+    worker_imports: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -104,6 +108,20 @@ def _render_many(
     return files, written, kept
 
 
+def _pooled(options: SiteOptions) -> bool:
+    return options.workers > 1 and options.database_url is not None
+
+
+def _forkserver(options: SiteOptions) -> multiprocessing.context.BaseContext:
+    """Where the workers come from: a server process that imported this module once, and forks
+    each worker from itself. A spawned worker would import everything again (a second each, as
+    much as an incremental publish gives it to do); a plain fork would copy this process's
+    threads and connections."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__, *options.worker_imports])
+    return context
+
+
 class _Runner:
     """Runs batches here or over a process pool, merging what they return."""
 
@@ -113,15 +131,10 @@ class _Runner:
         self.workers = 1
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
         self.linking: list[concurrent.futures.Future[None]] = []
-        if options.workers > 1 and options.database_url is not None:
-            # workers fork from a server process that imported this module once: a spawned
-            # worker imports everything again (a second each, as much as an incremental publish
-            # gives it to do), and a plain fork would copy this process's threads and
-            # connections. (Python 3.11 preloads no "__main__": each worker still runs the
-            # command's script, and imports what this module does not.)
-            context = multiprocessing.get_context("forkserver")
-            context.set_forkserver_preload(["__main__", __name__])
-            self.pool = concurrent.futures.ProcessPoolExecutor(options.workers, mp_context=context)
+        if _pooled(options):
+            self.pool = concurrent.futures.ProcessPoolExecutor(
+                options.workers, mp_context=_forkserver(options)
+            )
             self.workers = options.workers
 
     def records(
@@ -209,6 +222,10 @@ def _list_metas(session: Session) -> list[pages.ListMeta]:
 
 def builder(engine: sa.Engine, options: SiteOptions, report: SiteReport) -> release.Builder:
     """The site's release builder."""
+    if _pooled(options):
+        # the workers' server imports what they need while the builders before this one run
+        _forkserver(options)
+        multiprocessing.forkserver.ensure_running()
 
     def build(rel: release.Release) -> None:
         with Session(engine) as session:
