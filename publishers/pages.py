@@ -38,8 +38,30 @@ class Page:
 
     def key(self) -> str:
         """A digest of everything the page shows: equal keys, equal pages (same templates)."""
-        text = orjson.dumps([self.template, self.context], option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(
+            [self.template, self.context],
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS,
+            default=_digest_of,
+        )
         return hashlib.sha256(text).hexdigest()
+
+
+class Summary(dict[str, Any]):
+    """A summary row that stands in the keys of the pages showing it by its own digest, taken
+    once: a record shows on four or five pages (its kind's, department's, categories' and
+    subject's), and a list page shows fifty records."""
+
+    __slots__ = ("digest",)
+
+    def __init__(self, row: Row) -> None:
+        super().__init__(row)
+        self.digest = hashlib.sha256(orjson.dumps(row, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _digest_of(value: Any) -> str:
+    if isinstance(value, Summary):
+        return value.digest
+    raise TypeError(f"no key for {type(value).__name__} in a page context")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,7 +143,7 @@ def site_pages(
     catalogue: Sequence[dict[str, str]] = (),
 ) -> Iterator[Page]:
     """Every page of the site but the records', from the public rows of `on`."""
-    ordered = newest_first(rows)
+    ordered = newest_first([Summary(row) for row in rows])
     by_kind: dict[str, list[Row]] = defaultdict(list)
     by_unit: dict[str, list[Row]] = defaultdict(list)
     unit_names: dict[str, str] = {}
