@@ -26,7 +26,7 @@ from publishers import pages, records, release, render, search, sitemaps
 
 NAME = "site"
 BATCH = 2_000  # records per batch of record pages
-PAGE_BATCH = 500  # derived pages per batch sent to a worker
+PAGE_BATCH = 100  # derived pages per batch sent to a worker (or rendered here)
 LINK_BATCH = 20_000  # unchanged files per batch of links sent to a worker
 T = TypeVar("T")
 
@@ -170,16 +170,22 @@ class _Runner:
     def pages(
         self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]
     ) -> Callable[[], None]:
-        """Start rendering derived pages; returns what waits for them and takes them in."""
+        """Start rendering derived pages; returns what renders those no worker has started,
+        here, then waits for the others and takes them all in."""
         previous = rel.previous.folder if rel.previous is not None else None
-        futures = [
-            self.submit(_render_many, rel.folder, previous, chunk)
-            for chunk in self._chunks(items, PAGE_BATCH)
-        ]
+        chunks = self._chunks(items, PAGE_BATCH)
+        futures = [self.submit(_render_many, rel.folder, previous, chunk) for chunk in chunks]
 
         def finish() -> None:
-            for future in futures:
-                files, written, kept = future.result()
+            done = []
+            # a page sent to a worker is pickled there and back, for half the time it takes to
+            # render: rather than wait, this process renders the pages the workers have not
+            # taken yet, the last first
+            for chunk, future in zip(reversed(chunks), reversed(futures), strict=True):
+                if future.cancel():
+                    done.append(_render_many(rel.folder, previous, chunk))
+            done.extend(f.result() for f in futures if not f.cancelled())
+            for files, written, kept in done:
                 rel.files.update(files)
                 rel.written += written
                 rel.kept += kept
