@@ -235,10 +235,12 @@ def _publish(
     built = release.publish(
         out,
         [
-            # feeds and bulk data first: the site's open-data page links what they wrote
+            # the site first: it sets its workers rendering the changed records and linking the
+            # unchanged pages, then lets feeds and bulk data run meanwhile, and finishes after
+            # them (its open-data page links what they wrote)
+            (site.NAME, site.builder(env.engine, options, report)),
             (feed_builder.NAME, feed_builder.builder(env.engine, feed_options, feed_report)),
             (bulk.NAME, bulk.builder(env.engine, bulk_options, bulk_report)),
-            (site.NAME, site.builder(env.engine, options, report)),
         ],
         now=settings.utcnow(),
         keep=keep,

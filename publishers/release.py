@@ -17,7 +17,7 @@ import gc
 import hashlib
 import os
 import shutil
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -206,7 +206,10 @@ class Release:
                 self.written += 1
 
 
-Builder = Callable[[Release], None]
+# A builder writes its part of a release. One that returns an iterator (a generator function)
+# runs to its first `yield` in its turn, lets the builders after it run (its workers busy
+# meanwhile), and finishes after them.
+Builder = Callable[[Release], Generator[None, None, None] | None]
 
 
 def release_folder(out: Path, release_id: str) -> Path:
@@ -319,10 +322,17 @@ def publish(
         building = out / RELEASES / f"{BUILDING}{release_id}"
         building.mkdir()
         release = Release(release_id, building, current(out))
+        waiting: list[Generator[None, None, None]] = []
         try:
             for name, build in builders:
                 release.state.setdefault(name, {})
-                build(release)
+                started = build(release)
+                if started is not None:
+                    next(started, None)
+                    waiting.append(started)
+            for started in waiting:
+                for _ in started:
+                    pass
             document = {
                 **(manifest or {}),
                 "id": release_id,
@@ -342,6 +352,8 @@ def publish(
             os.rename(building, final)
             release.folder = final
         except BaseException as error:
+            for started in waiting:
+                started.close()  # it stops its workers before its folder goes
             shutil.rmtree(building, ignore_errors=True)
             manifest_path(out, release_id).unlink(missing_ok=True)
             if isinstance(error, OSError):  # disk full, file too large, permissions

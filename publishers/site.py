@@ -14,7 +14,9 @@ import dataclasses
 import datetime as dt
 import multiprocessing
 import multiprocessing.forkserver
-from collections.abc import Callable, Iterable, Iterator
+import os
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -122,6 +124,19 @@ def _forkserver(options: SiteOptions) -> multiprocessing.context.BaseContext:
     return context
 
 
+def _end_with_parent() -> None:
+    """Set a worker to end when the publishing process does, killed say: its task queue would
+    keep it waiting, and with it the server it forked from and whoever reads their output."""
+    parent = multiprocessing.parent_process()
+    assert parent is not None
+    threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
+
+
+def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(1)
+
+
 class _Runner:
     """Runs batches here or over a process pool, merging what they return."""
 
@@ -133,7 +148,7 @@ class _Runner:
         self.linking: list[concurrent.futures.Future[None]] = []
         if _pooled(options):
             self.pool = concurrent.futures.ProcessPoolExecutor(
-                options.workers, mp_context=_forkserver(options)
+                options.workers, mp_context=_forkserver(options), initializer=_end_with_parent
             )
             self.workers = options.workers
 
@@ -233,16 +248,18 @@ def builder(engine: sa.Engine, options: SiteOptions, report: SiteReport) -> rele
         _forkserver(options)
         multiprocessing.forkserver.ensure_running()
 
-    def build(rel: release.Release) -> None:
+    def build(rel: release.Release) -> Generator[None, None, None]:
         with Session(engine) as session:
-            _build(session, rel, options, report)
+            yield from _build(session, rel, options, report)
 
     return build
 
 
 def _build(
     session: Session, rel: release.Release, options: SiteOptions, report: SiteReport
-) -> None:
+) -> Generator[None, None, None]:
+    """Build the site; yields once its workers have the records to render and the unchanged
+    pages to link, for the builders after it to run meanwhile."""
     previous = _previous_state(rel, options)
     watermark = queries.last_event_id(session)
     changed = None
@@ -269,6 +286,7 @@ def _build(
         carried: tuple[dict[str, Any], dict[str, Any]] | None = None
         if previous is not None and changed is not None:
             carried = _carry_over(runner, rel, previous, changed)
+        yield
         done = rendering()
         rel.files.update(done.files)
         rel.written += done.written
