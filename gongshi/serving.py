@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 
 import click
-import uvicorn
 from rich.table import Table
 
-from api import app as api_app
 from api import limits as api_limits
 from api import ratelimit
 from disclosure import (
@@ -135,6 +133,13 @@ def run_server(
     follow: float,
 ) -> None:
     """Serve this node until interrupted."""
+    # the application and the server are imported here, when they run: importing them takes a
+    # third of a second of every other command, and of each publish worker (which imports this
+    # module again to start)
+    import uvicorn
+
+    from api import app as api_app
+
     if access_log:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(message)s"))
@@ -218,6 +223,9 @@ def _publish(
         database_url=env.engine.url.render_as_string(hide_password=False),
         workers=workers,
         full=full,
+        # each worker runs the `gongshi` script again to start: it finds the command line
+        # imported already
+        worker_imports=("gongshi.cli",),
     )
     report = site.SiteReport()
     feed_options = feed_builder.FeedOptions(on=on, base_url=options.base_url)
@@ -233,10 +241,12 @@ def _publish(
     built = release.publish(
         out,
         [
-            # feeds and bulk data first: the site's open-data page links what they wrote
+            # the site first: it sets its workers rendering the changed records and linking the
+            # unchanged pages, then lets feeds and bulk data run meanwhile, and finishes after
+            # them (its open-data page links what they wrote)
+            (site.NAME, site.builder(env.engine, options, report)),
             (feed_builder.NAME, feed_builder.builder(env.engine, feed_options, feed_report)),
             (bulk.NAME, bulk.builder(env.engine, bulk_options, bulk_report)),
-            (site.NAME, site.builder(env.engine, options, report)),
         ],
         now=settings.utcnow(),
         keep=keep,

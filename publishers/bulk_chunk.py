@@ -11,14 +11,11 @@ valid gzip stream, and the files are byte-identical however the work was shared 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import datetime as dt
 import functools
-import gc
 import io
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, cast
 
@@ -27,7 +24,7 @@ from isal import isal_zlib
 from sqlmodel import Session, select
 
 from disclosure import db, models, privacy, queries
-from publishers import bulk_schema
+from publishers import bulk_schema, release
 
 CHUNK_IDS = 25_000  # ids per chunk: a few MB of output, work for a pool of any size
 # ISA-L at its level 2 compresses 5 times as fast as zlib at its default level 6 (0.9 GB/s
@@ -213,24 +210,10 @@ def _lookups(
     return units, lists
 
 
-@contextlib.contextmanager
-def _without_cycle_collection() -> Iterator[None]:
-    """The cyclic garbage collector paused: a chunk's rows, fields and lines hold no cycles and go
-    as soon as they are written, yet their tens of thousands of dicts and tuples would set the
-    collector scanning the whole heap again and again (a tenth of the export's time)."""
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
 def write_chunk(session: Session, chunk: Chunk, target: Target, old: Old | None) -> Written:
     """Write `chunk`'s members into `target.parts`."""
-    with _without_cycle_collection():
+    # a chunk's rows, fields and lines go as soon as they are written
+    with release.without_cycle_collection():
         return _write_chunk(session, chunk, target, old)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -38,8 +39,35 @@ class Page:
 
     def key(self) -> str:
         """A digest of everything the page shows: equal keys, equal pages (same templates)."""
-        text = orjson.dumps([self.template, self.context], option=orjson.OPT_SORT_KEYS)
+        text = orjson.dumps(
+            [self.template, self.context],
+            option=orjson.OPT_SORT_KEYS | orjson.OPT_PASSTHROUGH_SUBCLASS,
+            default=_digest_of,
+        )
         return hashlib.sha256(text).hexdigest()
+
+
+# what the records table (_records_table.html, the one template that shows rows) shows of a row
+SHOWN: tuple[str, ...] = ("kind", "decided", "objection", "path", "doc_no", "title")
+SHOWN += ("subject_name", "subject_path", "unit_name")
+
+
+class Summary(dict[str, Any]):
+    """What a page shows of a summary row. In the keys of the pages showing it, it stands by its
+    own digest, taken once: a record shows on four or five pages (its kind's, department's,
+    categories' and subject's), and a list page shows fifty records."""
+
+    __slots__ = ("digest",)
+
+    def __init__(self, row: Row) -> None:
+        super().__init__({name: row[name] for name in SHOWN})
+        self.digest = hashlib.sha256(orjson.dumps(self, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _digest_of(value: Any) -> str:
+    if isinstance(value, Summary):
+        return value.digest
+    raise TypeError(f"no key for {type(value).__name__} in a page context")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -128,18 +156,25 @@ def site_pages(
     by_category: dict[tuple[str, str], list[Row]] = defaultdict(list)
     by_list: dict[str, list[Row]] = defaultdict(list)
     by_subject: dict[str, list[Row]] = defaultdict(list)
+    shown: dict[int, Summary] = {}  # by the row's id(): what pages show of it
     for row in ordered:
-        by_kind[row["kind"]].append(row)
-        by_unit[row["unit"]].append(row)
+        summary = shown[id(row)] = Summary(row)
+        by_kind[row["kind"]].append(summary)
+        by_unit[row["unit"]].append(summary)
         unit_names[row["unit"]] = row["unit_name"]
         for label in row["categories"]:
-            by_category[(row["kind"], label)].append(row)
+            by_category[(row["kind"], label)].append(summary)
         if row["list"] is not None:
-            by_list[row["list"]].append(row)
-        by_subject[row["subject"]].append(row)
+            by_list[row["list"]].append(summary)
+        by_subject[row["subject"]].append(summary)
     exits = sorted(tombstones, key=lambda t: (t["ended_on"], t["kind"], t["id"]), reverse=True)
+    latest = heapq.nlargest(
+        LATEST, ordered, key=lambda r: (r["published"], r["decided"], r["id"], r["kind"])
+    )
 
-    yield from _home(ordered, exits, by_kind, lists, by_list, on, base_url)
+    yield from _home(
+        [shown[id(row)] for row in latest], exits, by_kind, lists, by_list, on, base_url
+    )
     for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
         name = records.KIND_NAMES[kind]
         yield from _paginated(
@@ -154,7 +189,7 @@ def site_pages(
 
 
 def _home(
-    ordered: list[Row],
+    latest: list[Row],
     exits: list[Row],
     by_kind: dict[str, list[Row]],
     lists: Sequence[ListMeta],
@@ -175,16 +210,13 @@ def _home(
         counts.append(
             {"label": name, "count": sum(len(by_list[c]) for c in codes), "path": urls.LISTS}
         )
-    latest = sorted(
-        ordered, key=lambda r: (r["published"], r["decided"], r["id"], r["kind"]), reverse=True
-    )
     context = records.page_context(
         urls.HOME,
         "首页",
         base_url,
         as_of=on.isoformat(),
         counts=counts,
-        rows=latest[:LATEST],
+        rows=latest,
         exits=exits[:LATEST],
     )
     yield Page(urls.HOME, "home.html", context)
@@ -287,14 +319,14 @@ def _lists(
         )
 
 
+_SECTIONS = [(records.KIND_NAMES[kind], kind.value) for kind in models.RecordKind]
+
+
 def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
     path = urls.subject_key_path(subject["key"])
     sections = [
-        {
-            "title": records.KIND_NAMES[kind],
-            "rows": [row for row in rows if row["kind"] == kind.value],
-        }
-        for kind in models.RecordKind
+        {"title": title, "rows": [row for row in rows if row["kind"] == value]}
+        for title, value in _SECTIONS
     ]
     context = records.page_context(
         path, subject["name"], base_url, subject=subject, sections=sections

@@ -49,14 +49,19 @@ def root_of(path: str) -> str:
     return "../" * path.count("/")
 
 
+# by value, as pages show them; shared by every page's context, which no template changes
+_KIND_NAMES_BY_VALUE = {kind.value: name for kind, name in KIND_NAMES.items()}
+_CATEGORY_NAMES_BY_VALUE = {kind.value: name for kind, name in CATEGORY_NAMES.items()}
+
+
 def page_context(path: str, title: str, base_url: str, **extra: Any) -> dict[str, Any]:
     """What every page template needs besides its own data."""
     return {
         "root": root_of(path),
         "title": title,
         "site_name": SITE_NAME,
-        "kind_names": {kind.value: name for kind, name in KIND_NAMES.items()},
-        "category_names": {kind.value: name for kind, name in CATEGORY_NAMES.items()},
+        "kind_names": _KIND_NAMES_BY_VALUE,
+        "category_names": _CATEGORY_NAMES_BY_VALUE,
         "noindex": False,
         "canonical": urls.absolute(base_url, path),
         **extra,

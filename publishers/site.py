@@ -13,7 +13,10 @@ import concurrent.futures
 import dataclasses
 import datetime as dt
 import multiprocessing
-from collections.abc import Callable, Iterable, Iterator
+import multiprocessing.forkserver
+import os
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,7 +28,8 @@ from publishers import pages, records, release, render, search, sitemaps
 
 NAME = "site"
 BATCH = 2_000  # records per batch of record pages
-PAGE_BATCH = 500  # derived pages per batch sent to a worker
+PAGE_BATCH = 100  # derived pages per batch sent to a worker (or rendered here)
+LINK_BATCH = 20_000  # unchanged files per batch of links sent to a worker
 T = TypeVar("T")
 
 
@@ -43,6 +47,9 @@ class SiteOptions:
     # record ids per search index bundle (the module, not the field above)
     search_range: int = dataclasses.field(default_factory=lambda: search.RANGE)
     full: bool = False  # render everything even when an incremental build is possible
+    # what worker processes import before they start, besides this module: the modules of the
+    # command's script, which each worker runs again (Python 3.11 preloads no "__main__")
+    worker_imports: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -77,13 +84,16 @@ def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any
 
 
 def _batches(
-    session: Session, changed: dict[models.RecordKind, set[int]] | None, on: dt.date
+    session: Session, changed: dict[models.RecordKind, set[int]] | None, on: dt.date, workers: int
 ) -> Iterator[records.Batch]:
+    if changed is not None:
+        # a few changed records still go to every worker
+        size = min(BATCH, max(1, -(-sum(map(len, changed.values())) // workers)))
     for kind, model in models.RECORD_MODELS.items():
         if changed is not None:
             ids = sorted(changed[kind])
-            for start in range(0, len(ids), BATCH):
-                yield records.Batch(kind, ids=tuple(ids[start : start + BATCH]))
+            for start in range(0, len(ids), size):
+                yield records.Batch(kind, ids=tuple(ids[start : start + size]))
             continue
         span = queries.shown_id_range(session, model, on)
         if span is None:
@@ -104,28 +114,64 @@ def _render_many(
     return files, written, kept
 
 
+def _pooled(options: SiteOptions) -> bool:
+    return options.workers > 1 and options.database_url is not None
+
+
+def _forkserver(options: SiteOptions) -> multiprocessing.context.BaseContext:
+    """Where the workers come from: a server process that imported this module once, and forks
+    each worker from itself. A spawned worker would import everything again (a second each, as
+    much as an incremental publish gives it to do); a plain fork would copy this process's
+    threads and connections."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["__main__", __name__, *options.worker_imports])
+    return context
+
+
+def _end_with_parent() -> None:
+    """Set a worker to end when the publishing process does, killed say: its task queue would
+    keep it waiting, and with it the server it forked from and whoever reads their output."""
+    parent = multiprocessing.parent_process()
+    assert parent is not None
+    threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
+
+
+def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
+    parent.join()
+    os._exit(1)
+
+
 class _Runner:
     """Runs batches here or over a process pool, merging what they return."""
 
     def __init__(self, options: SiteOptions, session: Session) -> None:
         self.session = session
         self.url = options.database_url
+        self.workers = 1
         self.pool: concurrent.futures.ProcessPoolExecutor | None = None
-        if options.workers > 1 and options.database_url is not None:
+        self.linking: list[concurrent.futures.Future[None]] = []
+        if _pooled(options):
             self.pool = concurrent.futures.ProcessPoolExecutor(
-                options.workers, mp_context=multiprocessing.get_context("spawn")
+                options.workers, mp_context=_forkserver(options), initializer=_end_with_parent
             )
+            self.workers = options.workers
 
-    def records(self, batches: Iterable[records.Batch], target: records.Target) -> records.Rendered:
-        done = records.Rendered()
+    def records(
+        self, batches: Iterable[records.Batch], target: records.Target
+    ) -> Callable[[], records.Rendered]:
+        """Start rendering record pages; returns what waits for them and merges them."""
         if self.pool is None or self.url is None:
-            for batch in batches:
-                done.merge(records.render_batch(self.session, batch, target))
+            futures = [self.submit(records.render_batch, self.session, b, target) for b in batches]
+        else:
+            futures = [self.pool.submit(records.run_batch, self.url, b, target) for b in batches]
+
+        def finish() -> records.Rendered:
+            done = records.Rendered()
+            for future in futures:
+                done.merge(future.result())
             return done
-        futures = [self.pool.submit(records.run_batch, self.url, b, target) for b in batches]
-        for future in futures:
-            done.merge(future.result())
-        return done
+
+        return finish
 
     def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
         """Run `fn(*args)` on the pool, or here at once when there is none."""
@@ -135,22 +181,55 @@ class _Runner:
         done.set_result(fn(*args))
         return done
 
+    def _chunks(self, items: list[T], most: int) -> list[list[T]]:
+        # at least a few chunks per worker, so that none waits long for the last
+        size = max(1, min(most, -(-len(items) // (self.workers * 4))))
+        return [items[i : i + size] for i in range(0, len(items), size)]
+
     def pages(
         self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]
     ) -> Callable[[], None]:
-        """Start rendering derived pages; returns what waits for them and takes them in."""
+        """Start rendering derived pages; returns what renders those no worker has started,
+        here, then waits for the others and takes them all in."""
         previous = rel.previous.folder if rel.previous is not None else None
-        chunks = [items[i : i + PAGE_BATCH] for i in range(0, len(items), PAGE_BATCH)]
-        futures = [self.submit(_render_many, rel.folder, previous, c) for c in chunks]
+        chunks = self._chunks(items, PAGE_BATCH)
+        futures = [self.submit(_render_many, rel.folder, previous, chunk) for chunk in chunks]
 
         def finish() -> None:
-            for future in futures:
-                files, written, kept = future.result()
+            done = []
+            # a page sent to a worker is pickled there and back, for half the time it takes to
+            # render: rather than wait, this process renders the pages the workers have not
+            # taken yet, the last first
+            for chunk, future in zip(reversed(chunks), reversed(futures), strict=True):
+                if future.cancel():
+                    done.append(_render_many(rel.folder, previous, chunk))
+            done.extend(f.result() for f in futures if not f.cancelled())
+            for files, written, kept in done:
                 rel.files.update(files)
                 rel.written += written
                 rel.kept += kept
 
         return finish
+
+    def keep(self, rel: release.Release, paths: Iterable[str]) -> None:
+        """Start carrying `paths` over unchanged from the previous release (see `linked`)."""
+        kept = rel.carry(paths)
+        if rel.previous is None or not kept:
+            return
+        if self.pool is None:
+            release.link_files(rel.previous.folder, rel.folder, kept, rel.made)
+            return
+        # on the workers: the links are the kernel's work, that a thread here would get only
+        # between this process's switch intervals while it lays out the pages
+        for chunk in self._chunks(kept, LINK_BATCH):
+            self.linking.append(
+                self.pool.submit(release.link_files, rel.previous.folder, rel.folder, chunk)
+            )
+
+    def linked(self) -> None:
+        """Wait for every link `keep` started."""
+        for future in self.linking:
+            future.result()
 
     def close(self) -> None:
         if self.pool is not None:
@@ -168,17 +247,23 @@ def _list_metas(session: Session) -> list[pages.ListMeta]:
 
 def builder(engine: sa.Engine, options: SiteOptions, report: SiteReport) -> release.Builder:
     """The site's release builder."""
+    if _pooled(options):
+        # the workers' server imports what they need while the builders before this one run
+        _forkserver(options)
+        multiprocessing.forkserver.ensure_running()
 
-    def build(rel: release.Release) -> None:
+    def build(rel: release.Release) -> Generator[None, None, None]:
         with Session(engine) as session:
-            _build(session, rel, options, report)
+            yield from _build(session, rel, options, report)
 
     return build
 
 
 def _build(
     session: Session, rel: release.Release, options: SiteOptions, report: SiteReport
-) -> None:
+) -> Generator[None, None, None]:
+    """Build the site; yields once its workers have the records to render and the unchanged
+    pages to link, for the builders after it to run meanwhile."""
     previous = _previous_state(rel, options)
     watermark = queries.last_event_id(session)
     changed = None
@@ -199,26 +284,37 @@ def _build(
     )
     runner = _Runner(options, session)
     try:
-        done = runner.records(list(_batches(session, changed, options.on)), target)
+        rendering = runner.records(
+            list(_batches(session, changed, options.on, runner.workers)), target
+        )
+        carried: tuple[dict[str, Any], dict[str, Any]] | None = None
+        if previous is not None and changed is not None:
+            carried = _carry_over(runner, rel, previous, changed)
+        yield
+        done = rendering()
         rel.files.update(done.files)
         rel.written += done.written
         rel.kept += done.kept
         report.records_rendered = report.pages_rendered = done.written + done.kept
-        rows, tombstones = dict(sorted(done.rows.items())), dict(sorted(done.tombstones.items()))
-        subjects = done.subjects
-        if previous is not None and changed is not None:
-            rows, tombstones, subjects = _carry_over(rel, previous, changed, done)
-        _derived(
-            rel,
-            runner,
-            session,
-            options,
-            report,
-            rows,
-            tombstones,
-            subjects,
-            previous,
-        )
+        with release.without_cycle_collection():
+            if previous is not None and carried is not None:
+                rows, tombstones, subjects = _merged(previous, carried, done)
+            else:
+                rows = dict(sorted(done.rows.items()))
+                tombstones = dict(sorted(done.tombstones.items()))
+                subjects = done.subjects
+            _derived(
+                rel,
+                runner,
+                session,
+                options,
+                report,
+                rows,
+                tombstones,
+                subjects,
+                previous,
+            )
+        runner.linked()
     finally:
         runner.close()
     report.public, report.gone = len(rows), len(tombstones)
@@ -236,20 +332,26 @@ def _build(
 
 
 def _carry_over(
+    runner: _Runner,
     rel: release.Release,
     previous: dict[str, Any],
     changed: dict[models.RecordKind, set[int]],
-    done: records.Rendered,
-) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    """The previous rows with the changed records' replaced; unchanged record pages kept."""
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The previous rows and tombstones of the records that did not change, their pages carried
+    over (the links under way while the changed records render)."""
     touched = {records.key(kind, i) for kind, ids in changed.items() for i in ids}
-    rows: dict[str, Any] = {}
-    tombstones: dict[str, Any] = {}
-    for source, into in ((previous["rows"], rows), (previous["tombstones"], tombstones)):
-        for record_key, row in source.items():
-            if record_key not in touched:
-                into[record_key] = row
-    rel.keep_all(row["path"] for row in (*rows.values(), *tombstones.values()))
+    with release.without_cycle_collection():
+        rows = {k: row for k, row in previous["rows"].items() if k not in touched}
+        tombstones = {k: row for k, row in previous["tombstones"].items() if k not in touched}
+    runner.keep(rel, [row["path"] for row in (*rows.values(), *tombstones.values())])
+    return rows, tombstones
+
+
+def _merged(
+    previous: dict[str, Any], carried: tuple[dict[str, Any], dict[str, Any]], done: records.Rendered
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """The carried-over rows with the changed records' added, and the subjects they name."""
+    rows, tombstones = carried
     rows.update(done.rows)
     tombstones.update(done.tombstones)
     live = {row["subject"] for row in rows.values()}
@@ -270,6 +372,8 @@ def _derived(
     previous: dict[str, Any] | None,
 ) -> None:
     """Every page but the records', the sitemaps, robots.txt, gone.txt, assets and search."""
+    if options.search:
+        runner.linked()  # Pagefind reads the record pages carried over
     # the search index first: Pagefind runs on the pool while this process lays out the pages
     indexing = _search(rel, runner, options, report, rows, previous)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
@@ -299,7 +403,7 @@ def _derived(
         else:
             to_render.append((page.path, page.template, page.context))
     rendered = runner.pages(rel, to_render)
-    rel.keep_all(unchanged)
+    runner.keep(rel, unchanged)
     report.pages_rendered += len(to_render)
     rel.state[NAME] = {"keys": keys, "search": rel.state.get(NAME, {}).get("search")}
     for path, text in sitemaps.render_sitemaps(

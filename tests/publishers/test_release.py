@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Generator
 from pathlib import Path
 
 import pytest
@@ -51,6 +52,49 @@ def test_a_failed_publish_leaves_current_untouched(tmp_path: Path) -> None:
         f"{first.id}.manifest.json.gz",
     ]
     assert (tmp_path / "current" / "index.html").read_text() == "一"
+
+
+def test_a_builder_that_yields_finishes_after_the_builders_after_it(tmp_path: Path) -> None:
+    steps: list[str] = []
+
+    def early(rel: release.Release) -> Generator[None, None, None]:
+        steps.append("early starts")
+        try:
+            yield
+            steps.append(f"early finishes, after {sorted(rel.files)}")
+            rel.write("index.html", "一")
+        finally:
+            steps.append("early stops")
+
+    def later(name: str) -> release.Builder:
+        def build(rel: release.Release) -> None:
+            steps.append(f"{name} runs")
+            rel.write(f"{name}.txt", name)
+
+        return build
+
+    built = release.publish(
+        tmp_path, [("site", early), ("feeds", later("feeds")), ("bulk", later("bulk"))], now=NOW
+    )
+    assert steps == [
+        "early starts",
+        "feeds runs",
+        "bulk runs",
+        "early finishes, after ['bulk.txt', 'feeds.txt']",
+        "early stops",
+    ]
+    assert sorted(built.files) == ["bulk.txt", "feeds.txt", "index.html"]
+
+    def broken(rel: release.Release) -> None:
+        steps.append("broken runs")
+        raise RuntimeError("the database went away")
+
+    steps.clear()
+    with pytest.raises(RuntimeError, match="the database went away"):
+        release.publish(tmp_path, [("site", early), ("feeds", broken)], now=NOW)
+    # stopped before its folder is deleted: its workers write there no more
+    assert steps == ["early starts", "broken runs", "early stops"]
+    assert release.releases(tmp_path) == [built.id]
 
 
 SLOW_PUBLISH = """

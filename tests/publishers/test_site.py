@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import models, urls, workflows
-from publishers import release, site, sitemaps
+from publishers import pages, release, site, sitemaps
 from tests import factories
 from tests.publishers import site_helpers as helpers
 
@@ -308,3 +308,44 @@ def test_the_sitemap_lists_public_pages_only(
         in locs
     )
     assert release.releases(tmp_path / "out") == [built.id]
+
+
+def test_an_incremental_publish_over_workers_writes_what_a_full_one_does(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    story = helpers.tell(session)
+    # three pages of penalties, newest first: withdrawing two on the first page moves a record
+    # from each later page onto the one before
+    penalties = [
+        factories.add_penalty(
+            session, subject_id=story.company.id, decision_on=helpers.ON - dt.timedelta(days=n)
+        )
+        for n in range(10, 10 + 2 * pages.PER_PAGE + 10)
+    ]
+    session.commit()
+    url = engine.url.render_as_string(hide_password=False)
+    first, _ = helpers.publish(engine, tmp_path / "out", database_url=url, workers=2)
+    later = helpers.ON + dt.timedelta(days=1)
+    for penalty in penalties[:2]:
+        workflows.withdraw(
+            session,
+            penalty,
+            kind=models.WithdrawalKind.CHANGED,
+            reason="决定变更",
+            ctx=factories.ctx(later),
+        )
+    session.commit()
+    built, report = helpers.publish(engine, tmp_path / "out", later, database_url=url, workers=2)
+    full, full_report = helpers.publish(engine, tmp_path / "fresh", later)
+    assert (report.incremental, report.records_rendered) == (True, 2)
+    assert tree(built.folder) == tree(full.folder)
+    assert report.pages_rendered < full_report.pages_rendered
+    changed = {
+        path
+        for path, data in tree(built.folder).items()
+        if not (first.folder / path).exists() or (first.folder / path).read_bytes() != data
+    }
+    assert {"penalties/index.html", "penalties/2.html", "penalties/3.html"} <= changed
+    # what did not change is the previous release's file itself: same bytes, same time
+    for path in tree(built.folder).keys() - changed:
+        assert os.stat(built.folder / path).st_ino == os.stat(first.folder / path).st_ino, path
