@@ -115,14 +115,19 @@ def publish_all(
     )
 
 
+def readable(data: bytes) -> bytes:
+    """A published file's bytes as a reader would get them: gzipped files (bulk data, and every
+    file of Pagefind's, whatever its name) decompressed, and without the zero-width spaces
+    Pagefind puts between the words it segmented."""
+    if data.startswith(b"\x1f\x8b"):
+        data = gzip.decompress(data)
+    return data.replace("\u200b".encode(), b"")
+
+
 def search_text(folder: Path, bundle: str = "") -> str:
-    """Everything the search index bundles under `folder` hold (or bundle `bundle`'s), as text:
-    Pagefind gzips its files and puts a zero-width space between the words it segmented."""
+    """Everything the search index bundles under `folder` hold (or bundle `bundle`'s), as text."""
     parts = []
     for path in sorted((folder / urls.SEARCH_BUNDLE / bundle).rglob("*")):
         if path.is_file():
-            data = path.read_bytes()
-            if data.startswith(b"\x1f\x8b"):
-                data = gzip.decompress(data)
-            parts.append(data.decode(errors="replace").replace("\u200b", ""))
+            parts.append(readable(path.read_bytes()).decode(errors="replace"))
     return "".join(parts)
