@@ -318,17 +318,16 @@ def _build(
     finally:
         runner.close()
     report.public, report.gone = len(rows), len(tombstones)
-    rel.state[NAME] = {
-        "on": options.on.isoformat(),
-        "base_url": options.base_url,
-        "templates": render.templates_digest(),
-        "watermark": watermark,
-        "rows": rows,
-        "tombstones": tombstones,
-        "subjects": subjects,
-        "keys": rel.state.get(NAME, {}).get("keys", {}),
-        "search": rel.state.get(NAME, {}).get("search"),
-    }
+    # beside the page keys and the search bundles, which `_derived` and `_search` put there
+    rel.state.setdefault(NAME, {}).update(
+        on=options.on.isoformat(),
+        base_url=options.base_url,
+        templates=render.templates_digest(),
+        watermark=watermark,
+        rows=rows,
+        tombstones=tombstones,
+        subjects=subjects,
+    )
 
 
 def _carry_over(
@@ -405,7 +404,7 @@ def _derived(
     rendered = runner.pages(rel, to_render)
     runner.keep(rel, unchanged)
     report.pages_rendered += len(to_render)
-    rel.state[NAME] = {"keys": keys, "search": rel.state.get(NAME, {}).get("search")}
+    rel.state.setdefault(NAME, {})["keys"] = keys
     for path, text in sitemaps.render_sitemaps(
         options.base_url, entries, options.sitemap_limit
     ).items():
