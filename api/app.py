@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,7 @@ class GraphQLEndpoint:
         self.limits = limits
         self.as_of = as_of
         self.cache = cache.ResponseCache(limits.cache_entries, limits.cache_bytes)
-        self.threads = anyio.CapacityLimiter(limits.query_threads)
+        self.threads = anyio.CapacityLimiter(max(1, limits.query_threads))
         self.buckets = ratelimit.Buckets(
             limits.rate_bucket, limits.rate_leak, max_clients=limits.rate_clients
         )
@@ -231,9 +231,15 @@ class GraphQLEndpoint:
         job = functools.partial(
             self.answer, request, query, variables, operation_name, mutation, address, bearer
         )
-        return await anyio.to_thread.run_sync(job, limiter=self.threads)
+        if self.limits.query_threads == 0 and not mutation:
+            # one query at a time, in the order they came; the loop reads the requests that
+            # arrive meanwhile between two queries, so they count as in flight
+            async with self.threads:
+                return await job()
+        # a mutation may wait for the database's write lock: never on the event loop
+        return await anyio.to_thread.run_sync(_run, job, limiter=self.threads)
 
-    def answer(
+    async def answer(
         self,
         request: Request,
         query: str,
@@ -243,8 +249,8 @@ class GraphQLEndpoint:
         address: str,
         bearer: str | None,
     ) -> Response:
-        """The response to a GraphQL request, worked out in a query thread (its session is
-        opened, used and closed in this thread)."""
+        """The response to a GraphQL request, worked out on the event loop or in a query
+        thread, on a loop of its own (its session is opened, used and closed there)."""
         on = self.as_of or settings.today()
         with context.opened(
             self.engine,
@@ -262,7 +268,7 @@ class GraphQLEndpoint:
                 if bearer is not None and (wait := self.buckets.wait(meter.client)) > 0:
                     return _rate_limited(wait)
                 if mutation:
-                    body, _ = self.execute(
+                    body, _ = await self.execute(
                         ctx, query, variables, operation_name, schema.QUERIES_AND_MUTATIONS
                     )
                     request.state.cost = ctx.cost
@@ -275,7 +281,7 @@ class GraphQLEndpoint:
                 key = cache.key(query, variables, operation_name, on, version)
                 entry = self.cache.get(key)
                 if entry is None:
-                    body, cacheable = self.execute(ctx, query, variables, operation_name)
+                    body, cacheable = await self.execute(ctx, query, variables, operation_name)
                     request.state.cost = ctx.cost
                     if meter.refused:
                         return _rate_limited(meter.refused)
@@ -332,7 +338,7 @@ class GraphQLEndpoint:
             chunks.append(chunk)
         return b"".join(chunks)
 
-    def execute(
+    async def execute(
         self,
         ctx: context.Context,
         query: str,
@@ -340,17 +346,14 @@ class GraphQLEndpoint:
         operation_name: str | None,
         allowed: frozenset[OperationType] = schema.QUERIES_ONLY,
     ) -> tuple[bytes, bool]:
-        """The response body, and whether it may be cached (no errors). Runs in a query thread,
-        on an event loop of its own (the subject resolver awaits its DataLoader)."""
+        """The response body, and whether it may be cached (no errors)."""
         try:
-            result = execution.run(
-                self.schema.execute(
-                    query,
-                    variable_values=variables,
-                    context_value=ctx,
-                    operation_name=operation_name,
-                    allowed_operation_types=allowed,
-                )
+            result = await self.schema.execute(
+                query,
+                variable_values=variables,
+                context_value=ctx,
+                operation_name=operation_name,
+                allowed_operation_types=allowed,
             )
         except InvalidOperationTypeError as error:
             if error.operation_type is OperationType.MUTATION:
@@ -369,6 +372,11 @@ class GraphQLEndpoint:
             payload["errors"] = [error.formatted for error in result.errors]
         body = orjson.dumps(payload)  # what json.dumps writes compact as UTF-8, 10× as fast
         return body, not result.errors
+
+
+def _run(job: Callable[[], Coroutine[Any, Any, Response]]) -> Response:
+    """The response `job` makes, in a query thread."""
+    return execution.run(job())
 
 
 def _rate_limited(wait: float) -> Response:
@@ -505,6 +513,10 @@ class Admission:
             return
         self.in_flight += 1
         try:
+            # let the requests that arrived with this one be admitted or refused before it is
+            # served: a query served on the event loop runs to its end without a pause, and the
+            # requests waiting behind it would otherwise not count as in flight
+            await anyio.sleep(0)
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1

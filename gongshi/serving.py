@@ -41,10 +41,11 @@ from search_index import indexer
 )
 @click.option(
     "--query-threads",
-    type=click.IntRange(min=1),
+    type=click.IntRange(min=0),
     default=api_limits.Limits.query_threads,
     show_default=True,
-    help="Threads running GraphQL queries (the event loop stays free to admit or refuse).",
+    help="Threads running GraphQL queries; 0 runs them on the event loop (mutations always "
+    "run in a thread).",
 )
 @click.option(
     "--rate-bucket",

@@ -1,5 +1,5 @@
 """Abuse protection over real HTTP: a leaky bucket per client charged by query cost (429), and
-fast 503s past the in-flight limit while queries run in their threads."""
+fast 503s past the in-flight limit, whether queries run on the event loop or in threads."""
 
 from __future__ import annotations
 
@@ -125,13 +125,14 @@ def test_queries_that_never_run_still_cost_one(
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
 
 
+@pytest.mark.parametrize("threads", [0, 1], ids=["on the event loop", "in a thread"])
 def test_past_the_in_flight_limit_queries_get_a_fast_503_while_others_run(
-    app_settings: settings.Settings, engine: sa.Engine, session: Session
+    app_settings: settings.Settings, engine: sa.Engine, session: Session, threads: int
 ) -> None:
     for days in range(1, 41):
         factories.add_penalty(session, decision_on=ON - dt.timedelta(days=days))
     session.commit()
-    limits = Limits(max_in_flight=2, query_threads=1, rate_bucket=10**9, rate_leak=10**9)
+    limits = Limits(max_in_flight=2, query_threads=threads, rate_bucket=10**9, rate_leak=10**9)
     app = create_app(app_settings, engine, as_of=ON, limits=limits)
     fields = "id content decisionDocNo subject { name } authority { name }"
     bodies = [
