@@ -187,6 +187,7 @@ class GraphQLEndpoint:
         self.limits = limits
         self.as_of = as_of
         self.cache = cache.ResponseCache(limits.cache_entries, limits.cache_bytes)
+        self.horizons = context.Horizons()
         self.threads = anyio.CapacityLimiter(max(1, limits.query_threads))
         self.buckets = ratelimit.Buckets(
             limits.rate_bucket, limits.rate_leak, max_clients=limits.rate_clients
@@ -259,6 +260,7 @@ class GraphQLEndpoint:
             on,
             self.searcher,
             bearer if mutation else None,
+            self.horizons,
         ) as ctx:
             meter = ratelimit.Meter(
                 self.buckets, ratelimit.client_of(ctx.session, bearer, address, on)
@@ -277,7 +279,7 @@ class GraphQLEndpoint:
                     return Response(
                         body, media_type=JSON_TYPE, headers={"cache-control": "no-store"}
                     )
-                version = queries.last_event_id(ctx.session)
+                version = ctx.version = queries.last_event_id(ctx.session)
                 key = cache.key(query, variables, operation_name, on, version)
                 entry = self.cache.get(key)
                 if entry is None:

@@ -84,7 +84,13 @@ def _connection(
         position = (cursor.decision_on, cursor.record_id)
     where = _where(filters)
     page = queries.list_records(
-        context.session, model, on=context.on, where=where, first=size, after=position
+        context.session,
+        model,
+        on=context.on,
+        where=where,
+        first=size,
+        after=position,
+        since=context.since(model),
     )
     edges = [
         Edge(

@@ -286,7 +286,8 @@ class Penalty(RecordBase, table=True):
     KIND: ClassVar[RecordKind] = RecordKind.PENALTY
     __table_args__ = (
         *_record_indexes("penalty", "severity"),
-        sa.Index("ix_penalty_publicity_end", "publicity_end_on"),
+        # with the decision date: the oldest public penalty's is read from the index alone
+        sa.Index("ix_penalty_publicity_end", "publicity_end_on", "decision_on"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

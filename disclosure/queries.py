@@ -121,8 +121,10 @@ def list_records(
     where: RecordFilter = RecordFilter(),
     first: int = 20,
     after: Position | None = None,
+    since: dt.date | None = None,
 ) -> Page:
-    """Public records of `model` on `on`, newest decision first, `first` (≤ 100) after `after`.
+    """Public records of `model` on `on`, newest decision first, `first` (≤ 100) after `after`;
+    `since`, if given, is `public_since(session, model, on)`, which the page need not look past.
 
     Keyset paging: a page continues strictly behind the position it is given, so records
     inserted meanwhile never shift it (no duplicates, no gaps)."""
@@ -130,18 +132,49 @@ def list_records(
     values: dict[str, Any] = {"on": on, "limit": first + 1}
     if after is not None:
         values["decided"], values["record_id"] = after
-    statement = _page_statement(model, where, after is not None)
+    if since is not None:
+        values["since"] = since
+    statement = _page_statement(model, where, after is not None, since is not None)
     found = _rows(session, model, statement, values)
     return Page(records=found[:first], has_next=len(found) > first)
 
 
+def public_since(session: Session, model: RecordModel, on: dt.date) -> dt.date | None:
+    """A decision date that no record of `model` public on `on` is older than; None where the
+    kind has none (licenses, and list entries valid until exit, have no end that bounds it).
+
+    The last page of a list stops there: without it, that page reads every expired penalty
+    behind the public ones to learn that none of them is public (47 ms on 1,000,000 records)."""
+    if model is not models.Penalty:
+        return None
+    oldest = session.connection().execute(_OLDEST_UNEXPIRED_PENALTY, {"on": on}).scalar()
+    return oldest if oldest is not None else dt.date.max
+
+
+# Every public penalty is unexpired. Taken per publicity end day, the oldest decision is read
+# from the index on (publicity end, decision date) alone (9 ms on 1,000,000 records); asked
+# directly, SQLite walks the decision date index from its oldest end and reads each penalty
+# from the table (30 ms).
+_OLDEST_BY_END_DAY = (
+    sa.select(sa.func.min(col(models.Penalty.decision_on)).label("oldest"))
+    .where(col(models.Penalty.publicity_end_on) >= sa.bindparam("on", type_=sa.Date))
+    .group_by(col(models.Penalty.publicity_end_on))
+    .subquery()
+)
+_OLDEST_UNEXPIRED_PENALTY = sa.select(sa.func.min(_OLDEST_BY_END_DAY.c.oldest))
+
+
 @functools.lru_cache(maxsize=512)
-def _page_statement(model: RecordModel, where: RecordFilter, after: bool) -> sa.Select[Any]:
+def _page_statement(
+    model: RecordModel, where: RecordFilter, after: bool, bounded: bool
+) -> sa.Select[Any]:
     """The statement of a page of `model`'s records passing `where`, with the day, the position
-    and the size as parameters: built once for each filter (its construction costs more than
-    running it)."""
+    (`after`), the oldest decision date (`bounded`) and the size as parameters: built once for
+    each filter (its construction costs more than running it)."""
     on = sa.bindparam("on", type_=sa.Date)
     conditions = _filtered(model, on, where)
+    if bounded:
+        conditions.append(col(model.decision_on) >= sa.bindparam("since", type_=sa.Date))
     if after:
         decided = sa.bindparam("decided", type_=sa.Date)
         record_id = sa.bindparam("record_id", type_=sa.Integer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 from collections.abc import Iterator
@@ -57,6 +58,23 @@ def test_get_revalidates_with_etag_until_the_data_changes(
     changed = client.get("/graphql", params={"query": QUERY}, headers={"if-none-match": etag})
     assert (changed.status_code, changed.json()) == (200, {"data": {"penalties": {"edges": []}}})
     assert changed.headers["etag"] != etag
+
+
+def test_a_decision_older_than_every_public_one_shows_once_published(
+    client: TestClient, session: Session
+) -> None:
+    """The node keeps the oldest public decision date for its data version: a penalty published
+    late, decided before any other public one, is on the list's last page at once."""
+    every = "{ penalties(first: 100) { edges { node { id } } } }"
+    newer = factories.add_penalty(session)
+    session.commit()
+    listed = client.post("/graphql", json={"query": every}).json()["data"]["penalties"]["edges"]
+    assert [edge["node"]["id"] for edge in listed] == [newer.id]
+    decided = ON - dt.timedelta(days=700)  # serious: public for three years
+    older = factories.add_penalty(session, decision_on=decided, severity=models.Severity.SERIOUS)
+    session.commit()
+    listed = client.post("/graphql", json={"query": every}).json()["data"]["penalties"]["edges"]
+    assert [edge["node"]["id"] for edge in listed] == [newer.id, older.id]
 
 
 def test_the_cache_key_holds_the_day(

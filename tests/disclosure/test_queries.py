@@ -68,6 +68,45 @@ def test_keyset_pages_stay_stable_under_inserts(session: Session) -> None:
     assert [record_id for record_id in seen if record_id in set(expected)] == expected
 
 
+def test_pages_need_not_look_behind_the_oldest_unexpired_penalty(session: Session) -> None:
+    serious = models.Severity.SERIOUS
+    long_public = factories.add_penalty(
+        session, on=ON, decision_on=D(2024, 1, 10), severity=serious
+    )
+    for decided in (D(2024, 3, 1), D(2024, 6, 1), D(2025, 2, 1)):  # a year each: over by ON
+        factories.add_penalty(session, on=ON, decision_on=decided)
+    recent = [
+        factories.add_penalty(session, on=ON, decision_on=ON - dt.timedelta(days=day))
+        for day in (3, 3, 9, 40, 200)
+    ]
+    since = queries.public_since(session, models.Penalty, ON)
+    assert since == D(2024, 1, 10)
+    expected = _ids(
+        sorted([*recent, long_public], key=lambda p: (p.decision_on, p.id or 0), reverse=True)
+    )
+    for first in (1, 2, 4, 6, 7):
+        for bound in (None, since):
+            seen, after, has_next = [], None, True
+            while has_next:
+                page = queries.list_records(
+                    session, models.Penalty, on=ON, first=first, after=after, since=bound
+                )
+                seen += _ids(page.records)
+                has_next = page.has_next
+                after = page.position(page.records[-1]) if page.records else None
+            assert seen == expected, (first, bound)
+    # the day after long_public's publicity, the bound moves up to the oldest still unexpired
+    after_it = (long_public.publicity_end_on or ON) + dt.timedelta(days=1)
+    unexpired = [p for p in recent if (p.publicity_end_on or ON) >= after_it]
+    assert queries.public_since(session, models.Penalty, after_it) == min(
+        p.decision_on for p in unexpired
+    )
+    assert queries.public_since(session, models.Penalty, D(2099, 1, 1)) == dt.date.max
+    assert queries.public_since(session, models.License, ON) is None
+    assert queries.public_since(session, models.ListEntry, ON) is None
+    session.rollback()
+
+
 def test_page_size_is_capped(session: Session) -> None:
     for _ in range(3):
         factories.add_penalty(session, on=ON)
