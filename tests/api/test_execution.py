@@ -116,13 +116,26 @@ def test_plain_fields_take_the_short_way(
         return field_by_field(self, parent_type, *args)
 
     monkeypatch.setattr(execution.ExecutionContext, "execute_field", execute_field)
+    one_by_one: list[str] = []  # plain fields that did not go with their object's at once
+    by_itself = execution.ExecutionContext._plain
+
+    def plain(self: Any, plan: Any, parent_type: GraphQLObjectType, *args: Any) -> Any:
+        one_by_one.append(f"{parent_type.name}.{args[2]}")
+        return by_itself(self, plan, parent_type, *args)
+
+    monkeypatch.setattr(execution.ExecutionContext, "_plain", plain)
     query = """{ penalties(first: 5) { edges { cursor node {
       id decisionDocNo decisionOn remarks underObjection fineAmountWan categories severity url
       subject { key name creditCode category } authority { name creditCode } } } } }"""
+    execute(graphql, engine, app_settings, query)  # learns which classes are which types
+    standard.clear()
+    one_by_one.clear()
     result = execute(graphql, engine, app_settings, query)
     assert "errors" not in result, result
     assert result["data"]["penalties"]["edges"][0]["node"]["remarks"] == "备注"
     assert standard == ["Query.penalties"]
+    # a list goes by itself; each of its items, with every object in it, at once
+    assert one_by_one == ["PenaltyConnection.edges"]
 
 
 @strawberry.type
