@@ -42,7 +42,7 @@ from graphql import (
     is_object_type,
 )
 from graphql.execution.executor import to_nodes
-from graphql.pyutils import Path, gather_with_cancel
+from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
 from strawberry.types.cast import get_strawberry_type_cast
@@ -149,7 +149,13 @@ def _compiled(
     with their parties is 100 objects and 600 fields, and going field by field through
     execute_fields, _plain and _object was a third of the page's cost. None where an
     attribute is no Python name."""
-    names: dict[str, Any] = {"_leaf": _leaf, "_Standard": _Standard, "_types_of": _types_of}
+    names: dict[str, Any] = {
+        "_leaf": _leaf,
+        "_Standard": _Standard,
+        "_types_of": _types_of,
+        "_enum_names": _enum_names,
+        "Undefined": Undefined,
+    }
     lines = ["def complete(source, context):"]
     for number, (_, plan, sub) in enumerate(shape):
         value = f"v{number}"
@@ -173,9 +179,17 @@ def _compiled(
             lines.append(f"        {value} = [{item} for item in {value}]")
             continue
         if sub is None:  # a leaf: serialised, unless it is its own serialisation
-            names[f"kind{number}"], names[f"same{number}"] = plan.named, plan.same
-            lines.append(f"    elif type({value}) is not same{number}:")
-            lines.append(f"        {value} = _leaf(kind{number}, {value})")
+            kind, same = f"kind{number}", f"same{number}"
+            names[kind], names[same] = plan.named, plan.same
+            lines.append(f"    elif type({value}) is not {same}:")
+            if isinstance(plan.named, GraphQLEnumType):  # a value's name, once known
+                lines.append(f"        name = _enum_names.get(({kind}, {value}))")
+                lines.append(f"        {value} = _leaf({kind}, {value}) if name is None else name")
+            else:  # as graphql-core completes a leaf value
+                names[f"serialise{number}"] = cast(GraphQLLeafType, plan.named).coerce_output_value
+                lines.append(f"        {value} = serialise{number}({value})")
+                lines.append(f"        if {value} is None or {value} is Undefined:")
+                lines.append("            raise _Standard")
             continue
         # an object: of the field's type (as is_type_of answered for its class before), and
         # completed by its selection's function
@@ -517,7 +531,7 @@ def _leaf(kind: GraphQLLeafType, value: Any) -> Any:
         completed = kind.coerce_output_value(value)
     except Exception:
         raise _Standard from None
-    if completed is None:
+    if completed is None or completed is Undefined:
         raise _Standard
     if enum is not None:
         _enum_names[(enum, value)] = completed
