@@ -275,17 +275,26 @@ def public_record(
     return record  # type: ignore[return-value]
 
 
-def subject_by_key(session: Session, key: str) -> models.Subject | None:
-    """The subject with public key `key`: a credit code, or "P<id>" for a person without one."""
-    if key.startswith("P") and key[1:].isdigit():
-        return session.exec(
-            select(models.Subject).where(
-                col(models.Subject.id) == int(key[1:]), col(models.Subject.credit_code).is_(None)
-            )
-        ).first()
-    return session.exec(
-        select(models.Subject).where(col(models.Subject.credit_code) == key.upper())
-    ).first()
+def subject_by_key(session: Session, key: str) -> Any:
+    """The subject with public key `key` (a credit code, or "P<id>" for a person without one),
+    as a plain row of its table, or None: what privacy projects, without an ORM object (which
+    cost the API's subject lookup a fifth of its time)."""
+    person = key.startswith("P") and key[1:].isdigit()
+    value = int(key[1:]) if person else key.upper()
+    row = session.connection().execute(_subject_statement(person), {"key": value}).first()
+    return None if row is None else _row_type(_table(models.Subject), None)._make(row)
+
+
+@functools.cache
+def _subject_statement(person: bool) -> sa.Select[Any]:
+    subjects = _table(models.Subject)
+    key: sa.BindParameter[Any] = sa.bindparam("key")
+    if person:
+        where = sa.and_(subjects.c.id == key, subjects.c.credit_code.is_(None))
+    else:
+        where = subjects.c.credit_code == key
+    columns = [c for c in subjects.columns if c.name not in _TIMESTAMPS]
+    return sa.select(*columns).where(where)
 
 
 @dataclasses.dataclass(frozen=True)

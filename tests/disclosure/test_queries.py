@@ -187,8 +187,8 @@ def test_subject_lookup_gathers_its_public_records(session: Session) -> None:
     entry = factories.add_list_entry(session, on=ON, subject_id=company.id)
     factories.add_penalty(session, on=ON, subject_id=person.id)
     assert company.credit_code is not None
-    assert queries.subject_by_key(session, company.credit_code.lower()) == company
-    assert queries.subject_by_key(session, f"P{person.id}") == person
+    assert queries.subject_by_key(session, company.credit_code.lower()).id == company.id
+    assert queries.subject_by_key(session, f"P{person.id}").id == person.id
     assert queries.subject_by_key(session, f"P{company.id}") is None  # has a credit code
     assert queries.subject_by_key(session, "91440802MA00000000") is None
     found = queries.subject_records(session, company, ON)
