@@ -250,8 +250,8 @@ class GraphQLEndpoint:
         address: str,
         bearer: str | None,
     ) -> Response:
-        """The response to a GraphQL request, worked out on the event loop or in a query
-        thread, on a loop of its own (its session is opened, used and closed there)."""
+        """The response to a GraphQL request, worked out on the event loop, or in a query
+        thread on a loop of its own (its session is opened, used and closed there)."""
         on = self.as_of or settings.today()
         with context.opened(
             self.engine,
