@@ -149,13 +149,7 @@ def _compiled(
     with their parties is 100 objects and 600 fields, and going field by field through
     execute_fields, _plain and _object was a third of the page's cost. None where an
     attribute is no Python name."""
-    names: dict[str, Any] = {
-        "_leaf": _leaf,
-        "_Standard": _Standard,
-        "_types_of": _types_of,
-        "_enum_names": _enum_names,
-        "Undefined": Undefined,
-    }
+    names: dict[str, Any] = {"_leaf": _leaf, "_Standard": _Standard, "_types_of": _types_of}
     lines = ["def complete(source, context):"]
     for number, (_, plan, sub) in enumerate(shape):
         value = f"v{number}"
@@ -179,17 +173,9 @@ def _compiled(
             lines.append(f"        {value} = [{item} for item in {value}]")
             continue
         if sub is None:  # a leaf: serialised, unless it is its own serialisation
-            kind, same = f"kind{number}", f"same{number}"
-            names[kind], names[same] = plan.named, plan.same
-            lines.append(f"    elif type({value}) is not {same}:")
-            if isinstance(plan.named, GraphQLEnumType):  # a value's name, once known
-                lines.append(f"        name = _enum_names.get(({kind}, {value}))")
-                lines.append(f"        {value} = _leaf({kind}, {value}) if name is None else name")
-            else:  # as graphql-core completes a leaf value
-                names[f"serialise{number}"] = cast(GraphQLLeafType, plan.named).coerce_output_value
-                lines.append(f"        {value} = serialise{number}({value})")
-                lines.append(f"        if {value} is None or {value} is Undefined:")
-                lines.append("            raise _Standard")
+            names[f"kind{number}"], names[f"same{number}"] = plan.named, plan.same
+            lines.append(f"    elif type({value}) is not same{number}:")
+            lines.append(f"        {value} = _leaf(kind{number}, {value})")
             continue
         # an object: of the field's type (as is_type_of answered for its class before), and
         # completed by its selection's function
