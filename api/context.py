@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import sqlite3
 import threading
 import time
@@ -43,7 +44,10 @@ class Context:
     subjects: DataLoader[str, SubjectRecords] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
-        self.subjects = DataLoader(load_fn=self._load_subjects, max_batch_size=100)
+        # the loader holds the session and the day, not the context: holding the context would
+        # make a cycle, and each request's context would wait for the cyclic garbage collector
+        load = functools.partial(_load_subjects, self.session, self.on)
+        self.subjects = DataLoader(load_fn=load, max_batch_size=100)
 
     def since(self, model: queries.RecordModel) -> dt.date | None:
         """`queries.public_since` for this request, once its data version is known."""
@@ -51,11 +55,15 @@ class Context:
             return None
         return self.horizons.since(self.session, model, self.on, self.version)
 
-    async def _load_subjects(self, keys: Sequence[str]) -> list[SubjectRecords]:
-        licenses = queries.subjects_records(self.session, models.License, keys, self.on)
-        penalties = queries.subjects_records(self.session, models.Penalty, keys, self.on)
-        entries = queries.subjects_records(self.session, models.ListEntry, keys, self.on)
-        return [(licenses[key], penalties[key], entries[key]) for key in keys]
+
+async def _load_subjects(
+    session: Session, on: dt.date, keys: Sequence[str]
+) -> list[SubjectRecords]:
+    """The public records of the subjects under `keys`, three statements for them all."""
+    licenses = queries.subjects_records(session, models.License, keys, on)
+    penalties = queries.subjects_records(session, models.Penalty, keys, on)
+    entries = queries.subjects_records(session, models.ListEntry, keys, on)
+    return [(licenses[key], penalties[key], entries[key]) for key in keys]
 
 
 class Horizons:

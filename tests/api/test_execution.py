@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import gc
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +14,7 @@ from sqlmodel import Session
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from api import execution, schema
+from api import context, execution, schema
 from api.limits import Limits
 from disclosure import settings
 from tests import factories
@@ -136,6 +138,45 @@ def test_plain_fields_take_the_short_way(
     assert standard == ["Query.penalties"]
     # a list goes by itself; each of its items, with every object in it, at once
     assert one_by_one == ["PenaltyConnection.edges"]
+
+
+def test_a_request_leaves_nothing_to_the_cycle_collector(
+    graphql: strawberry.Schema, engine: sa.Engine, app_settings: settings.Settings, session: Session
+) -> None:
+    """What a request made goes when it ends: a cycle would leave it to the cyclic garbage
+    collector, whose full collections under load pause every request waiting."""
+    subject = factories.add_subject(session)
+    factories.add_penalty(session, subject_id=subject.id, remarks="备注")
+    factories.add_list_entry(session, subject_id=subject.id)
+    session.commit()
+    query = """query ($code: String!) {
+      penalties(first: 5) { totalCount edges { cursor node { id decisionOn severity url
+        subject { name } authority { name } } } pageInfo { hasNextPage endCursor } }
+      subject(creditCode: $code) { name penalties { id url } listEntries { id list { kind } } }
+    }"""
+    context.watch_time_budget(engine)
+
+    async def answer() -> None:
+        with context.opened(engine, app_settings, Limits(), factories.DEFAULT_ON) as ctx:
+            result = await graphql.execute(
+                query, variable_values={"code": subject.credit_code}, context_value=ctx
+            )
+        assert not result.errors, result.errors
+
+    async def left_behind() -> list[str]:
+        await answer()  # caches filled, classes learnt
+        gc.collect()
+        gc.set_debug(gc.DEBUG_SAVEALL)  # what a collection finds unreachable stays in gc.garbage
+        try:
+            for _ in range(3):
+                await answer()
+            gc.collect()
+            return sorted({type(found).__qualname__ for found in gc.garbage})
+        finally:
+            gc.set_debug(0)
+            gc.garbage.clear()
+
+    assert asyncio.run(left_behind()) == []
 
 
 @strawberry.type
