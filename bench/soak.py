@@ -155,6 +155,15 @@ def _memory(pid: int) -> tuple[float, float]:
     return servers.memory_mb(pid), servers.memory_mb(pid, "RssAnon")
 
 
+def _each_minute(memory: list[tuple[float, float, float]]) -> str:
+    """The heap at the start and at each full minute since (the last sample before it)."""
+    heaps = []
+    for minute in range(int(memory[-1][0] // 60) + 1):
+        at_or_before = [heap for at, _, heap in memory if at <= minute * 60 + 0.5]
+        heaps.append(f"{(at_or_before or [memory[0][2]])[-1]:.0f}")
+    return ", ".join(heaps)
+
+
 def _result(
     log: _Log, memory: list[tuple[float, float, float]], peak: float, elapsed: float
 ) -> report.Result:
@@ -191,6 +200,7 @@ def _result(
             f"rest maps the index and database files): {start_heap:.0f} MB at the start, "
             f"{min(h for _, h in warm):.0f}–{max(h for _, h in warm):.0f} MB after warming up, "
             f"{end_heap:.0f} MB at the end.",
+            f"Heap each minute: {_each_minute(memory)} MB.",
             f"{CLIENTS} client threads asking as fast as answered; a department submitting "
             f"{BATCH} penalties every {WRITE_EVERY:.0f} s and withdrawing two of each batch; "
             f"the node follows the change log every {FOLLOW:.0f} s.",
