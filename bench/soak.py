@@ -156,7 +156,8 @@ def _memory(pid: int) -> tuple[float, float]:
 
 
 def _each_minute(memory: list[tuple[float, float, float]]) -> str:
-    """The heap at the start and at each full minute since (the last sample before it)."""
+    """The heap at the start and at each full minute since: the last sample taken by then (or
+    within half a second after: the final sample comes just after the last minute ends)."""
     heaps = []
     for minute in range(int(memory[-1][0] // 60) + 1):
         at_or_before = [heap for at, _, heap in memory if at <= minute * 60 + 0.5]
