@@ -156,7 +156,7 @@ def run_server(
     )
     # what is alive now (modules, the schema, the engine: ~110,000 objects) lives as long as the
     # node. Frozen, a full collection under load no longer walks it: those pauses of tens of
-    # milliseconds, 225 ms at worst when measured, were the API's p99 (BENCHMARKS.md)
+    # milliseconds, 225 ms at worst when measured under wrk, were the API's p99 then (9e5c321)
     gc.collect()
     gc.freeze()
     uvicorn.run(
