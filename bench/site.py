@@ -16,6 +16,7 @@ from bench import report
 RECORDS = int(os.environ.get("BENCH_SITE_RECORDS", "100000"))
 CHANGES = 1_000
 AS_OF = "2026-11-28"
+BASE_URL = "https://credit.example.gov.cn/"  # a publish names the public site it is for
 CHANGES_SCRIPT = Path(__file__).with_name("site_changes.py")
 SEARCH_SCRIPT = Path(__file__).with_name("site_search.py")
 
@@ -41,7 +42,7 @@ def run(workdir: Path) -> list[report.Result]:
     for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", AS_OF]):
         subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
     out = workdir / "out"
-    publish = [gongshi, "publish", "--out", str(out), "--as-of", AS_OF]
+    publish = [gongshi, "publish", "--out", str(out), "--as-of", AS_OF, "--base-url", BASE_URL]
     full = report.measure("gongshi publish --full", [*publish, "--full"], cwd=workdir, env=env)
     pages, size = _files(out / "current")
     full = report.Timing(full.label, full.command, full.seconds, full.peak_mb, pages, "files")

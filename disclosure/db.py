@@ -50,6 +50,33 @@ def connected(engine: sa.Engine) -> Iterator[sa.Connection]:
         yield connection
 
 
+BACKENDS = ("sqlite", "postgresql")  # what the migrations and queries are written for
+
+
+def unsupported(url: str) -> str | None:
+    """Why gongshi cannot run on the database at `url`, or None when it can."""
+    try:
+        parsed = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        return "is not a database URL"
+    use = "use sqlite:///FILE or postgresql+psycopg://USER@HOST/DB"
+    if parsed.get_backend_name() not in BACKENDS:
+        return f"names {parsed.get_backend_name()}, which gongshi does not run on: {use}"
+    try:
+        parsed.get_dialect().import_dbapi()
+    except (ImportError, sa.exc.NoSuchModuleError):
+        return f"names the driver {parsed.drivername}, which is not installed: {use}"
+    return None
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for an in-memory database or another backend)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
 BULK_PAGE_CACHE_MIB = 32  # per SQLite connection: bulk writes touch many index pages
 SERVING_PAGE_CACHE_MIB = 8  # an API node's many reading connections share the OS page cache
 
@@ -64,14 +91,14 @@ def create_engine(
     """
     options.setdefault("hide_parameters", True)
     if url.startswith("sqlite"):
-        database = sa.make_url(url).database
-        if database and database != ":memory:":
+        database = sqlite_file(url)
+        if database is not None:
             try:
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+                database.parent.mkdir(parents=True, exist_ok=True)
             except OSError as error:
-                folder = Path(database).parent
                 raise DatabaseUnavailable(
-                    f"the folder {folder} of the SQLite database cannot be made: {error.strerror}"
+                    f"the folder {database.parent} of the SQLite database cannot be made: "
+                    f"{error.strerror}"
                 ) from error
         options.setdefault("connect_args", {}).setdefault("timeout", 30)
         engine = sa.create_engine(url, **options)

@@ -10,11 +10,21 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
+from disclosure import db
+
 TIMEZONE = ZoneInfo("Asia/Shanghai")
+
+
+DEFAULT_PORT = 8000  # of `gongshi serve` and `gongshi demo`
 
 
 class SettingsError(ValueError):
     """A setting is present but unusable."""
+
+
+def local_base_url(port: int) -> str:
+    """The address of a node serving the site on this machine's `port`."""
+    return f"http://127.0.0.1:{port}/"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +36,9 @@ class Settings:
     rules_path: Path | None = None
     holidays_path: Path | None = None
     site_dir: Path | None = None  # where releases are published; `current` points at the live one
-    base_url: str = "http://127.0.0.1:8000/"  # the public site's address, for links in every output
+    base_url: str = local_base_url(DEFAULT_PORT)  # the public site's address, for every output
+    # whether GONGSHI_BASE_URL gave base_url: a publish for the public must not use the default
+    base_url_given: bool = False
     # the API's per-client rate limit (cost units); None: the API's default
     rate_bucket: int | None = None
     rate_leak: float | None = None  # cost units a second
@@ -47,10 +59,21 @@ class Settings:
         """Settings from `GONGSHI_*` / `DATABASE_URL` variables, defaulting to files under cwd."""
         base = cwd if cwd is not None else Path.cwd()
         data_dir = Path(environ.get("GONGSHI_DATA_DIR", str(base / "var")))
-        url = environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'gongshi.db'}"
+        given_url = environ.get("DATABASE_URL")
+        url = given_url or f"sqlite:///{data_dir / 'gongshi.db'}"
         if "://" not in url:
             raise SettingsError(f"DATABASE_URL is not a database URL: {url!r}")
-        base_url = environ.get("GONGSHI_BASE_URL", cls.base_url)
+        if reason := db.unsupported(url):
+            raise SettingsError(f"DATABASE_URL {reason}")
+        sqlite_file = db.sqlite_file(url)
+        # only the default folder is made for the database: a named one must exist, or a typo
+        # in DATABASE_URL would start a new empty database beside the real one
+        if given_url and sqlite_file is not None and not sqlite_file.parent.exists():
+            raise SettingsError(
+                f"DATABASE_URL names a SQLite file in a folder that does not exist: "
+                f"{sqlite_file.parent}"
+            )
+        base_url = environ.get("GONGSHI_BASE_URL") or cls.base_url
         if not base_url.startswith(("http://", "https://")):
             raise SettingsError(f"GONGSHI_BASE_URL is not an http(s) URL: {base_url!r}")
         site = environ.get("GONGSHI_SITE_DIR")
@@ -61,6 +84,7 @@ class Settings:
             holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
             site_dir=Path(site) if site else None,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
+            base_url_given=bool(environ.get("GONGSHI_BASE_URL")),
             rate_bucket=_positive(environ, "GONGSHI_RATE_BUCKET", int),
             rate_leak=_positive(environ, "GONGSHI_RATE_LEAK", float),
             trusted_proxies=_networks(environ, "GONGSHI_TRUSTED_PROXIES"),

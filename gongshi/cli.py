@@ -11,6 +11,7 @@ from gongshi.env import Env, user_errors
 
 
 @click.group()
+@click.version_option(package_name="gongshi", prog_name="gongshi", message="%(prog)s %(version)s")
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """gongshi: publication of public credit information (双公示, red and black lists)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -10,6 +11,7 @@ from typing import Any, TypeVar
 import click
 import sqlalchemy as sa
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from disclosure import (
     db,
@@ -25,6 +27,14 @@ from search_index import indexer
 
 F = TypeVar("F", bound=Callable[..., Any])
 console = Console(highlight=False)
+# progress goes to stderr, so that stdout keeps only what a command reports
+progress_console = Console(stderr=True, highlight=False)
+
+
+class UserMistake(click.ClickException):
+    """A mistake in how gongshi was called or configured: one line, exit status 2."""
+
+    exit_code = 2
 
 
 class Env:
@@ -54,13 +64,25 @@ class Env:
         return workdays.Calendar.load(self.settings.holidays_path)
 
     def require_schema(self) -> None:
+        sqlite_file = db.sqlite_file(self.settings.database_url)
+        # checked before connecting, which would leave an empty file there (a "folder" that is
+        # a file is the engine's to name)
+        if (
+            sqlite_file is not None
+            and not sqlite_file.exists()
+            and not sqlite_file.parent.is_file()
+        ):
+            raise click.ClickException(
+                f"there is no database at {sqlite_file}: create it with `gongshi init`, "
+                "or set DATABASE_URL or GONGSHI_DATA_DIR to the one you have"
+            )
         if db.current_revision(self.engine) != db.head_revision(self.engine):
             raise click.ClickException("the database schema is missing or old: run `gongshi init`")
 
 
-# Errors a user can act on: one line, exit status 1 (click's usage errors exit 2).
+# Errors a user can act on: one line, exit status 1 (a mistake in the settings, as click's
+# usage errors, exits 2).
 USER_ERRORS: tuple[type[Exception], ...] = (
-    settings.SettingsError,
     lifecycle.RulesError,
     workdays.CalendarError,
     sample.SampleError,
@@ -78,9 +100,31 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def user_errors() -> Iterator[None]:
     try:
         yield
+    except settings.SettingsError as error:
+        raise UserMistake(_first_line(error)) from error
     except USER_ERRORS as error:
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise click.ClickException(message) from error
+        raise click.ClickException(_first_line(error)) from error
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).splitlines()[0] if str(error) else type(error).__name__
+
+
+def progress(*, seconds: bool = False) -> Progress:
+    """A progress display on stderr, shown only when stderr is a terminal; with `seconds`, a
+    spinner and the time elapsed, for work that cannot count its steps."""
+    columns = (
+        (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
+        if seconds
+        else Progress.get_default_columns()
+    )
+    return Progress(
+        *columns,
+        console=progress_console,
+        transient=True,
+        redirect_stdout=False,  # what a command reports stays on stdout
+        disable=not sys.stderr.isatty(),
+    )
 
 
 def as_of_option(function: F) -> F:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 import sqlalchemy as sa
-from rich.progress import Progress
 from rich.table import Table
 from sqlmodel import SQLModel
 
@@ -26,7 +25,7 @@ from disclosure import (
     workdays,
     workflows,
 )
-from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
+from gongshi.env import Env, as_of_date, as_of_option, console, progress, user_errors
 from search_index import indexer
 
 KINDS = {
@@ -125,10 +124,10 @@ def generate_sample(
 ) -> sample.SampleReport:
     calendar = env.calendar()
     with (
-        Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as progress,
+        progress() as bar,
         db.transaction(engine or env.engine) as session,
     ):
-        task = progress.add_task("generating", total=records)
+        task = bar.add_task("generating", total=records)
         report = sample.generate(
             session,
             records=records,
@@ -136,7 +135,7 @@ def generate_sample(
             as_of=on,
             rules=env.rules(),
             calendar=calendar,
-            progress=lambda n: progress.advance(task, n),
+            progress=lambda n: bar.advance(task, n),
             kinds=kinds,
         )
     years = workdays.fallback_years([on], calendar)
@@ -156,7 +155,8 @@ def lifecycle_command(env: Env, as_of: dt.datetime | None) -> None:
     on = as_of_date(as_of)
     with user_errors():
         env.require_schema()
-        with db.transaction(env.engine) as session:
+        with progress(seconds=True) as bar, db.transaction(env.engine) as session:
+            bar.add_task(f"lifecycle as of {on}: ending the publicity that ran out", total=None)
             report = lifecycle.run(session, as_of=on)
     console.print(f"lifecycle as of {on}: {report.expired} expired, {report.exited} exited")
 
@@ -179,13 +179,17 @@ def index_command(env: Env, rebuild: bool, processes: int, as_of: dt.datetime | 
     with user_errors():
         env.require_schema()
         if rebuild or indexer.current(folder) is None:
-            report = indexer.rebuild(folder, env.engine, on=on, processes=processes)
+            with progress(seconds=True) as bar:
+                bar.add_task(f"building the search index as of {on} in {folder}", total=None)
+                report = indexer.rebuild(folder, env.engine, on=on, processes=processes)
             console.print(
                 f"index rebuilt as of {on}: {report.indexed} records in {report.seconds:.1f} s "
                 f"(to event {report.watermark.event_id})"
             )
         else:
-            report = indexer.update(folder, env.engine, on=on)
+            with progress(seconds=True) as bar:
+                bar.add_task(f"updating the search index as of {on}", total=None)
+                report = indexer.update(folder, env.engine, on=on)
             console.print(
                 f"index updated as of {on}: {report.events} events, {report.indexed} indexed, "
                 f"{report.removed} removed in {report.seconds:.1f} s"
@@ -232,7 +236,7 @@ def ingest_command(
         env.require_schema()
         try:
             with (
-                Progress(console=console, transient=True, disable=not sys.stderr.isatty()) as bar,
+                progress() as bar,
                 db.transaction(env.engine) as session,
             ):
                 task = bar.add_task(f"ingesting {file.name}", total=None)

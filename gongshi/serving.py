@@ -3,16 +3,21 @@ the demo that does everything on the embedded default."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import gc
+import ipaddress
 import logging
 import os
+import socket
 import sys
 import time
+from collections.abc import Generator, Sequence
 from pathlib import Path
 
 import click
+from rich.progress import Progress, TaskID
 from rich.table import Table
 
 from api import limits as api_limits
@@ -23,15 +28,28 @@ from disclosure import (
     queries,
     settings,
 )
-from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
+from gongshi.env import (
+    Env,
+    UserMistake,
+    as_of_date,
+    as_of_option,
+    console,
+    progress,
+    progress_console,
+    user_errors,
+)
 from gongshi.records import generate_sample
 from publishers import bulk, feed_builder, release, site
 from search_index import indexer
 
+PORT = click.IntRange(1, 65535)
+
 
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=int, default=8000, show_default=True, help="Port to listen on.")
+@click.option(
+    "--port", type=PORT, default=settings.DEFAULT_PORT, show_default=True, help="Port to listen on."
+)
 @click.option(
     "--limit-concurrency",
     type=click.IntRange(min=1),
@@ -109,7 +127,47 @@ def serve(
         rate_leak=rate_leak or limits.rate_leak,
         trusted_proxies=trusted_proxies or limits.trusted_proxies,
     )
+    require_free(host, port, "--port")
+    if not env.settings.base_url_given:
+        # without GONGSHI_BASE_URL the records' `url` name this node, not another port's
+        env.settings = dataclasses.replace(env.settings, base_url=settings.local_base_url(port))
+    where = f"[{host}]" if ":" in host else host
+    console.print(
+        f"gongshi serve: http://{where}:{port}/ — GraphQL at /graphql, /healthz, and the site "
+        f"published into {env.settings.releases_dir} at /",
+        soft_wrap=True,
+    )
+    if not env.settings.base_url_given and not _loopback(host):
+        progress_console.print(
+            f"note: GONGSHI_BASE_URL is not set: records' url say {env.settings.base_url}, "
+            "which only this machine reaches",
+            soft_wrap=True,
+        )
     run_server(env, host, port, limits, access_log, follow)
+
+
+def require_free(host: str, port: int, option: str) -> None:
+    """Refuse, naming `option`, an address gongshi could not listen on (taken, or not ours)."""
+    try:
+        family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as error:
+        raise UserMistake(f"cannot listen on {host!r}: {error.strerror}") from error
+    with socket.socket(family, kind) as probe:
+        # as the server will: a port left in TIME_WAIT by a stopped node is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as error:
+            raise UserMistake(
+                f"cannot listen on {host}:{port}: {error.strerror}; choose another with {option}"
+            ) from error
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _limits(env: Env, limit_concurrency: int, introspection: bool) -> api_limits.Limits:
@@ -205,6 +263,12 @@ def publish(
 ) -> None:
     """Publish the site as one atomic release and make it current."""
     on = as_of_date(as_of)
+    if base_url is None and not env.settings.base_url_given:
+        # every feed id, canonical link and sitemap entry is made from it, and a feed id must
+        # never change: the local default is for the demo only
+        raise UserMistake(
+            "publish needs the public site's address: give --base-url URL or set GONGSHI_BASE_URL"
+        )
     with user_errors():
         env.require_schema()
         report = _publish(env, out or env.settings.releases_dir, on, base_url, full, keep, workers)
@@ -216,7 +280,15 @@ def _publish(
 ) -> str:
     url = base_url or env.settings.base_url
     if not url.startswith(("http://", "https://")):
-        raise click.ClickException(f"--base-url is not an http(s) URL: {url!r}")
+        raise UserMistake(f"--base-url is not an http(s) URL: {url!r}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise UserMistake(
+            f"cannot make the site folder {out} (--out or GONGSHI_SITE_DIR): {error.strerror}"
+        ) from error
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UserMistake(f"cannot write into the site folder {out} (--out or GONGSHI_SITE_DIR)")
     options = site.SiteOptions(
         on=on,
         base_url=url if url.endswith("/") else url + "/",
@@ -239,20 +311,23 @@ def _publish(
     )
     bulk_report = bulk.BulkReport()
     start = time.perf_counter()
-    built = release.publish(
-        out,
-        [
-            # the site first: it sets its workers rendering the changed records and linking the
-            # unchanged pages, then lets feeds and bulk data run meanwhile, and finishes after
-            # them (its open-data page links what they wrote)
-            (site.NAME, site.builder(env.engine, options, report)),
-            (feed_builder.NAME, feed_builder.builder(env.engine, feed_options, feed_report)),
-            (bulk.NAME, bulk.builder(env.engine, bulk_options, bulk_report)),
-        ],
-        now=settings.utcnow(),
-        keep=keep,
-        manifest={"as_of": on.isoformat(), "base_url": options.base_url},
-    )
+    builders = [
+        # the site first: it sets its workers rendering the changed records and linking the
+        # unchanged pages, then lets feeds and bulk data run meanwhile, and finishes after
+        # them (its open-data page links what they wrote)
+        (site.NAME, site.builder(env.engine, options, report)),
+        (feed_builder.NAME, feed_builder.builder(env.engine, feed_options, feed_report)),
+        (bulk.NAME, bulk.builder(env.engine, bulk_options, bulk_report)),
+    ]
+    with progress(seconds=True) as bar:
+        task = bar.add_task(f"publishing as of {on} into {out}", total=None)
+        built = release.publish(
+            out,
+            _shown(bar, task, builders),
+            now=settings.utcnow(),
+            keep=keep,
+            manifest={"as_of": on.isoformat(), "base_url": options.base_url},
+        )
     seconds = time.perf_counter() - start
     mode = "incremental" if report.incremental else "full"
     return (
@@ -270,9 +345,41 @@ def _publish(
     )
 
 
+def _shown(
+    bar: Progress, task: TaskID, builders: Sequence[tuple[str, release.Builder]]
+) -> list[tuple[str, release.Builder]]:
+    """The builders, each naming itself in the progress display while it works."""
+    return [(name, _showing(bar, task, name, build)) for name, build in builders]
+
+
+def _showing(bar: Progress, task: TaskID, name: str, build: release.Builder) -> release.Builder:
+    def shown(built: release.Release) -> Generator[None, None, None] | None:
+        bar.update(task, description=f"publishing: {name}")
+        started = build(built)
+        return None if started is None else _resumed(bar, task, name, started)
+
+    return shown
+
+
+def _resumed(
+    bar: Progress, task: TaskID, name: str, started: Generator[None, None, None]
+) -> Generator[None, None, None]:
+    # closing it when the release closes this one: a builder stops its workers on close
+    with contextlib.closing(started):
+        for step in started:
+            yield step
+            bar.update(task, description=f"publishing: finishing {name}")
+
+
 @click.command()
 @click.option("--records", type=click.IntRange(min=1), default=2000, show_default=True)
-@click.option("--port", type=int, default=8000, show_default=True)
+@click.option(
+    "--port",
+    type=PORT,
+    default=settings.DEFAULT_PORT,
+    show_default=True,
+    help="Port to serve on (on 127.0.0.1); the site is published for it.",
+)
 @click.option("--serve/--no-serve", default=True, show_default=True, help="Serve at the end.")
 @as_of_option
 @click.pass_obj
@@ -280,6 +387,11 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
     """The real thing on the embedded default: sample data, lifecycle, search index, the site
     published, then the site and the API served together."""
     on = as_of_date(as_of)
+    if serve:
+        require_free("127.0.0.1", port, "--port (make demo PORT=…)")
+    # one address in every output: the pages, feeds and bulk files, and the API's `url`
+    base_url = settings.local_base_url(port)
+    env.settings = dataclasses.replace(env.settings, base_url=base_url)
     with user_errors():
         db.upgrade(env.engine)
         with db.transaction(env.engine) as session:
@@ -293,7 +405,6 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
             indexed = indexer.rebuild(folder, env.engine, on=on, processes=2)
         else:
             indexed = indexer.update(folder, env.engine, on=on)
-        base_url = f"http://127.0.0.1:{port}/"
         published = _publish(
             env, env.settings.releases_dir, on, base_url, False, release.DEFAULT_KEEP, 2
         )
@@ -317,6 +428,7 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
         log.add_row(type_.value, str(count))
     console.print(log)
     if serve:
+        require_free("127.0.0.1", port, "--port (make demo PORT=…)")  # it may be taken since
         click.echo(f"the site:    {base_url}")
         click.echo(f"the API:     {base_url}graphql  (GraphiQL in a browser)")
         click.echo("stop with Ctrl-C")

@@ -41,7 +41,12 @@ class World:
         else:
             self.sqlite_file = self.data_dir / "gongshi.db"
             self.url = f"sqlite:///{self.sqlite_file}"
-        self.env = {**os.environ, "GONGSHI_DATA_DIR": str(self.data_dir), "DATABASE_URL": self.url}
+        self.env = {
+            **os.environ,
+            "GONGSHI_DATA_DIR": str(self.data_dir),
+            "DATABASE_URL": self.url,
+            "GONGSHI_BASE_URL": "https://credit.example.gov.cn/",
+        }
         self.env.pop("GONGSHI_SITE_DIR", None)
         with self.engine() as engine:
             db.upgrade(engine)

@@ -96,6 +96,7 @@ def test_no_output_holds_an_unmasked_identity_number(
     url = engine.url.render_as_string(hide_password=False)
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("GONGSHI_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("GONGSHI_BASE_URL", "https://credit.example.gov.cn/")
     app_settings = settings.Settings(database_url=url, data_dir=tmp_path / "var")
     secret = department_token(session)
     outputs: dict[str, bytes] = {}
