@@ -2,8 +2,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PORT ?= 8000
+# the browser tests drive Debian's Chromium (Playwright never downloads a browser here)
+CHROMIUM ?= /usr/bin/chromium
+APT_GET ?= apt-get
 
-.PHONY: install test check demo bench format lint typecheck clean
+.PHONY: install chromium test check demo bench format lint typecheck clean
 
 install: $(STAMP)
 
@@ -13,7 +17,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
+# installed when missing and we may (root, apt-get), as CI does; else the browser tests are
+# skipped, and this says why
+chromium:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v $(firstword $(APT_GET)) > /dev/null; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    $(APT_GET) update -qq && $(APT_GET) install -y -qq chromium chromium-driver > /dev/null; \
+	  else \
+	    echo "note: no $(CHROMIUM), and installing it needs root and apt-get: the browser tests will be skipped" >&2; \
+	  fi; \
+	fi
+
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q
 
 format: $(STAMP)
@@ -29,7 +45,7 @@ typecheck: $(STAMP)
 check: lint typecheck test
 
 demo: $(STAMP)
-	$(BIN)/gongshi demo
+	$(BIN)/gongshi demo --port $(PORT)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
