@@ -88,7 +88,13 @@ def test_two_nodes_answer_alike_and_a_change_on_one_is_searchable_on_the_other(
         factories.add_list_entry(session, on=on)
     assert POSTGRES_URL is not None
     envs = [
-        {**os.environ, "DATABASE_URL": POSTGRES_URL, "GONGSHI_DATA_DIR": str(tmp_path / node)}
+        {
+            **os.environ,
+            "DATABASE_URL": POSTGRES_URL,
+            "GONGSHI_DATA_DIR": str(tmp_path / node),
+            # nodes behind one load balancer name one site, whatever port each listens on
+            "GONGSHI_BASE_URL": "https://credit.example.gov.cn/",
+        }
         for node in ("node-1", "node-2")
     ]
     for env in envs:  # each node's own index folder, GONGSHI_DATA_DIR/index, built before it serves
