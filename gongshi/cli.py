@@ -6,7 +6,7 @@ import os
 
 import click
 
-from gongshi import admin, records, serving
+from gongshi import admin, publishing, records, serving
 from gongshi.env import Env, user_errors
 
 
@@ -26,7 +26,7 @@ for _command in (
     records.lifecycle_command,
     records.index_command,
     records.ingest_command,
-    serving.publish,
+    publishing.publish,
     serving.serve,
     serving.demo,
     admin.token,
