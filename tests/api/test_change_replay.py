@@ -144,12 +144,32 @@ def test_a_replay_of_sample_data_gives_exactly_the_lists(
 def test_the_events_of_a_record_never_public_are_not_in_the_stream(
     run: Run, session: Session
 ) -> None:
-    withheld = factories.add_penalty(session, severity=models.Severity.MINOR)
+    first = factories.add_penalty(session, severity=models.Severity.MINOR)
     public = factories.add_penalty(session)
+    second = factories.add_penalty(session, severity=models.Severity.MINOR)
+    later = factories.add_penalty(session)
     session.commit()
-    assert lifecycle.withheld(withheld)
+    assert lifecycle.withheld(first) and lifecycle.withheld(second)
     _, read = replay(run, ON)
-    assert [(change["kind"], change["recordId"]) for change in read] == [("PENALTY", public.id)]
+    assert [(change["kind"], change["recordId"]) for change in read] == [
+        ("PENALTY", public.id),
+        ("PENALTY", later.id),
+    ]
+    # one event a page: the hidden ones neither fill a page nor announce more
+    pages, after = [], None
+    while True:
+        page = _data(run(ONE, {"after": after}))["changes"]
+        pages.append(([change["recordId"] for change in page["changes"]], page["hasMore"]))
+        if not page["changes"]:
+            assert page["endCursor"] == after
+            break
+        after = page["endCursor"]
+    assert pages == [([public.id], True), ([later.id], False), ([], False)]
+
+
+ONE = """query ($after: String) {
+  changes(after: $after, first: 1) { changes { recordId } endCursor hasMore }
+}"""
 
 
 def test_a_repair_dated_after_today_leaves_the_record_in_the_copy_until_its_day(
