@@ -1,8 +1,10 @@
 """The change stream: what an agency replays to keep an exact copy of the public records.
 
-An event of a record still public carries the record as public today; an event that ended its
-publication, or any event of a record no longer public, carries only its tombstone. Event
-payloads are internal (a correction keeps the values it replaced) and never leave here.
+Every event carries what may be said of its record today, by the one visibility rule
+(lifecycle.is_public): the record while it is public, else its tombstone. So a replay of the
+whole stream ends with exactly the public records, whatever order or dates its events have. The
+events of a record that never had a page (a withheld penalty) are not in the stream at all.
+Event payloads are internal (a correction keeps the values it replaced) and never leave here.
 """
 
 from __future__ import annotations
@@ -15,22 +17,6 @@ from api.context import Context
 from api.limits import ApiError
 from api.types import Change, ChangePage
 from disclosure import lifecycle, models, privacy, queries
-
-ENDING = frozenset(
-    {
-        models.EventType.WITHDRAWN,
-        models.EventType.EXPIRED,
-        models.EventType.EXITED,
-        models.EventType.REPAIRED,
-    }
-)
-_REASONS = {
-    models.EventType.WITHDRAWN: "withdrawn",
-    models.EventType.EXPIRED: "expired",
-    models.EventType.EXITED: "expired",
-    models.EventType.REPAIRED: "repaired",
-}
-
 
 EVENT_IDS = range(2**63)  # the change log's ids are BIGINT; 0 stands before the first
 
@@ -55,7 +41,9 @@ def decode(cursor: str | None) -> int:
 
 def page(context: Context, after: str | None, first: int) -> ChangePage:
     """Up to `first` events behind the cursor `after`, each with what may be said of its record."""
-    found = list(queries.events_after(context.session, decode(after), first + 1))
+    found = list(
+        queries.events_after(context.session, decode(after), first + 1, shown_on=context.on)
+    )
     events, more = found[:first], len(found) > first
     wanted: dict[models.RecordKind, set[int]] = defaultdict(set)
     for event in events:
@@ -65,32 +53,30 @@ def page(context: Context, after: str | None, first: int) -> ChangePage:
         for kind, ids in wanted.items()
         for record_id, record in queries.records_by_ids(context.session, kind, sorted(ids)).items()
     }
-    changes = [
+    said = (
         _change(event, records.get((event.record_kind, event.record_id)), context)
         for event in events
-    ]
+    )
+    changes = [change for change in said if change is not None]
     return ChangePage(
         changes=changes,
-        end_cursor=changes[-1].cursor if changes else after,
+        end_cursor=encode(events[-1].id) if events and events[-1].id else after,
         has_more=more,
     )
 
 
-def _change(event: models.Event, record: models.Record | None, context: Context) -> Change:
+def _change(event: models.Event, record: models.Record | None, context: Context) -> Change | None:
+    """The event with its record or its tombstone; None if the record lost its page between
+    the two statements that read them (a correction committed meanwhile)."""
     assert event.id is not None
     public = None
     tombstone = None
-    if record is not None and event.type not in ENDING and lifecycle.is_public(record, context.on):
+    if record is not None and lifecycle.is_public(record, context.on):
         public = privacy.project(record, context.on)
     elif record is not None:
         tombstone = privacy.tombstone(record, context.on)
-    if tombstone is None and event.type in ENDING:
-        tombstone = privacy.Tombstone(
-            id=event.record_id,
-            kind=event.record_kind,
-            ended_on=event.effective_on,
-            reason=_REASONS[event.type],
-        )
+    if public is None and tombstone is None:
+        return None
     return Change(
         cursor=encode(event.id),
         type=event.type,

@@ -374,14 +374,29 @@ def lists(session: Session, on: dt.date) -> list[ListCount]:
     ]
 
 
-def events_after(session: Session, after: int, first: int) -> Sequence[models.Event]:
-    """Up to `first` events of the change log with ids above `after`, oldest first."""
-    return session.exec(
-        select(models.Event)
-        .where(col(models.Event.id) > after)
-        .order_by(col(models.Event.id))
-        .limit(first)
-    ).all()
+def events_after(
+    session: Session, after: int, first: int, *, shown_on: dt.date | None = None
+) -> Sequence[models.Event]:
+    """Up to `first` events of the change log with ids above `after`, oldest first; with
+    `shown_on`, only those of records that have a page on that day (the change stream's: the
+    events of a record never public stay internal)."""
+    statement = select(models.Event).where(col(models.Event.id) > after)
+    if shown_on is not None:
+        statement = statement.where(
+            sa.or_(
+                *(
+                    sa.and_(
+                        col(models.Event.record_kind) == model.KIND,
+                        sa.exists().where(
+                            col(model.id) == col(models.Event.record_id),
+                            shown_clause(model, shown_on),
+                        ),
+                    )
+                    for model in models.RECORD_MODELS.values()
+                )
+            )
+        )
+    return session.exec(statement.order_by(col(models.Event.id)).limit(first)).all()
 
 
 @dataclasses.dataclass(frozen=True)

@@ -417,6 +417,8 @@ def _stories(
     share = max(1, min(records // 250, 500))
 
     def context(on: dt.date, actor: str) -> workflows.Context:
+        # a story after `as_of` has not happened yet: its event would be a fact from the future
+        assert on <= as_of, f"a sample story dated {on}, after {as_of}"
         return workflows.Context(actor=actor, on=on, rules=rules, calendar=calendar)
 
     def last_day(record: models.Record) -> dt.date:
@@ -436,8 +438,8 @@ def _stories(
             except workflows.InvalidChange:
                 continue  # a red-list entry: nothing to repair
             on = _day_between(rng, max(earliest, record.published_on), last_day(record))
-            if not lifecycle.is_public(record, on) or on < earliest:
-                continue
+            if on > as_of or on < earliest or not lifecycle.is_public(record, on):
+                continue  # not repairable by `as_of`
             clerk = context(on, "赤坎区发展和改革局 信用修复窗口")
             repair = workflows.apply_for_repair(
                 session,

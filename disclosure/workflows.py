@@ -398,7 +398,9 @@ def withdraw(
     _require_public(record, ctx, "撤回", "withdraw it")
     if decision_changed_on is not None and decision_changed_on > ctx.on:
         raise InvalidChange(
-            f"{label(record)}: 决定变更日期晚于今天 / the decision cannot change after {ctx.on}"
+            f"{label(record)}: 决定变更日期 {decision_changed_on} 晚于今天 / the decision cannot "
+            f"change on {decision_changed_on}, after {ctx.on}",
+            field="decision_changed_on",
         )
     assert record.id is not None
     withdrawal = models.Withdrawal(

@@ -915,3 +915,19 @@ def test_every_mutation_refuses_each_wrong_role_and_other_department_and_changes
         "approveRepair": "Repair",
         "refuseRepair": "Repair",
     }
+
+
+def test_a_withdrawal_refuses_a_decision_change_dated_after_today(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    penalty = factories.add_penalty(session)
+    session.commit()
+    events_before = session.exec(select(sa.func.count()).select_from(models.Event)).one()
+    gid = global_id(models.RecordKind.PENALTY, penalty.id or 0)
+    variables = {"id": gid, "reason": "行政复议撤销", "changed": "2026-06-02"}
+    answer = run(WITHDRAW, variables, token=secrets.market)["data"]["withdrawRecord"]
+    assert answer["code"] == "INVALID"
+    assert answer["field"] == "decision_changed_on"
+    assert "2026-06-02" in answer["message"]
+    session.expire_all()
+    assert session.exec(select(sa.func.count()).select_from(models.Event)).one() == events_before
