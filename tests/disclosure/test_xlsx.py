@@ -1,6 +1,7 @@
 """XLSX files whose XML lies or attacks: an understated <dimension>, a DOCTYPE with entities."""
 
 import re
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -10,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session, select
 
-from disclosure import db, ingest, models, template
+from disclosure import db, ingest, models, readers, template
 from gongshi import cli
 from tests import conftest, factories
 from tests.disclosure.test_ingest import KEYS, ON, PENALTY, doc
@@ -108,3 +109,27 @@ def test_a_doctype_is_refused_in_one_line_before_anything_is_expanded(
     with Session(engine) as session:
         assert session.exec(select(models.Penalty)).all() == []
     engine.dispose()
+
+
+def _peak_reading(path: Path) -> tuple[int, int]:
+    """Rows read from `path` and the peak memory Python allocated while reading them."""
+    tracemalloc.start()
+    try:
+        with readers.open_table(path) as table:
+            count = sum(1 for _row in table.rows)
+        return count, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_reading_to_the_last_row_still_streams(tmp_path: Path) -> None:
+    small, large = penalty_book(tmp_path / "s.xlsx", 10), penalty_book(tmp_path / "l.xlsx", 4000)
+    for path in (small, large):
+        edit_part(
+            path,
+            SHEET,
+            lambda xml: re.sub(rb'<dimension ref="[^"]*"', b'<dimension ref="A1:B2"', xml),
+        )
+    (few, few_peak), (many, many_peak) = _peak_reading(small), _peak_reading(large)
+    assert (few, many) == (10, 4000)
+    assert many_peak < 2 * few_peak  # 400 times the rows, not 400 times the memory
