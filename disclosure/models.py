@@ -220,6 +220,8 @@ class RecordBase(SQLModel):
     """What every public record has: who, by whom, when, and how its publication ended."""
 
     subject_id: int = Field(foreign_key="subject.id", index=True)
+    # 行政相对人名称 as this decision named it: the subject's name may change after, not this
+    party_name: str | None = Field(default=None, max_length=200)
     authority_id: int = Field(foreign_key="department.id")  # 许可/处罚/认定机关
     source_unit_id: int = Field(foreign_key="department.id")  # 数据来源单位
     decision_doc_no: str = Field(max_length=200)  # 决定书文号 (natural key with the authority)

@@ -115,6 +115,9 @@ class RecordPublic(Public):
     id: int = Field(description="记录编号 record number, unique within its kind")
     kind: models.RecordKind = Field(description="记录类型 record kind")
     subject: SubjectPublic = Field(description="行政相对人 the subject of the decision")
+    party_name: str = Field(
+        description="当事人名称（决定时） the subject's name as this decision named it"
+    )
     authority: DepartmentPublic = Field(description="许可/处罚/认定机关 issuing authority")
     source_unit: DepartmentPublic = Field(
         description="数据来源单位 department that supplied the record"
@@ -296,6 +299,7 @@ def _common(record: models.Record, on: dt.date, parts: Parties) -> Fields:
         "id": record.id,
         "kind": record.KIND,
         "subject": parts.subject,
+        "party_name": record.party_name or parts.subject["name"],
         "authority": parts.authority,
         "source_unit": parts.source_unit,
         "decision_doc_no": record.decision_doc_no,

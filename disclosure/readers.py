@@ -1,7 +1,9 @@
 """Reading a department's spreadsheet as a header and a stream of rows of text cells.
 
 CSV in UTF-8 (with or without BOM) or GB18030, detected from the first bytes or named; XLSX through
-openpyxl's read-only mode. Both stream: memory stays flat however long the file is.
+openpyxl's read-only mode, read to the sheet's last row whatever its `<dimension>` tag claims, and
+refused if any of its parts declares a DOCTYPE (entities: a spreadsheet never needs one). Both
+stream: memory stays flat however long the file is.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from xml.etree.ElementTree import ParseError
+from xml.parsers import expat
 
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
@@ -107,24 +111,79 @@ def _csv_rows(path: Path, reader: Any) -> Iterator[tuple[int, list[str]]]:
         ) from error
 
 
+class _Prolog(Exception):
+    """A part's prolog ended; its argument says whether at a DOCTYPE."""
+
+
+def _doctype_part(path: Path) -> str | None:
+    """The first XML part of the XLSX at `path` that declares a DOCTYPE, if any; reads each part
+    only up to its first element, so a large sheet costs a few bytes."""
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            if info.filename.endswith((".xml", ".rels", ".vml")) and _declares_doctype(
+                archive, info
+            ):
+                return info.filename
+    return None
+
+
+def _declares_doctype(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bool:
+    parser = expat.ParserCreate()
+
+    def doctype(*_args: object) -> None:
+        raise _Prolog(True)
+
+    def element(*_args: object) -> None:
+        raise _Prolog(False)
+
+    parser.StartDoctypeDeclHandler = doctype
+    parser.StartElementHandler = element
+    with archive.open(info) as part:
+        try:
+            while chunk := part.read(4096):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+        except _Prolog as end:
+            return bool(end.args[0])
+        except expat.ExpatError:
+            return False  # not XML before its first element: openpyxl reports it as damaged
+    return False
+
+
 @contextmanager
 def _xlsx(path: Path, sheet: str | None) -> Iterator[Table]:
+    unreadable = (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError)
+    try:
+        doctype = _doctype_part(path)
+    except unreadable as error:
+        raise _not_xlsx(path, error) from error
+    if doctype is not None:
+        raise ReadError(
+            f"{path}: {doctype} 含有 DOCTYPE（实体声明），已拒绝 / {doctype} declares a DOCTYPE "
+            "(entities), which a spreadsheet never has: refused, nothing expanded"
+        )
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, InvalidFileException, KeyError, OSError, ValueError) as error:
-        raise ReadError(
-            f"{path}: 不是完整的 XLSX 文件 / not a readable XLSX file (is it truncated?): {error}"
-        ) from error
+    except (*unreadable, ParseError) as error:
+        raise _not_xlsx(path, error) from error
     try:
         if sheet is not None and sheet not in book.sheetnames:
             names = ", ".join(book.sheetnames)
             raise ReadError(f"{path}: 没有工作表 / no sheet {sheet!r} (sheets: {names})")
         worksheet = book[sheet] if sheet is not None else book.worksheets[0]
+        # the <dimension> tag is the writer's claim, and some writers understate it: read to the end
+        worksheet.reset_dimensions()
         rows = _xlsx_rows(path, worksheet.iter_rows(values_only=True))
         _number, header = _first_row(path, rows)
         yield Table(header, rows, f"xlsx (sheet {worksheet.title})")
     finally:
         book.close()
+
+
+def _not_xlsx(path: Path, error: Exception) -> ReadError:
+    return ReadError(
+        f"{path}: 不是完整的 XLSX 文件 / not a readable XLSX file (is it truncated?): {error}"
+    )
 
 
 def _xlsx_rows(path: Path, rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[int, list[str]]]:
@@ -133,7 +192,7 @@ def _xlsx_rows(path: Path, rows: Iterator[tuple[Any, ...]]) -> Iterator[tuple[in
             cells = [cell_text(value) for value in values]
             if "".join(cells).strip():
                 yield number, cells
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError) as error:
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError, EOFError, ParseError) as error:
         raise ReadError(f"{path}: XLSX 文件损坏 / damaged XLSX file: {error}") from error
 
 

@@ -82,8 +82,9 @@ def correction(
     """The changes a corrected template row makes to `record`'s own fields, for
     `workflows.correct`: the row is checked as a submitted one (by the department `unit`), and
     must keep the record's natural key. Its subject is found, registered or has its details
-    corrected as in a submitted batch, so the changes may be empty when only the subject's
-    details change. Raises template.TemplateError, RowRejected naming the column and rule,
+    restated as in a submitted batch (its name also changes the record's `party_name`), so the
+    changes may be empty when only the subject's other details change. Raises
+    template.TemplateError, RowRejected naming the column and rule,
     ForeignRows for a row naming another source unit, or workflows.InvalidChange for a row that
     changes nothing.
     """
@@ -112,7 +113,7 @@ def correction(
     changes = {
         key: fields[key] for key in batch.compared if key in fields and fields[key] != stored[key]
     }
-    if not changes and not batch.renamed:
+    if not changes and not batch.restated:
         raise workflows.InvalidChange(
             f"{workflows.label(record)}: 更正后的行与原记录相同 / the corrected row changes nothing"
         )

@@ -5,7 +5,9 @@ API (`disclosure.submission`).
 Each row is checked by `validation.check_row`; new keys are published through
 `workflows.settle_new` (the rules `publish` applies) and inserted in bulk with their PUBLISHED
 events; changed rows go through `workflows.correct`; identical rows are left alone; a subject
-stated differently has its details corrected. Everything happens in the caller's transaction.
+stated differently has its details restated, and only the records of the rows that restated them
+are corrected: each keeps its party's name as its decision gave it. Everything happens in the
+caller's transaction.
 """
 
 from __future__ import annotations
@@ -182,7 +184,8 @@ class Batch:
             sa.select(sa.func.coalesce(sa.func.max(self.table.c.id), 0))
         ).scalar_one()
         self.touched: set[int] = set()
-        self.renamed: set[int] = set()  # subjects whose details rows of this run corrected
+        # subjects whose details rows of this run restated: their details before the run
+        self.restated: dict[int, dict[str, Any]] = {}
         self.actor = actor
 
     def add(self, valid: validation.Valid, cells: list[str]) -> None:
@@ -232,6 +235,7 @@ class Batch:
             record
             | {
                 "subject_id": subjects[subject_key(valid.subject)],
+                "party_name": valid.subject["name"],  # as this decision names it
                 "authority_id": self.departments[valid.authority.credit_code],
                 "source_unit_id": source_id,
             }
@@ -266,25 +270,37 @@ class Batch:
                 new.append((valid.row, fields))
                 continue
             self.touched.add(stored["id"])
-            self._upsert(stored, fields, cells, valid.row)
+            self._upsert(stored, fields, cells, valid.row, self._subject_diff(valid, fields))
         self._insert(new)
         return len(rows)
 
+    def _subject_diff(
+        self, valid: validation.Valid, fields: dict[str, Any]
+    ) -> dict[str, tuple[Any, Any]]:
+        """The subject's details this row restated, against what they were before the run."""
+        before = self.restated.get(fields["subject_id"], {})
+        return {
+            name: (old, valid.subject[name])
+            for name, old in before.items()
+            if name in valid.subject and valid.subject[name] != old
+        }
+
     def _upsert(
-        self, stored: dict[str, Any], fields: dict[str, Any], cells: list[str], row: int
+        self,
+        stored: dict[str, Any],
+        fields: dict[str, Any],
+        cells: list[str],
+        row: int,
+        subject_diff: dict[str, tuple[Any, Any]],
     ) -> None:
         changes = {k: fields[k] for k in self.compared if k in fields and fields[k] != stored[k]}
-        if not changes and stored["subject_id"] in self.renamed:
-            self.report.corrected += 1  # its subject's details changed: CORRECTED already logged
-            self._result(row, Outcome.CORRECTED, stored["id"])
-            return
-        if not changes:
+        if not changes and not subject_diff:
             self.report.unchanged += 1
             self._result(row, Outcome.UNCHANGED, stored["id"])
             return
         record = workflows.get_record(self.session, self.kind, stored["id"])
         try:  # a refusal restores the record before it raises: nothing to roll back
-            workflows.correct(self.session, record, changes, self.ctx)
+            workflows.correct(self.session, record, changes, self.ctx, subject_diff=subject_diff)
         except workflows.Refused as refusal:
             self._refused(cells, row, refusal)
             return
@@ -353,8 +369,9 @@ class Batch:
                 self.report.registered.append(validation.Party(code, name))
 
     def _subjects(self, rows: Iterable[validation.Valid]) -> dict[tuple[str, str], int]:
-        """Subject ids by key, registering new subjects and correcting the details of known ones
-        that a row states differently (the last row about a subject wins)."""
+        """Subject ids by key, registering new subjects and restating the details of known ones
+        that a row states differently (the last row about a subject wins; each record keeps the
+        name its own row gave)."""
         wanted = {subject_key(valid.subject): valid.subject for valid in rows}
         table: sa.Table = models.Subject.__table__  # type: ignore[attr-defined]
         found: dict[tuple[str, str], int] = {}
@@ -370,8 +387,10 @@ class Batch:
                 details = wanted[key]
                 if any(stored[f] != details[f] for f in workflows.SUBJECT_DETAILS if f in details):
                     subject = self.session.get_one(models.Subject, stored["id"])
-                    workflows.correct_subject(self.session, subject, details, self.ctx)
-                    self.renamed.add(stored["id"])
+                    diff = workflows.restate_subject(self.session, subject, details)
+                    before = self.restated.setdefault(stored["id"], {})
+                    for name, (old, _new) in diff.items():
+                        before.setdefault(name, old)
         missing = [key for key in wanted if key not in found]
         if missing:
             columns = [c.key for c in table.c if c.key != "id"]

@@ -240,9 +240,17 @@ def publish(session: Session, record: models.Record, ctx: Context) -> models.Rec
 
 
 def correct(
-    session: Session, record: models.Record, changes: Mapping[str, Any], ctx: Context
+    session: Session,
+    record: models.Record,
+    changes: Mapping[str, Any],
+    ctx: Context,
+    *,
+    subject_diff: Mapping[str, tuple[Any, Any]] | None = None,
 ) -> dict[str, tuple[Any, Any]]:
     """Correct fields of a public record; returns {field: (before, after)}, empty if unchanged.
+
+    `subject_diff`: its subject's details that the same row restated (`restate_subject`), told in
+    this record's event as `subject.<field>`, and by no other record's.
 
     The event keeps the previous values, so the history of every version stays in the log. For a
     penalty whose severity, decision date or publicity end changes, the end is resolved again
@@ -257,7 +265,7 @@ def correct(
         )
     _require_public(record, ctx, "更正", "correct it")
     before = snapshot(record)
-    if all(before[name] == value for name, value in changes.items()):
+    if all(before[name] == value for name, value in changes.items()) and not subject_diff:
         return {}
     for name, value in changes.items():
         setattr(record, name, value)
@@ -288,9 +296,16 @@ def correct(
         models.EventType.CORRECTED,
         effective_on=ctx.on,
         actor=ctx.actor,
-        payload=_corrected(diff),
+        payload=_merged(_corrected(diff), _corrected(subject_diff or {}, prefix="subject.")),
     )
     return diff
+
+
+def _merged(*payloads: dict[str, Any]) -> dict[str, Any]:
+    return {
+        side: {k: v for payload in payloads for k, v in payload[side].items()}
+        for side in ("before", "after")
+    }
 
 
 def _corrected(diff: Mapping[str, tuple[Any, Any]], prefix: str = "") -> dict[str, Any]:
@@ -317,6 +332,24 @@ SUBJECT_DETAILS = (
 )
 
 
+def restate_subject(
+    session: Session, subject: models.Subject, details: Mapping[str, Any]
+) -> dict[str, tuple[Any, Any]]:
+    """Set a subject's details as a row states them now; returns {field: (before, after)}. No
+    event: each record keeps the name its decision gave (`party_name`), so only the record whose
+    row restated them tells of it (`correct(..., subject_diff=)`)."""
+    diff = {
+        name: (getattr(subject, name), details[name])
+        for name in SUBJECT_DETAILS
+        if name in details and getattr(subject, name) != details[name]
+    }
+    for name, (_old, new) in diff.items():
+        setattr(subject, name, new)
+    if diff:
+        session.add(subject)
+    return diff
+
+
 def correct_subject(
     session: Session, subject: models.Subject, details: Mapping[str, Any], ctx: Context
 ) -> list[models.Record]:
@@ -325,16 +358,9 @@ def correct_subject(
     Every public record shows its subject, so each gets a CORRECTED event with the subject's
     before and after values (as `subject.<field>`): an agency keeping a copy refetches them.
     """
-    diff = {
-        name: (getattr(subject, name), details[name])
-        for name in SUBJECT_DETAILS
-        if name in details and getattr(subject, name) != details[name]
-    }
+    diff = restate_subject(session, subject, details)
     if not diff:
         return []
-    for name, (_old, new) in diff.items():
-        setattr(subject, name, new)
-    session.add(subject)
     payload = _corrected(diff, prefix="subject.")
     records: list[models.Record] = []
     for model in models.RECORD_MODELS.values():

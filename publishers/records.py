@@ -138,7 +138,7 @@ def render_record(public: Public, base_url: str) -> str:
         extra["list_page"] = urls.list_path(public.list.code)
     context = page_context(
         path,
-        f"{public.subject.name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}",
+        f"{public.party_name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}",
         base_url,
         r=public.model_dump(mode="json"),
         subject_path=urls.subject_key_path(public.subject.key),

@@ -66,11 +66,13 @@ def document(
     """The index document of a public record."""
     subject = shown.subject
     body = _body(shown)
+    # the name the decision gave, and the subject's current one if it has changed since
+    names = "\n".join(dict.fromkeys((shown.party_name, subject.name)))
     return {
         "key": key(shown.kind, shown.id),
         "record_id": shown.id,
-        "text": f"{subject.name}\n{body}",
-        "name": subject.name,
+        "text": f"{names}\n{body}",
+        "name": names,
         "credit_code": subject.credit_code or "",
         "doc_no": shown.decision_doc_no,
         "body": body,

@@ -3,17 +3,22 @@
 Layout of an index folder (one per API node): `current` → `builds/<stamp>/`, each build holding
 one whoosh index per record kind (shards: a kind filter is a choice of shards, and the shards are
 built in parallel) and `watermark.json`: the last event applied and the day it was applied for.
+A rebuild holds an exclusive lock on `builds/<stamp>.lock` while it writes, so that any run of
+`index` can remove the builds a killed rebuild left (not current, not the previous one, unlocked).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import fcntl
 import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -100,11 +105,64 @@ def _build_shard_in_process(url: str, folder: Path, kind: models.RecordKind, on:
         engine.dispose()
 
 
+@contextmanager
+def writer_lock(build: Path, *, wait: bool) -> Iterator[bool]:
+    """Hold the lock of the writer of `build` (yields False, without waiting, if another holds
+    it); the kernel releases it when the holder dies, kill -9 included, leaving the file."""
+    build.parent.mkdir(parents=True, exist_ok=True)
+    path = build.with_name(build.name + ".lock")
+    while True:
+        with path.open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                if os.stat(path).st_ino != os.fstat(lock.fileno()).st_ino:
+                    continue  # a cleaner unlinked the file we locked: lock the one there now
+            except FileNotFoundError:
+                continue
+            try:
+                yield True
+            finally:
+                path.unlink(missing_ok=True)  # before closing releases it: see the check above
+            return
+
+
+def remove_abandoned(index_dir: Path) -> list[Path]:
+    """Remove the builds a killed rebuild left: those neither current nor older than it (the
+    previous build, which readers may still be on) whose writer holds no lock; returns them."""
+    builds = index_dir / "builds"
+    live = current(index_dir)
+    removed = []
+    for build in sorted(builds.iterdir()) if builds.is_dir() else []:
+        if not build.is_dir() or build == live or (live is not None and build.name < live.name):
+            continue
+        with writer_lock(build, wait=False) as free:
+            if free:  # its writer is gone: nobody will finish it
+                shutil.rmtree(build, ignore_errors=True)
+                removed.append(build)
+    for lock in builds.glob("*.lock") if builds.is_dir() else []:
+        if not lock.with_suffix("").exists():
+            with writer_lock(lock.with_suffix(""), wait=False):
+                pass  # a killed writer's: if free, taking it removes it
+    return removed
+
+
 def rebuild(index_dir: Path, engine: sa.Engine, *, on: dt.date, processes: int = 1) -> Report:
     """Build a fresh index of every public record in a new folder and switch `current` to it
-    atomically; a killed build leaves the live one untouched."""
-    started = time.perf_counter()
+    atomically; a killed build leaves the live one untouched, and its folder to the next run."""
+    remove_abandoned(index_dir)
     build = index_dir / "builds" / dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%f")
+    with writer_lock(build, wait=True):
+        return _rebuild(index_dir, build, engine, on=on, processes=processes)
+
+
+def _rebuild(
+    index_dir: Path, build: Path, engine: sa.Engine, *, on: dt.date, processes: int
+) -> Report:
+    started = time.perf_counter()
     build.mkdir(parents=True)
     with Session(engine) as session:
         mark = Watermark(queries.last_event_id(session), on)  # events after this are applied later
@@ -137,14 +195,17 @@ def _switch(index_dir: Path, build: Path) -> None:
     temporary.symlink_to(build.relative_to(index_dir))
     os.replace(temporary, link)
     for old in (index_dir / "builds").iterdir():
-        if old not in (build, previous):  # keep the previous build for readers still on it
-            shutil.rmtree(old, ignore_errors=True)
+        if old.is_dir() and old not in (build, previous):  # readers may still be on previous
+            with writer_lock(old, wait=False) as free:
+                if free:  # not another rebuild's folder that it is still writing
+                    shutil.rmtree(old, ignore_errors=True)
 
 
 def update(index_dir: Path, engine: sa.Engine, *, on: dt.date, timeout: float = 10.0) -> Report:
     """Apply the events since the watermark, and the records that left publication by date since
     the last update, to the live build. One writer per shard; a busy shard waits `timeout`."""
     started = time.perf_counter()
+    remove_abandoned(index_dir)
     build = current(index_dir)
     if build is None:
         raise IndexUnavailable(f"no index in {index_dir}: run `gongshi index --rebuild`")

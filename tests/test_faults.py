@@ -159,6 +159,30 @@ def test_a_killed_index_update_keeps_its_watermark_and_a_rerun_catches_up(
     assert _indexed_keys(build) == public
 
 
+def _builds(world: World) -> set[Path]:
+    return {path for path in (world.data_dir / "index" / "builds").iterdir() if path.is_dir()}
+
+
+def test_a_killed_rebuild_leaves_its_folder_only_until_the_next_index_run(
+    world: World, files: dict[str, Path]
+) -> None:
+    world.run("ingest", str(files["penalty"]), "--kind", "penalty", "--as-of", ON)
+    world.run("index", "--rebuild", "--as-of", ON, "--processes", "1")
+    live = indexer.current(world.data_dir / "index")
+    assert live is not None and _builds(world) == {live}
+
+    process = world.start("index", "--rebuild", "--as-of", ON, "--processes", "1")
+    kill_when(process, lambda: any((b / "penalty").is_dir() for b in _builds(world) - {live}))
+    (leftover,) = _builds(world) - {live}
+    assert not (leftover / "watermark.json").exists()  # killed mid-build: never current
+
+    rerun = world.run("index", "--as-of", ON)  # an update, not a rebuild, clears it
+    assert "index updated as of 2026-06-01:" in rerun.stdout
+    assert _builds(world) == {live}
+    assert indexer.current(world.data_dir / "index") == live
+    assert list((world.data_dir / "index" / "builds").glob("*.lock")) == []
+
+
 # Files that name the release itself (its id, its time) differ between any two releases, and so
 # do the names Pagefind gives its index files.
 SELF_DESCRIBING = ("data/releases.json", "data/SHA256SUMS", "search/pagefind/")

@@ -517,15 +517,16 @@ def test_an_upheld_objection_may_correct_only_the_subject_named_in_the_row(
         RESOLVE, resolving | {"row": [cells.get(key, "") for key in KEYS]}, token=secrets.market
     )
     assert done["data"]["resolveObjection"]["outcome"] == "CORRECTED"
-    named = run("{ penalties { edges { node { underObjection subject { name } } } } }")
+    named = run("{ penalties { edges { node { underObjection partyName subject { name } } } } }")
+    corrected = "湛江市赤坎区鸿达食品贸易有限公司"
     assert named["data"]["penalties"]["edges"] == [
-        {"node": {"underObjection": False, "subject": {"name": "湛江市赤坎区鸿达食品贸易有限公司"}}}
+        {"node": {"underObjection": False, "partyName": corrected, "subject": {"name": corrected}}}
     ]
     assert [event[2] for event in events(session)] == [
         "PUBLISHED",
         "OBJECTION_OPENED",
-        "CORRECTED",
         "OBJECTION_CLOSED",
+        "CORRECTED",  # of this record alone: its party's name, as any field of it
     ]
 
 

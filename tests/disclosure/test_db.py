@@ -87,3 +87,30 @@ def test_sqlite_connections_get_the_page_cache_asked_for(tmp_path: Path) -> None
         with engine.connect() as connection:
             assert connection.exec_driver_sql("PRAGMA cache_size").scalar() == -mib * 1024
         engine.dispose()
+
+
+def test_the_party_name_migration_gives_each_record_its_subjects_name(tmp_path: Path) -> None:
+    from alembic import command
+
+    engine = db.create_engine(f"sqlite:///{tmp_path / 'gongshi.db'}")
+    db.upgrade(engine)
+    with Session(engine) as session:
+        penalty = factories.add_penalty(session)
+        entry = factories.add_list_entry(session)
+        license = factories.add_license(session, subject_id=penalty.subject_id)
+        session.commit()
+        expected = {
+            ("penalty", penalty.id, penalty.subject.name),
+            ("list_entry", entry.id, entry.subject.name),
+            ("license", license.id, penalty.subject.name),
+        }
+    command.downgrade(db.alembic_config(engine), "0003")  # as a database of the last release
+    assert db.upgrade(engine) == db.head_revision(engine)
+    with engine.connect() as connection:
+        stored = {
+            (table, row_id, name)
+            for table in ("penalty", "list_entry", "license")
+            for row_id, name in connection.execute(sa.text(f"SELECT id, party_name FROM {table}"))
+        }
+    assert stored == expected
+    engine.dispose()

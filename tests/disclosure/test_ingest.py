@@ -11,7 +11,17 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from disclosure import ingest, models, queries, readers, template, upsert, workdays, workflows
+from disclosure import (
+    ingest,
+    models,
+    privacy,
+    queries,
+    readers,
+    template,
+    upsert,
+    workdays,
+    workflows,
+)
 from tests import factories
 from tests.disclosure.test_validation import penalty_cells
 
@@ -182,9 +192,10 @@ def test_reingest_changes_nothing_and_a_changed_row_is_a_correction(
     }
 
 
-def test_a_subject_stated_differently_is_corrected_on_every_public_record(
+def test_a_later_row_renames_the_subject_but_corrects_only_its_own_record(
     session: Session, tmp_path: Path
 ) -> None:
+    old = "湛江市赤坎区鸿达食品有限公司"
     rows = [penalty_cells(decision_doc_no=doc(i)) for i in range(3)]
     path = write_csv(tmp_path / "p.csv", rows)
     assert counts(run(session, path)) == (3, 3, 0, 0, 0)
@@ -192,19 +203,35 @@ def test_a_subject_stated_differently_is_corrected_on_every_public_record(
     write_csv(path, [rows[0] | {"subject_name": renamed, "legal_rep_name": "王芳"}])
     assert counts(run(session, path)) == (1, 0, 1, 0, 0)
     subject = session.exec(select(models.Subject)).one()
-    assert (subject.name, subject.legal_rep_name) == (renamed, "王芳")
+    assert (subject.name, subject.legal_rep_name) == (renamed, "王芳")  # the latest
+    penalties = session.exec(select(models.Penalty).order_by(col(models.Penalty.id))).all()
+    assert [p.party_name for p in penalties] == [renamed, old, old]  # each as its decision named it
+    shown = [privacy.project(p, ON) for p in penalties]
+    assert [(s.party_name, s.subject.name) for s in shown] == [
+        (renamed, renamed), (old, renamed), (old, renamed)
+    ]  # fmt: skip
     corrections = session.exec(
         select(models.Event).where(col(models.Event.type) == models.EventType.CORRECTED)
     ).all()
-    assert len(corrections) == 3  # the subject shows on all three records
+    assert [(e.record_kind, e.record_id) for e in corrections] == [(PENALTY, penalties[0].id)]
     assert corrections[0].payload == {
-        "before": {
-            "subject.name": "湛江市赤坎区鸿达食品有限公司",
-            "subject.legal_rep_name": "李伟",
-        },
-        "after": {"subject.name": renamed, "subject.legal_rep_name": "王芳"},
+        "before": {"party_name": old, "subject.name": old, "subject.legal_rep_name": "李伟"},
+        "after": {"party_name": renamed, "subject.name": renamed, "subject.legal_rep_name": "王芳"},
     }
     assert counts(run(session, path)) == (1, 0, 0, 1, 0)
+
+
+def test_rows_of_one_file_naming_one_subject_differently_keep_their_names(
+    session: Session, tmp_path: Path
+) -> None:
+    names = ["鸿达食品有限公司", "鸿达食品股份有限公司"]
+    rows = [penalty_cells(decision_doc_no=doc(i), subject_name=names[i]) for i in range(2)]
+    assert counts(run(session, write_csv(tmp_path / "p.csv", rows))) == (2, 2, 0, 0, 0)
+    penalties = session.exec(select(models.Penalty).order_by(col(models.Penalty.id))).all()
+    assert [p.party_name for p in penalties] == names
+    assert session.exec(select(models.Subject)).one().name == names[1]
+    corrected = select(models.Event).where(col(models.Event.type) == models.EventType.CORRECTED)
+    assert session.exec(corrected).all() == []
 
 
 def test_refusals_of_the_workflows_are_rejections(session: Session, tmp_path: Path) -> None:
