@@ -11,15 +11,22 @@ import strawberry
 from strawberry.types.nodes import SelectedField
 
 from api.limits import ApiError
-from api.types import ContextInfo, Department, Record
+from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy, queries
 from search_index import search as index_search
 
 
-@strawberry.enum(description="排序 order of search hits")
 class SearchOrder(enum.Enum):
     RELEVANCE = "relevance"
     DATE = "date"
+
+
+describe_enum(
+    SearchOrder,
+    "排序 order of search hits",
+    RELEVANCE="相关度 best matches first: exact codes, then names, then texts",
+    DATE="日期 newest decision first",
+)
 
 
 @strawberry.type(description='匹配片段 a matching passage, with <b class="match"> marks')
@@ -56,8 +63,15 @@ class DepartmentFacet:
 @strawberry.type(description="检索 hits for a query, with counts by kind and department")
 class SearchConnection:
     edges: list[SearchEdge] = strawberry.field(description="检索结果 the hits of this page")
-    has_next_page: bool = strawberry.field(description="后面还有 more hits follow")
-    end_cursor: str | None = strawberry.field(description="末条游标 pass as `after`")
+    page_info: PageInfo = strawberry.field(description="分页信息 where this page stands")
+    has_next_page: bool = strawberry.field(
+        description="后面还有 more hits follow (as pageInfo.hasNextPage)",
+        deprecation_reason="use pageInfo.hasNextPage, as in every other list",
+    )
+    end_cursor: str | None = strawberry.field(
+        description="末条游标 pass as `after` (as pageInfo.endCursor)",
+        deprecation_reason="use pageInfo.endCursor, as in every other list",
+    )
     total_count: int = strawberry.field(
         description=(
             f"总数 all matches, counted up to {index_search.COUNT_LIMIT:,} per kind unless "
@@ -161,10 +175,17 @@ def resolve(
             )
         )
     units = queries.departments_by_code(context.session, found.by_department)
+    end_cursor = _cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,
+        page_info=PageInfo(
+            has_next_page=found.more,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=end_cursor,
+        ),
         has_next_page=found.more,
-        end_cursor=_cursor(offset + len(found.hits)) if found.hits else None,
+        end_cursor=end_cursor,
         total_count=found.total,
         by_kind=[KindFacet(kind=kind, count=count) for kind, count in found.by_kind.items()],
         by_department=[

@@ -154,3 +154,27 @@ def test_a_serving_node_follows_the_change_log(
             time.sleep(0.2)
             count = client.post("/graphql", json=query).json()["data"]["search"]["totalCount"]
     assert count == 1
+
+
+def test_search_pages_like_every_other_list_with_page_info(
+    run: Run, indexed: search.Searcher
+) -> None:
+    query = """query ($after: String) { search(query: "鸿达", first: 2, after: $after) {
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      hasNextPage endCursor edges { cursor }
+    } }"""
+    first = run(query, searcher=indexed)["data"]["search"]
+    assert first["pageInfo"] == {
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+        "startCursor": first["edges"][0]["cursor"],
+        "endCursor": first["edges"][-1]["cursor"],
+    }
+    assert (first["hasNextPage"], first["endCursor"]) == (True, first["pageInfo"]["endCursor"])
+    rest = run(query, {"after": first["pageInfo"]["endCursor"]}, searcher=indexed)
+    assert rest["data"]["search"]["pageInfo"] == {
+        "hasNextPage": False,
+        "hasPreviousPage": True,
+        "startCursor": rest["data"]["search"]["edges"][0]["cursor"],
+        "endCursor": rest["data"]["search"]["edges"][0]["cursor"],
+    }
