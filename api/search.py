@@ -13,6 +13,7 @@ from strawberry.types.nodes import SelectedField
 from api.limits import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy, queries
+from search_index import lag
 from search_index import search as index_search
 
 
@@ -136,12 +137,17 @@ def resolve(
     after: str | None,
 ) -> SearchConnection:
     """Search this node's index, then show each hit from the database as public today (the
-    index may lag a few seconds behind the change log; the database never does)."""
+    index may lag a few seconds behind the change log, or a day behind the dates; the
+    database never does), leaving out of hits and counts alike what the index holds but is
+    no longer public."""
     context = info.context
     if context.searcher is None:
         raise ApiError("search is not available on this node: its index has not been built")
     context.volatile = True  # follows the index, not only the data version
     offset = _offset(after)
+    # what the index still holds but the database no longer shows: neither a hit nor counted
+    mark = context.searcher.watermark()
+    hidden = lag.hidden(context.session, mark.event_id, mark.as_of, context.on)
     try:
         found = context.searcher.search(
             query,
@@ -151,6 +157,7 @@ def resolve(
             offset=offset,
             limit=first,
             counts=_counts(info.selected_fields[0].selections),
+            hidden=hidden,
         )
     except index_search.QueryError as error:
         raise ApiError(str(error)) from error
