@@ -36,11 +36,10 @@ from starlette.responses import (
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
-from strawberry.http.ides import get_graphql_ide_html
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from api import cache, context, execution, ratelimit, schema
+from api import cache, context, execution, ide, ratelimit, schema
 from api.limits import Limits
 from disclosure import db, queries, settings
 from search_index import indexer, search
@@ -113,6 +112,7 @@ def create_app(
         lifespan=lifespan,
         routes=[
             Route("/graphql", endpoint, methods=["GET", "POST"]),
+            Route(ide.PATH + "/{name}", ide.asset, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/{path:path}", site, methods=["GET", "HEAD"]),
         ],
@@ -215,7 +215,7 @@ class GraphQLEndpoint:
     async def respond(self, request: Request) -> Response:
         if request.method == "GET" and "query" not in request.query_params:
             if self.limits.graphiql and "text/html" in request.headers.get("accept", ""):
-                return HTMLResponse(get_graphql_ide_html(graphql_ide="graphiql"))
+                return ide.page()
             raise BadRequest(400, "no query: send ?query=… or POST a JSON body")
         query, variables, operation_name = await self.read(request)
         request.state.operation = operation_name

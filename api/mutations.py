@@ -173,6 +173,8 @@ def _submit(
 COLUMNS = "列 the template columns of the rows (中文表头, XK_*/CF_* codes or our keys)"
 ROWS = "行 the rows, one list of cells per row, in the order of the columns"
 RECORD = "globalId of the record"
+OBJECTION = "异议编号 the objection's id, from openObjection"
+REPAIR = "修复申请编号 the repair application's id, from applyForRepair"
 
 
 CORRECTED_COLUMNS = "更正后的列 for CORRECTED: the template columns of `row`, as in submit*"
@@ -241,7 +243,9 @@ class Mutation:
         info: ContextInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description=RECORD)],
         reason: Annotated[str, strawberry.argument(description="撤回理由 public reason")],
-        kind: models.WithdrawalKind = models.WithdrawalKind.REVOKED,
+        kind: Annotated[
+            models.WithdrawalKind, strawberry.argument(description="撤回类型 why (default REVOKED)")
+        ] = models.WithdrawalKind.REVOKED,
         decision_changed_on: Annotated[
             dt.date | None,
             strawberry.argument(description="决定变更日期 starts the 3-day withdrawal deadline"),
@@ -267,7 +271,9 @@ class Mutation:
         self,
         info: ContextInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description=RECORD)],
-        reason: models.EndReason = models.EndReason.REVOKED,
+        reason: Annotated[
+            models.EndReason, strawberry.argument(description="移出原因 why (default REVOKED)")
+        ] = models.EndReason.REVOKED,
     ) -> receipts.EndResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.RecordEnded:
             record = _record(session, id, touched)
@@ -300,8 +306,10 @@ class Mutation:
     def resolve_objection(
         self,
         info: ContextInfo,
-        objection_id: int,
-        outcome: models.ObjectionOutcome,
+        objection_id: Annotated[int, strawberry.argument(description=OBJECTION)],
+        outcome: Annotated[
+            models.ObjectionOutcome, strawberry.argument(description="异议结果 the outcome")
+        ],
         columns: Annotated[
             list[str] | None, strawberry.argument(description=CORRECTED_COLUMNS)
         ] = None,
@@ -343,7 +351,9 @@ class Mutation:
         return _write(info, "applyForRepair", act)  # type: ignore[return-value]
 
     @strawberry.mutation(description="准予修复 (the record's department) end its publication")
-    def approve_repair(self, info: ContextInfo, repair_id: int) -> receipts.RepairResult:
+    def approve_repair(
+        self, info: ContextInfo, repair_id: Annotated[int, strawberry.argument(description=REPAIR)]
+    ) -> receipts.RepairResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Repair:
             found = workflows.get_repair(session, repair_id)
             touched.append((found.record_kind, found.record_id))
@@ -357,7 +367,7 @@ class Mutation:
     def refuse_repair(
         self,
         info: ContextInfo,
-        repair_id: int,
+        repair_id: Annotated[int, strawberry.argument(description=REPAIR)],
         note: Annotated[str, strawberry.argument(description="理由 why not")],
     ) -> receipts.RepairResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Repair:

@@ -7,17 +7,49 @@ from typing import Annotated
 
 import strawberry
 
-from api.types import global_id
+from api.types import describe_enum, global_id
 from disclosure import models, upsert, validation
 
-for _enum, _description in (
-    (upsert.Outcome, "行结果 what became of a submitted row"),
-    (models.WithdrawalKind, "撤回类型 why a decision is withdrawn"),
-    (models.EndReason, "停止公示原因 why publication ended"),
-    (models.ObjectionOutcome, "异议结果 how an objection was resolved"),
-    (models.RepairStatus, "修复状态 state of a credit repair application"),
-):
-    strawberry.enum(_enum, description=_description)
+describe_enum(
+    upsert.Outcome,
+    "行结果 what became of a submitted row",
+    ACCEPTED="已公示 a new record, now published",
+    CORRECTED="已更正 the record of the same authority and document number, corrected",
+    UNCHANGED="未变 the record as it stands: nothing to do",
+    REJECTED="已退回 not taken: the reason names the column and the rule",
+)
+describe_enum(
+    models.WithdrawalKind,
+    "撤回类型 why a decision is withdrawn (行政处罚法 Art. 48)",
+    CHANGED="变更 the decision was changed",
+    REVOKED="撤销 the decision was revoked",
+    CONFIRMED_ILLEGAL="确认违法 the decision was confirmed illegal",
+    CONFIRMED_INVALID="确认无效 the decision was confirmed invalid",
+    OBJECTION_UPHELD="异议成立 an objection to the record was upheld",
+    OTHER="其他 another reason, given in the public reason",
+)
+describe_enum(
+    models.EndReason,
+    "停止公示原因 why publication ended before the record's own end",
+    WITHDRAWN="撤回 the decision was withdrawn",
+    REPAIRED="信用修复 the subject's credit was repaired",
+    OBJECTION_UPHELD="异议成立 an objection to the record was upheld",
+    REVOKED="撤销认定 the listing was revoked (list entries)",
+)
+describe_enum(
+    models.ObjectionOutcome,
+    "异议结果 how an objection was resolved",
+    CORRECTED="更正 upheld: the record is corrected",
+    WITHDRAWN="撤回 upheld: the record is withdrawn and publication ends",
+    REJECTED="驳回 not upheld: the record stands, the annotation is removed",
+)
+describe_enum(
+    models.RepairStatus,
+    "修复状态 state of a credit repair application",
+    APPLIED="已申请 applied for, awaiting the department's decision",
+    APPROVED="已修复 approved: publication of the record ended",
+    REFUSED="不予修复 refused, with the department's note",
+)
 
 
 @strawberry.interface(description="错误 why a mutation changed nothing")
@@ -190,7 +222,27 @@ def repair(found: models.Repair) -> Repair:
 
 
 Errors = Unauthenticated | Forbidden | NotFound | Refused
-SubmitResult = Annotated[SubmitReport | Errors, strawberry.union("SubmitResult")]
-EndResult = Annotated[RecordEnded | Errors, strawberry.union("EndResult")]
-ObjectionResult = Annotated[Objection | Errors | RowRejected, strawberry.union("ObjectionResult")]
-RepairResult = Annotated[Repair | Errors, strawberry.union("RepairResult")]
+SubmitResult = Annotated[
+    SubmitReport | Errors,
+    strawberry.union(
+        "SubmitResult", description="报送结果 the report of a batch, or why nothing changed"
+    ),
+]
+EndResult = Annotated[
+    RecordEnded | Errors,
+    strawberry.union(
+        "EndResult", description="停止公示结果 the ended record, or why nothing changed"
+    ),
+]
+ObjectionResult = Annotated[
+    Objection | Errors | RowRejected,
+    strawberry.union(
+        "ObjectionResult", description="异议结果 the objection, or why nothing changed"
+    ),
+]
+RepairResult = Annotated[
+    Repair | Errors,
+    strawberry.union(
+        "RepairResult", description="修复结果 the repair application, or why nothing changed"
+    ),
+]

@@ -112,10 +112,13 @@ def _connection(
 
 
 FIRST = "条数 how many (at most 100; default 20)"
+FILTER = "筛选 only records passing every filter given"
 AFTER = "游标 continue behind this cursor (endCursor of the previous page)"
 
 
-@strawberry.type
+@strawberry.type(
+    description="查询 public credit information as of today (Asia/Shanghai), for everyone"
+)
 class Query:
     @strawberry.field(
         description="一站式查询 one subject and all its public records, by credit code"
@@ -146,7 +149,7 @@ class Query:
         info: ContextInfo,
         first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
-        filter: LicenseFilter | None = None,
+        filter: Annotated[LicenseFilter | None, strawberry.argument(description=FILTER)] = None,
     ) -> Connection[License]:
         return _connection(info, models.License, "licenses", first, after, filter)
 
@@ -156,7 +159,7 @@ class Query:
         info: ContextInfo,
         first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
-        filter: PenaltyFilter | None = None,
+        filter: Annotated[PenaltyFilter | None, strawberry.argument(description=FILTER)] = None,
     ) -> Connection[Penalty]:
         return _connection(info, models.Penalty, "penalties", first, after, filter)
 
@@ -166,7 +169,7 @@ class Query:
         info: ContextInfo,
         first: Annotated[int, strawberry.argument(description=FIRST)] = 20,
         after: Annotated[str | None, strawberry.argument(description=AFTER)] = None,
-        filter: ListEntryFilter | None = None,
+        filter: Annotated[ListEntryFilter | None, strawberry.argument(description=FILTER)] = None,
     ) -> Connection[ListEntry]:
         return _connection(info, models.ListEntry, "listEntries", first, after, filter)
 

@@ -11,15 +11,23 @@ import strawberry
 from strawberry.types.nodes import SelectedField
 
 from api.limits import ApiError
-from api.types import ContextInfo, Department, Record
+from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy, queries
+from search_index import lag
 from search_index import search as index_search
 
 
-@strawberry.enum(description="排序 order of search hits")
 class SearchOrder(enum.Enum):
     RELEVANCE = "relevance"
     DATE = "date"
+
+
+describe_enum(
+    SearchOrder,
+    "排序 order of search hits",
+    RELEVANCE="相关度 best matches first: exact codes, then names, then texts",
+    DATE="日期 newest decision first",
+)
 
 
 @strawberry.type(description='匹配片段 a matching passage, with <b class="match"> marks')
@@ -56,8 +64,15 @@ class DepartmentFacet:
 @strawberry.type(description="检索 hits for a query, with counts by kind and department")
 class SearchConnection:
     edges: list[SearchEdge] = strawberry.field(description="检索结果 the hits of this page")
-    has_next_page: bool = strawberry.field(description="后面还有 more hits follow")
-    end_cursor: str | None = strawberry.field(description="末条游标 pass as `after`")
+    page_info: PageInfo = strawberry.field(description="分页信息 where this page stands")
+    has_next_page: bool = strawberry.field(
+        description="后面还有 more hits follow (as pageInfo.hasNextPage)",
+        deprecation_reason="use pageInfo.hasNextPage, as in every other list",
+    )
+    end_cursor: str | None = strawberry.field(
+        description="末条游标 pass as `after` (as pageInfo.endCursor)",
+        deprecation_reason="use pageInfo.endCursor, as in every other list",
+    )
     total_count: int = strawberry.field(
         description=(
             f"总数 all matches, counted up to {index_search.COUNT_LIMIT:,} per kind unless "
@@ -122,12 +137,17 @@ def resolve(
     after: str | None,
 ) -> SearchConnection:
     """Search this node's index, then show each hit from the database as public today (the
-    index may lag a few seconds behind the change log; the database never does)."""
+    index may lag a few seconds behind the change log, or a day behind the dates; the
+    database never does), leaving out of hits and counts alike what the index holds but is
+    no longer public."""
     context = info.context
     if context.searcher is None:
         raise ApiError("search is not available on this node: its index has not been built")
     context.volatile = True  # follows the index, not only the data version
     offset = _offset(after)
+    # what the index still holds but the database no longer shows: neither a hit nor counted
+    mark = context.searcher.watermark()
+    hidden = lag.hidden(context.session, mark.event_id, mark.as_of, context.on)
     try:
         found = context.searcher.search(
             query,
@@ -137,6 +157,7 @@ def resolve(
             offset=offset,
             limit=first,
             counts=_counts(info.selected_fields[0].selections),
+            hidden=hidden,
         )
     except index_search.QueryError as error:
         raise ApiError(str(error)) from error
@@ -161,10 +182,17 @@ def resolve(
             )
         )
     units = queries.departments_by_code(context.session, found.by_department)
+    end_cursor = _cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,
+        page_info=PageInfo(
+            has_next_page=found.more,
+            has_previous_page=after is not None,
+            start_cursor=edges[0].cursor if edges else None,
+            end_cursor=end_cursor,
+        ),
         has_next_page=found.more,
-        end_cursor=_cursor(offset + len(found.hits)) if found.hits else None,
+        end_cursor=end_cursor,
         total_count=found.total,
         by_kind=[KindFacet(kind=kind, count=count) for kind, count in found.by_kind.items()],
         by_department=[

@@ -10,6 +10,7 @@ import base64
 import binascii
 import dataclasses
 import datetime as dt
+import enum
 from collections.abc import Callable
 from typing import Annotated, Any, Generic, TypeVar
 
@@ -21,15 +22,66 @@ from api.context import Context
 from api.limits import MAX_PAGE, ApiError, page_size
 from disclosure import models, privacy, queries, urls
 
-for _enum, _description in (
-    (models.SubjectCategory, "行政相对人类别 subject category"),
-    (models.Severity, "失信程度 severity of a penalty"),
-    (models.LicenseCategory, "许可类别 license category"),
-    (models.ListKind, "名单类型 kind of named list"),
-    (models.RecordKind, "记录类型 kind of public record"),
-    (models.EventType, "变更类型 what happened to a record"),
-):
-    strawberry.enum(_enum, description=_description)
+
+def describe_enum(kind: type[enum.Enum], description: str, **values: str) -> None:
+    """Make `kind` a GraphQL enum with its own and each of its values' 中文 English words."""
+    if set(values) != set(kind.__members__):  # agencies must be told what each code means
+        raise ValueError(f"{kind.__name__}: describe exactly {', '.join(kind.__members__)}")
+    strawberry.enum(kind, description=description)
+    for value in kind.__strawberry_definition__.values:  # type: ignore[attr-defined]
+        value.description = values[value.name]
+
+
+describe_enum(
+    models.SubjectCategory,
+    "行政相对人类别 subject category",
+    LEGAL_PERSON="法人及非法人组织 a legal person or other organisation, by credit code",
+    INDIVIDUAL_BUSINESS="个体工商户 an individual business, by credit code",
+    NATURAL_PERSON="自然人 a natural person: no credit code, the ID number masked",
+)
+describe_enum(
+    models.Severity,
+    "失信程度 severity of a penalty: it sets the publicity period",
+    MINOR="轻微 minor: published only if the authority sets an end, at most 3 months",
+    GENERAL="一般 general: published 3 months to 1 year from the decision",
+    SERIOUS="严重 serious: published 1 to 3 years from the decision",
+)
+describe_enum(
+    models.LicenseCategory,
+    "许可类别 license category (XK_XKLB)",
+    ORDINARY="普通 ordinary license",
+    FRANCHISE="特许 franchise: the right to use a limited public resource",
+    RECOGNITION="认可 recognition of a qualification",
+    APPROVAL="核准 approval of equipment, products or goods against a standard",
+    REGISTRATION="登记 registration establishing a subject's status",
+    OTHER="其他 other",
+)
+describe_enum(
+    models.ListKind,
+    "名单类型 kind of named list",
+    RED="红名单 red list: exemplary trustworthy subjects (诚信典型), incentives apply",
+    BLACK="黑名单 black list: seriously untrustworthy subjects, punishments apply",
+    WATCH="重点关注名单 watch list: subjects under closer supervision",
+)
+describe_enum(
+    models.RecordKind,
+    "记录类型 kind of public record",
+    LICENSE="行政许可 a licensing decision",
+    PENALTY="行政处罚 a penalty decision",
+    LIST_ENTRY="名单条目 an entry on a named list",
+)
+describe_enum(
+    models.EventType,
+    "变更类型 what happened to a record",
+    PUBLISHED="公示 first published: add it to your copy",
+    CORRECTED="更正 corrected: replace your copy with the record",
+    WITHDRAWN="撤回 withdrawn (decision changed, revoked or annulled): delete your copy",
+    EXPIRED="到期 its publicity period ended: delete your copy",
+    EXITED="移出 the entry left its list: delete your copy",
+    OBJECTION_OPENED="异议处理中 an objection is under verification: annotate the record",
+    OBJECTION_CLOSED="异议办结 the objection was resolved: the annotation is removed",
+    REPAIRED="信用修复 credit repaired: publication ends, delete your copy",
+)
 
 ContextInfo = Info[Context, None]
 
@@ -117,7 +169,13 @@ def public(row: queries.RecordRow, on: dt.date) -> privacy.RecordPublic:
 
 
 def _records_of(index: int, model_name: str) -> Callable[..., Any]:
-    async def resolve(root: privacy.SubjectPublic, info: ContextInfo, first: int = MAX_PAGE) -> Any:
+    async def resolve(
+        root: privacy.SubjectPublic,
+        info: ContextInfo,
+        first: Annotated[
+            int, strawberry.argument(description=f"条数 how many (at most {MAX_PAGE}, the default)")
+        ] = MAX_PAGE,
+    ) -> Any:
         page_size(first, model_name)
         rows = (await info.context.subjects.load(root.key))[index]
         return [public(row, info.context.on) for row in rows[:first]]
@@ -198,13 +256,13 @@ class PageInfo:
     )
 
 
-@strawberry.type
+@strawberry.type(description="记录条目 a record of the page and its cursor")
 class Edge(Generic[N]):
     cursor: str = strawberry.field(description="游标 pass as `after` to continue behind this")
     node: N = strawberry.field(description="记录 the record")
 
 
-@strawberry.type
+@strawberry.type(description="记录列表 a page of records, where it stands and how many pass")
 class Connection(Generic[N]):
     edges: list[Edge[N]] = strawberry.field(description="记录 the records of this page")
     page_info: PageInfo = strawberry.field(description="分页信息 where this page stands")

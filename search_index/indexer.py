@@ -27,7 +27,7 @@ from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
 from disclosure import db, lifecycle, models, privacy, queries
-from search_index import documents
+from search_index import documents, lag
 
 WRITER_MEMORY_MB = 256
 
@@ -210,18 +210,11 @@ def update(index_dir: Path, engine: sa.Engine, *, on: dt.date, timeout: float = 
     if build is None:
         raise IndexUnavailable(f"no index in {index_dir}: run `gongshi index --rebuild`")
     mark = read_watermark(build)
-    touched: dict[models.RecordKind, set[int]] = {kind: set() for kind in models.RecordKind}
     with Session(engine) as session:
-        last, events = mark.event_id, 0
-        while batch := queries.events_after(session, last, 10_000):
-            for event in batch:
-                touched[event.record_kind].add(event.record_id)
-            last, events = batch[-1].id or last, events + len(batch)
-        if on > mark.as_of:
-            for kind, model in models.RECORD_MODELS.items():
-                touched[kind].update(queries.lapsed_between(session, model, mark.as_of, on))
+        found = lag.pending(session, mark.event_id, mark.as_of, on)
+        last, events = found.last_event_id, found.events
         indexed = removed = 0
-        for kind, ids in touched.items():
+        for kind, ids in found.records.items():
             if not ids:
                 continue
             shard = whoosh_index.open_dir(str(build / kind.value))

@@ -16,7 +16,7 @@ from whoosh import index as whoosh_index
 from whoosh.searching import Searcher as WhooshSearcher
 
 from disclosure import models
-from search_index import analysis, indexer
+from search_index import analysis, documents, indexer, lag
 
 MAX_QUERY_LENGTH = 100
 MAX_WINDOW = 1000  # how deep relevance paging goes, like every public search API
@@ -135,6 +135,12 @@ class Searcher:
                 searcher.close()
                 self._searchers[kind] = self._indexes[kind].searcher()
 
+    def watermark(self) -> indexer.Watermark:
+        """How far the build being searched has followed the change log."""
+        with self._lock:
+            assert self._build is not None  # opened in __init__, or it raised
+            return indexer.read_watermark(self._build)
+
     def close(self) -> None:
         with self._lock:
             for searcher in self._searchers.values():
@@ -151,15 +157,26 @@ class Searcher:
         offset: int = 0,
         limit: int = 20,
         counts: Counts = "departments",
+        hidden: lag.Hidden | None = None,
     ) -> Results:
         """Hits `offset` to `offset + limit` of `text` across the chosen kinds, with `counts`
-        (each level costs more: counting by department is a pass over every match)."""
+        (each level costs more: counting by department is a pass over every match); the
+        `hidden` records are neither hits nor counted."""
         if offset < 0 or offset + limit > MAX_WINDOW:
             raise QueryError(f"结果只能翻到前 {MAX_WINDOW} 条 / results go {MAX_WINDOW} deep")
         parsed = parse(text)
         words = frozenset(analysis.terms(text))
         with self._lock:
-            return self._search(parsed, words, kinds, department, order, offset, limit, counts)
+            masks = {kind: self._docnums(kind, ids) for kind, ids in (hidden or {}).items()}
+            return self._search(
+                parsed, words, kinds, department, order, offset, limit, counts, masks
+            )
+
+    def _docnums(self, kind: models.RecordKind, ids: set[int]) -> frozenset[int]:
+        """The documents of these records in a shard (those it holds)."""
+        searcher = self._searchers[kind]
+        found = (searcher.document_number(key=documents.key(kind, record_id)) for record_id in ids)
+        return frozenset(number for number in found if number is not None)
 
     def _search(
         self,
@@ -171,6 +188,7 @@ class Searcher:
         offset: int,
         limit: int,
         counts: Counts,
+        masks: dict[models.RecordKind, frozenset[int]],
     ) -> Results:
         ranked: list[tuple[Any, models.RecordKind, Any]] = []
         by_kind: dict[models.RecordKind, int] = {}
@@ -180,21 +198,26 @@ class Searcher:
         window = min(offset + limit + 1, MAX_WINDOW)  # one more: whether another page follows
         deadline = time.monotonic() + TIME_BUDGET_SECONDS
         for kind in kinds or list(models.RecordKind):
+            mask = masks.get(kind, frozenset())
             results, whole = self._search_shard(
-                kind, parsed, department, order, window, grouped, deadline
+                kind, parsed, department, order, window, grouped, deadline, mask
             )
             for hit in results:
                 decided = hit["decided"]
                 key = (decided, hit.score) if order == "date" else (hit.score, decided)
                 ranked.append((key, kind, hit))
-            if grouped:  # every match was collected: the counts are at hand
+            if grouped and whole:  # every match was collected: the counts are at hand
                 by_kind[kind] = len(results)
-                if whole:
-                    by_department.update(
-                        {name: len(docs) for name, docs in results.groups("department").items()}
-                    )
-            elif counts == "kinds":
-                by_kind[kind], counted = self._count(kind, parsed, department, results)
+                by_department.update(
+                    {name: len(docs) for name, docs in results.groups("department").items()}
+                )
+            elif counts != "none":
+                # a search the time budget cut short still counts its matches (up to the
+                # limit): how many there are does not depend on how busy the machine was
+                exact = whole and results.has_exact_length()
+                by_kind[kind], counted = (
+                    (len(results), True) if exact else self._count(kind, parsed, department, mask)
+                )
                 whole = whole and counted
             complete = complete and whole
         ranked.sort(key=lambda entry: entry[0], reverse=True)
@@ -208,15 +231,18 @@ class Searcher:
         )
 
     def _count(
-        self, kind: models.RecordKind, parsed: query.Query, department: str | None, results: Any
+        self,
+        kind: models.RecordKind,
+        parsed: query.Query,
+        department: str | None,
+        mask: frozenset[int],
     ) -> tuple[int, bool]:
-        """The matches of a search whose collector skipped what could not make the page, up
-        to COUNT_LIMIT; and whether that is all of them."""
-        if results.has_exact_length():
-            return len(results), True
+        """The matches of a search, up to COUNT_LIMIT, apart from `mask`; and whether that
+        is all of them."""
         if department:
             parsed = query.And([parsed, query.Term("department", department)])
-        matches = self._searchers[kind].docs_for_query(parsed)
+        everything = self._searchers[kind].docs_for_query(parsed)
+        matches = (number for number in everything if number not in mask)
         count = sum(1 for _ in itertools.islice(matches, COUNT_LIMIT + 1))
         return min(count, COUNT_LIMIT), count <= COUNT_LIMIT
 
@@ -229,6 +255,7 @@ class Searcher:
         depth: int,
         grouped: bool,
         deadline: float,
+        mask: frozenset[int],
     ) -> tuple[Any, bool]:
         searcher = self._searchers[kind]
         sort = sorting.FieldFacet("decided", reverse=True) if order == "date" else None
@@ -237,9 +264,10 @@ class Searcher:
             sortedby=sort,
             groupedby={"department": sorting.FieldFacet("department")} if grouped else None,
             filter=query.Term("department", department) if department else None,
+            mask=set(mask) or None,  # whoosh takes a set, not a frozenset
         )
         # a timer thread, not SIGALRM: requests are served outside the main thread
-        timed = collectors.TimeLimitCollector(
+        timed = _TimeLimit(
             # a shard reached past the deadline still gets a moment for its best matches
             collector,
             timelimit=max(deadline - time.monotonic(), SHARD_SECONDS),
@@ -251,6 +279,25 @@ class Searcher:
         except collectors.TimeLimit:
             complete = False
         return timed.results(), complete
+
+
+class _TimeLimit(collectors.TimeLimitCollector):  # type: ignore[misc]
+    """whoosh's time limit, keeping the filter and mask of the collector it wraps: whoosh's
+    own loop hands every match to that collector's `collect`, past its filter and mask."""
+
+    def collect_matches(self) -> None:
+        child = self.child
+        allow = getattr(child, "_allow", None)  # set by a FilterCollector's prepare
+        restrict = getattr(child, "_restrict", None)
+        for sub_docnum in child.matches():
+            if self.timedout:
+                raise collectors.TimeLimit
+            docnum = child.offset + sub_docnum
+            if (allow is not None and docnum not in allow) or (
+                restrict is not None and docnum in restrict
+            ):
+                continue
+            child.collect(sub_docnum)
 
 
 def _hit(kind: models.RecordKind, hit: Any, words: frozenset[str]) -> Hit:

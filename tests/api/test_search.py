@@ -2,6 +2,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -15,6 +16,7 @@ from tests import factories
 from tests.api.conftest import Run
 
 ON = factories.DEFAULT_ON
+DAY = dt.timedelta(days=1)
 SEARCH = """
 query Search($q: String!, $kinds: [RecordKind!], $after: String) {
   search(query: $q, kinds: $kinds, first: 2, after: $after) {
@@ -154,3 +156,109 @@ def test_a_serving_node_follows_the_change_log(
             time.sleep(0.2)
             count = client.post("/graphql", json=query).json()["data"]["search"]["totalCount"]
     assert count == 1
+
+
+def test_search_pages_like_every_other_list_with_page_info(
+    run: Run, indexed: search.Searcher
+) -> None:
+    query = """query ($after: String) { search(query: "鸿达", first: 2, after: $after) {
+      pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+      hasNextPage endCursor edges { cursor }
+    } }"""
+    first = run(query, searcher=indexed)["data"]["search"]
+    assert first["pageInfo"] == {
+        "hasNextPage": True,
+        "hasPreviousPage": False,
+        "startCursor": first["edges"][0]["cursor"],
+        "endCursor": first["edges"][-1]["cursor"],
+    }
+    assert (first["hasNextPage"], first["endCursor"]) == (True, first["pageInfo"]["endCursor"])
+    rest = run(query, {"after": first["pageInfo"]["endCursor"]}, searcher=indexed)
+    assert rest["data"]["search"]["pageInfo"] == {
+        "hasNextPage": False,
+        "hasPreviousPage": True,
+        "startCursor": rest["data"]["search"]["edges"][0]["cursor"],
+        "endCursor": rest["data"]["search"]["edges"][0]["cursor"],
+    }
+
+
+COUNTED = """query ($q: String!) { search(query: $q) {
+  totalCount complete byKind { kind count } byDepartment { count }
+  edges { node { record { ... on Penalty { id } ... on License { id } } } }
+} }"""
+
+
+def _counted(found: dict[str, Any]) -> tuple[int, dict[str, int], list[int], list[int]]:
+    search_field = found["data"]["search"]
+    return (
+        search_field["totalCount"],
+        {facet["kind"]: facet["count"] for facet in search_field["byKind"]},
+        [facet["count"] for facet in search_field["byDepartment"]],
+        sorted(edge["node"]["record"]["id"] for edge in search_field["edges"]),
+    )
+
+
+def test_counts_leave_out_a_record_whose_publicity_ended_before_the_index_runs(
+    run: Run, engine: sa.Engine, app_settings: settings.Settings
+) -> None:
+    last_day = ON + dt.timedelta(days=10)
+    with Session(engine) as session, session.begin():
+        factories.add_penalty(
+            session,
+            decision_on=ON - dt.timedelta(days=80),
+            severity=models.Severity.MINOR,
+            publicity_end_on=last_day,
+        )
+        factories.add_license(session)
+    indexer.rebuild(app_settings.index_dir, engine, on=last_day)  # no lifecycle, no index since
+    searcher = search.Searcher(app_settings.index_dir)
+    try:
+        on_last_day = run(COUNTED, {"q": "鸿达"}, on=last_day, searcher=searcher)
+        day_after = run(COUNTED, {"q": "鸿达"}, on=last_day + DAY, searcher=searcher)
+    finally:
+        searcher.close()
+    assert _counted(on_last_day) == (2, {"LICENSE": 1, "PENALTY": 1, "LIST_ENTRY": 0}, [2], [1, 1])
+    assert _counted(day_after) == (1, {"LICENSE": 1, "PENALTY": 0, "LIST_ENTRY": 0}, [1], [1])
+
+
+def test_counts_leave_out_a_withdrawn_record_before_the_index_catches_up(
+    run: Run, indexed: search.Searcher, engine: sa.Engine
+) -> None:
+    with Session(engine) as session, session.begin():
+        penalty = session.get(models.Penalty, 1)
+        assert penalty is not None
+        workflows.withdraw(
+            session,
+            penalty,
+            kind=models.WithdrawalKind.REVOKED,
+            reason="复议撤销",
+            ctx=factories.ctx(ON),
+        )
+    assert _counted(run(COUNTED, {"q": "鸿达"}, searcher=indexed)) == (
+        2,
+        {"LICENSE": 1, "PENALTY": 1, "LIST_ENTRY": 0},
+        [2],
+        [1, 2],
+    )
+
+
+def test_a_department_filter_keeps_other_departments_hits_out_of_the_page(
+    run: Run, engine: sa.Engine, app_settings: settings.Settings
+) -> None:
+    with Session(engine) as session, session.begin():
+        factories.add_penalty(session)
+        other = factories.add_department(session, "赤坎区卫生健康局")
+        factories.add_penalty(session, authority_id=other.id, source_unit_id=other.id)
+        code = other.credit_code
+    indexer.rebuild(app_settings.index_dir, engine, on=ON)
+    searcher = search.Searcher(app_settings.index_dir)
+    query = """query ($code: String!) { search(query: "鸿达", department: $code) {
+      totalCount edges { node { record { ... on Penalty { id } } } }
+    } }"""
+    try:
+        found = run(query, {"code": code}, searcher=searcher)
+    finally:
+        searcher.close()
+    assert found == {
+        "data": {"search": {"totalCount": 1, "edges": [{"node": {"record": {"id": 2}}}]}}
+    }

@@ -1,7 +1,9 @@
 import datetime as dt
 import re
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Literal
 
 import pytest
 import sqlalchemy as sa
@@ -278,3 +280,27 @@ def test_a_page_alone_counts_nothing_and_knows_whether_more_follow(
     assert (len(last.hits), last.more) == (3, False)
     assert searcher.search("赤坎", offset=exact.total - 5, limit=5, counts="none").more is False
     assert searcher.search("赤坎", offset=exact.total - 6, limit=5, counts="none").more is True
+
+
+@pytest.mark.parametrize(
+    ("counts", "order"), [("departments", "relevance"), ("kinds", "date"), ("kinds", "relevance")]
+)
+def test_a_search_its_time_budget_cuts_short_still_counts_every_match(
+    searcher: search.Searcher,
+    monkeypatch: pytest.MonkeyPatch,
+    counts: search.Counts,
+    order: Literal["relevance", "date"],
+) -> None:
+    exact = searcher.search("赤坎", limit=5, counts=counts, order=order)
+    assert exact.complete
+    monkeypatch.setattr(search, "TIME_BUDGET_SECONDS", 0.0)
+    monkeypatch.setattr(search, "SHARD_SECONDS", 0.0)
+    # the timer thread must get the interpreter while the shard's matches are being collected
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        cut = searcher.search("赤坎", limit=5, counts=counts, order=order)
+    finally:
+        sys.setswitchinterval(interval)
+    assert not cut.complete  # the budget did cut it short…
+    assert (cut.total, cut.by_kind) == (exact.total, exact.by_kind)  # …but not its counts
