@@ -12,6 +12,7 @@ rendered, from the public record pages only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import resource
 import shutil
@@ -41,6 +42,23 @@ def spelt(gram: str) -> str:
     return TERM_MARK + "".join(
         _LETTERS[(ord(c) >> shift) & 15] for c in gram for shift in (12, 8, 4, 0)
     )
+
+
+FOLDING = "assets/search-folding.json"  # what the search page folds before it cuts a query
+_IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+
+
+@functools.cache
+def folding_table() -> bytes:
+    """The ideographs `bigrams.normalize` changes (traditional to simplified, compatibility
+    forms), for the search page to fold a query as the pages were: {"pairs": "從从…"}."""
+    pairs = []
+    for first, last in _IDEOGRAPHS:
+        for code in range(first, last + 1):
+            folded = bigrams.normalize(chr(code))
+            if folded != chr(code) and len(folded) == 1:
+                pairs.append(chr(code) + folded)
+    return orjson.dumps({"pairs": "".join(pairs)})
 
 
 def _texts(value: Any) -> Iterator[str]:

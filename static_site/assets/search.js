@@ -25,11 +25,13 @@ export function load() {
   if (loading === null) {
     loading = (async () => {
       const root = siteRoot();
+      const folded = loadFolding();
       const response = await fetch(new URL("search/pagefind/bundles.json", root));
       if (!response.ok) {
         throw new Error(`search index list: HTTP ${response.status}`);
       }
       const bundles = (await response.json()).bundles;
+      await folded;
       if (bundles.length === 0) {
         return null;
       }
@@ -70,11 +72,28 @@ const TERM_MARK = "qz";
 const MARK_ONLY = /^q(z[a-p]*)?$/; // a Latin word every spelt bigram would begin with
 const LETTERS = "abcdefghijklmnop";
 
+let folding = new Map(); // traditional → simplified ideographs (assets/search-folding.json)
+
+// Read the folding table the site publishes (`load` does; a test may call it alone).
+export async function loadFolding() {
+  const response = await fetch(new URL("assets/search-folding.json", siteRoot()));
+  if (!response.ok) {
+    throw new Error(`search folding table: HTTP ${response.status}`);
+  }
+  const pairs = Array.from((await response.json()).pairs);
+  const table = new Map();
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    table.set(pairs[i], pairs[i + 1]);
+  }
+  folding = table;
+}
+
 function normalize(text) {
   // character for character, as the Python side: a character folding into several stays
   return Array.from(text, (c) => {
     const folded = c.normalize("NFKC");
-    return Array.from(folded).length === 1 ? folded : c;
+    const one = Array.from(folded).length === 1 ? folded : c;
+    return folding.get(one) || one;
   })
     .join("")
     .toLowerCase();
