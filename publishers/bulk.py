@@ -253,7 +253,7 @@ def _build(
             files[carried] = (rel.files[carried], (rel.folder / carried).stat().st_size)
     releases_json = json.dumps({"releases": history[::-1]}, ensure_ascii=False, indent=1)
     rel.write(urls.RELEASES, releases_json + "\n")
-    package = datapackage(files, options)
+    package = datapackage(files, options, counts)
     rel.write(urls.DATAPACKAGE, package)
     sums = {path: digest for path, (digest, _size) in files.items()}
     sums[urls.RELEASES] = rel.files[urls.RELEASES]
@@ -269,8 +269,11 @@ def _build(
     rel.catalogue += _catalogue()
 
 
-def datapackage(files: dict[str, tuple[str, int]], options: BulkOptions) -> str:
-    """The Frictionless Data Package describing every CSV and JSON Lines file."""
+def datapackage(
+    files: dict[str, tuple[str, int]], options: BulkOptions, counts: dict[str, int]
+) -> str:
+    """The Frictionless Data Package describing every CSV and JSON Lines file, each with its
+    Table Schema (`counts`: records per kind)."""
     resources = []
     for kind in models.RecordKind:
         name = urls.KIND_FOLDERS[kind]
@@ -293,6 +296,10 @@ def datapackage(files: dict[str, tuple[str, int]], options: BulkOptions) -> str:
         resources.append(
             {
                 "name": f"{name}-jsonl",
+                # frictionless (5.21) cannot read a table from an empty JSON Lines file
+                # ("generator raised StopIteration"): an empty one is described as a file, still
+                # with its schema, so its bytes and hash are checked and a reader knows its shape
+                **({} if counts[kind.value] else {"type": "file"}),
                 "path": jsonl_path.removeprefix(urls.DATA),
                 "format": "jsonl",
                 "compression": "gz",
@@ -300,6 +307,7 @@ def datapackage(files: dict[str, tuple[str, int]], options: BulkOptions) -> str:
                 "encoding": "utf-8",
                 "bytes": size,
                 "hash": f"sha256:{digest}",
+                "schema": bulk_schema.jsonl_schema(kind),
             }
         )
     package = {

@@ -245,3 +245,33 @@ def table_schema(kind: models.RecordKind) -> dict[str, Any]:
             field["constraints"] = constraints
         fields.append(field)
     return {"fields": fields, "primaryKey": [columns(kind)[0].header], "missingValues": [""]}
+
+
+def _json_type(annotation: Any) -> tuple[str, tuple[str, ...]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return "object", ()
+    if typing.get_origin(annotation) is list:
+        return "array", ()
+    return _type(annotation)
+
+
+def jsonl_schema(kind: models.RecordKind) -> dict[str, Any]:
+    """The Frictionless Table Schema of `kind`'s JSON Lines file: its top-level keys, a nested
+    object (subject, authority, list) typed `object` and a list of labels `array`, each described
+    field by field in the CSV's schema."""
+    fields = []
+    for name, info in SHAPES[kind].model_fields.items():
+        annotation, optional = _plain(info.annotation)
+        kind_of, choices = _json_type(annotation)
+        field: dict[str, Any] = {"name": name, "type": kind_of}
+        if info.description:
+            field["description"] = info.description
+        constraints: dict[str, Any] = {}
+        if not optional:
+            constraints["required"] = True
+        if choices:
+            constraints["enum"] = list(choices)
+        if constraints:
+            field["constraints"] = constraints
+        fields.append(field)
+    return {"fields": fields, "primaryKey": [fields[0]["name"]]}

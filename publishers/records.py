@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import db, models, privacy, queries, urls
-from publishers import release, render
+from publishers import release, render, search
 
 SITE_NAME = "信用信息双公示"
 KIND_NAMES = {
@@ -140,7 +140,8 @@ def render_record(public: Public, base_url: str) -> str:
         path,
         f"{public.party_name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}",
         base_url,
-        r=public.model_dump(mode="json"),
+        r=(shown := public.model_dump(mode="json")),
+        search_terms=search.page_terms(shown),
         subject_path=urls.subject_key_path(public.subject.key),
         unit_path=urls.department_path(public.source_unit.credit_code),
         kind_list_path=urls.kind_path(public.kind)

@@ -12,19 +12,75 @@ rendered, from the public record pages only.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import resource
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from disclosure import models, urls
+from disclosure import bigrams, models, urls
+
+# What a record page gives Pagefind to search by, besides what it shows: the bigrams of its texts
+# (as the API's index has them), each spelled as a word Pagefind never cuts up: "_" and four
+# letters a–p per character, the hex digits of its code point (鸿达 → _jodpkbcf). Pagefind's own
+# segmentation of Chinese finds 鸿达 in none of the words it makes of 鸿达食品有限公司; and all
+# spelt bigrams being alike long, Pagefind's prefix matching is an exact match. A query is
+# spelt the same way by assets/search.js (`words`): a test holds the two equal.
+TERM_MARK = "qz"
+_LETTERS = "abcdefghijklmnop"
+
+
+def spelt(gram: str) -> str:
+    """A bigram (or a lone character) as the word the index holds for it."""
+    return TERM_MARK + "".join(
+        _LETTERS[(ord(c) >> shift) & 15] for c in gram for shift in (12, 8, 4, 0)
+    )
+
+
+FOLDING = "assets/search-folding.json"  # what the search page folds before it cuts a query
+_IDEOGRAPHS = ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+
+
+@functools.cache
+def folding_table() -> bytes:
+    """The ideographs `bigrams.normalize` changes (traditional to simplified, compatibility
+    forms), for the search page to fold a query as the pages were: {"pairs": "從从…"}."""
+    pairs = []
+    for first, last in _IDEOGRAPHS:
+        for code in range(first, last + 1):
+            folded = bigrams.normalize(chr(code))
+            if folded != chr(code) and len(folded) == 1:
+                pairs.append(chr(code) + folded)
+    return orjson.dumps({"pairs": "".join(pairs)})
+
+
+def _texts(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for each in value.values():
+            yield from _texts(each)
+    elif isinstance(value, list):
+        for each in value:
+            yield from _texts(each)
+
+
+def page_terms(public: Any) -> str:
+    """The spelt bigrams of every text of a record's public JSON, each once, for its page."""
+    found: dict[str, None] = {}
+    for text in _texts(public):
+        for match in bigrams.RUNS.finditer(bigrams.normalize(text)):
+            run = match.group()
+            if bigrams.is_cjk(run):
+                found.update((spelt(gram), None) for _, gram in bigrams.grams(run, query=False))
+    return " ".join(found)
 
 
 class SearchIndexError(RuntimeError):

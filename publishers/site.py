@@ -415,6 +415,8 @@ def _derived(
     for asset in sorted(render.ASSETS.rglob("*")):
         if asset.is_file() and not asset.name.startswith("."):
             rel.write(f"assets/{asset.relative_to(render.ASSETS)}", asset.read_bytes())
+    if options.search:
+        rel.write(search.FOLDING, search.folding_table())
     rendered()
     if indexing is not None:
         indexing()

@@ -6,48 +6,14 @@ are part of the index format: rename them and old indexes no longer open.
 
 from __future__ import annotations
 
-import functools
-import re
-import unicodedata
 from collections.abc import Iterator
 from typing import Any
 
-import opencc
 from whoosh.analysis import Token, Tokenizer
 
-# Runs of CJK ideographs, and runs of Latin letters or digits (credit codes, numbers, words).
-_RUNS = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+")
+from disclosure.bigrams import RUNS, grams, is_cjk, normalize
 
-
-@functools.cache
-def _converter() -> opencc.OpenCC:
-    return opencc.OpenCC("t2s")
-
-
-def normalize(text: str) -> str:
-    """Text as it is indexed and queried: full-width to half-width, traditional to simplified,
-    lower case; character for character, so offsets into the original stay valid."""
-    folded = unicodedata.normalize("NFKC", text)
-    if len(folded) != len(text):  # a character that folds into several: fold one by one
-        folded = "".join(c if len(n := unicodedata.normalize("NFKC", c)) != 1 else n for c in text)
-    simplified = str(_converter().convert(folded))
-    if len(simplified) != len(folded):
-        simplified = "".join(c if len(s := _converter().convert(c)) != 1 else s for c in folded)
-    return simplified.lower()
-
-
-def grams(run: str, *, query: bool) -> Iterator[tuple[int, str]]:
-    """(offset, bigram) pairs of a CJK run. Indexing overlaps them (赤坎区 → 赤坎 坎区); a query
-    steps by two, plus the last pair, so a concatenated query (赤坎食品) needs no 坎食."""
-    if len(run) < 3:
-        yield 0, run
-        return
-    step = 2 if query else 1
-    last = len(run) - 2
-    for offset in range(0, last + 1, step):
-        yield offset, run[offset : offset + 2]
-    if query and last % 2:
-        yield last, run[last:]
+__all__ = ["BigramTokenizer", "analyzer", "grams", "normalize", "terms"]
 
 
 class BigramTokenizer(Tokenizer):  # type: ignore[misc]
@@ -68,9 +34,9 @@ class BigramTokenizer(Tokenizer):  # type: ignore[misc]
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         position = start_pos
-        for match in _RUNS.finditer(normalize(value)):
+        for match in RUNS.finditer(normalize(value)):
             run = match.group()
-            pieces = grams(run, query=mode == "query") if run[0] > "\u3000" else [(0, run)]
+            pieces = grams(run, query=mode == "query") if is_cjk(run) else [(0, run)]
             for offset, text in pieces:
                 token.text = text
                 token.boost = 1.0

@@ -12,8 +12,6 @@ const BUNDLE = "bundle"; // the filter that names each page's bundle (never show
 const LANGUAGE = "zh-CN";
 const PAGE_SIZE = 10;
 export const FILTERS = ["类型", "部门", "名单", "年份"]; // as the record pages declare them
-// what Pagefind's pagefind.js drops from a query: dashes, brackets, quotes and other punctuation
-const PUNCTUATION = /^\p{Pd}|\p{Pe}|\p{Pf}|\p{Pi}|\p{Po}|\p{Ps}$/u;
 
 let loading = null;
 
@@ -27,11 +25,13 @@ export function load() {
   if (loading === null) {
     loading = (async () => {
       const root = siteRoot();
+      const folded = loadFolding();
       const response = await fetch(new URL("search/pagefind/bundles.json", root));
       if (!response.ok) {
         throw new Error(`search index list: HTTP ${response.status}`);
       }
       const bundles = (await response.json()).bundles;
+      await folded;
       if (bundles.length === 0) {
         return null;
       }
@@ -63,28 +63,85 @@ export function load() {
   return loading;
 }
 
-// The words Pagefind searches for: its pagefind.js splits a zh-CN query with Intl.Segmenter at
-// word level, lowercases it and drops punctuation.
-export function words(query) {
-  const kept = (text) =>
-    Array.from(text)
-      .filter((character) => !PUNCTUATION.test(character))
-      .join("")
-      .toLocaleLowerCase();
-  if (typeof Intl === "undefined" || typeof Intl.Segmenter === "undefined") {
-    return kept(query).split(/\s+/).filter(Boolean);
+// The query as the index has its pages (publishers/search.py and disclosure/bigrams.py, which
+// a test holds equal to this): normalized (full-width to half-width, lower case), each run of
+// ideographs cut into bigrams stepping by two (plus the last pair), each spelt as the word the
+// pages hold for it; Latin and digit runs (credit codes, numbers) stay as they are.
+const RUNS = /[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[0-9a-z]+/gu;
+const TERM_MARK = "qz";
+const MARK_ONLY = /^q(z[a-p]*)?$/; // a Latin word every spelt bigram would begin with
+const LETTERS = "abcdefghijklmnop";
+
+let folding = new Map(); // traditional → simplified ideographs (assets/search-folding.json)
+
+// Read the folding table the site publishes (`load` does; a test may call it alone).
+export async function loadFolding() {
+  const response = await fetch(new URL("assets/search-folding.json", siteRoot()));
+  if (!response.ok) {
+    throw new Error(`search folding table: HTTP ${response.status}`);
   }
-  const segmenter = new Intl.Segmenter(LANGUAGE, { granularity: "word" });
-  const graphemes = new Intl.Segmenter(LANGUAGE, { granularity: "grapheme" });
+  const pairs = Array.from((await response.json()).pairs);
+  const table = new Map();
+  for (let i = 0; i + 1 < pairs.length; i += 2) {
+    table.set(pairs[i], pairs[i + 1]);
+  }
+  folding = table;
+}
+
+function normalize(text) {
+  // character for character, as the Python side: a character folding into several stays
+  return Array.from(text, (c) => {
+    const folded = c.normalize("NFKC");
+    const one = Array.from(folded).length === 1 ? folded : c;
+    return folding.get(one) || one;
+  })
+    .join("")
+    .toLowerCase();
+}
+
+function spelt(gram) {
+  let word = TERM_MARK;
+  for (const c of gram) {
+    const code = c.codePointAt(0);
+    for (const shift of [12, 8, 4, 0]) {
+      word += LETTERS[(code >> shift) & 15];
+    }
+  }
+  return word;
+}
+
+function grams(run) {
+  const characters = Array.from(run);
+  if (characters.length < 3) {
+    return [run];
+  }
   const found = [];
-  for (const { segment } of segmenter.segment(query)) {
-    const word = Array.from(graphemes.segment(segment), (part) => part.segment)
-      .filter((grapheme) => !PUNCTUATION.test(grapheme))
-      .join("")
-      .toLocaleLowerCase()
-      .trim();
-    if (word) {
-      found.push(...word.split(/\s+/));
+  const last = characters.length - 2;
+  for (let offset = 0; offset <= last; offset += 2) {
+    found.push(characters.slice(offset, offset + 2).join(""));
+  }
+  if (last % 2) {
+    found.push(characters.slice(last).join(""));
+  }
+  return found;
+}
+
+// The runs of the query, normalized: [text, is it of ideographs].
+function runs(query) {
+  return Array.from(normalize(query).matchAll(RUNS), (match) => [
+    match[0],
+    match[0] > "\u3000",
+  ]);
+}
+
+// The words Pagefind searches for, each once.
+export function words(query) {
+  const found = [];
+  for (const [run, ideographs] of runs(query)) {
+    if (ideographs) {
+      found.push(...grams(run).map(spelt));
+    } else if (!MARK_ONLY.test(run)) {
+      found.push(run);
     }
   }
   return [...new Set(found)];
@@ -192,8 +249,7 @@ export async function search(query, chosen = {}) {
     return NOTHING;
   }
   let bundles = index.names;
-  // a quoted query is a phrase: Pagefind answers nothing in a bundle lacking one of its words
-  if (terms.length > 0 && !/^\s*".+"\s*$/.test(query)) {
+  if (terms.length > 0) {
     const held = (await Promise.all(terms.map((term) => holding(index.pagefind, term)))).filter(
       (each) => each !== null,
     );
@@ -205,7 +261,7 @@ export async function search(query, chosen = {}) {
       return NOTHING;
     }
   }
-  const found = await index.pagefind.search(terms.length > 0 ? query : null, {
+  const found = await index.pagefind.search(terms.length > 0 ? terms.join(" ") : null, {
     filters: { ...chosen, [BUNDLE]: { any: bundles } },
   });
   return { results: found.results, filters: withoutBundle(found.filters) };
@@ -213,23 +269,41 @@ export async function search(query, chosen = {}) {
 
 // The page's form, results and filters.
 
-function excerptNodes(html) {
-  // Pagefind's excerpt is escaped text with <mark> around the words found: keep only those
-  const parsed = new DOMParser().parseFromString(`<p>${html}</p>`, "text/html");
-  const nodes = [];
-  for (const node of parsed.body.firstChild.childNodes) {
-    if (node.nodeName === "MARK") {
-      const mark = document.createElement("mark");
-      mark.textContent = node.textContent;
-      nodes.push(mark);
-    } else {
-      nodes.push(document.createTextNode(node.textContent));
+const SPELT = /\s*qz[a-p]{4,}/g; // the spelt bigrams a page holds for search, never shown
+const AROUND = 40; // characters of excerpt before the first word found
+
+// An excerpt of the page's text around the first word of `query` found, the words marked:
+// Pagefind's own would show the spelt bigrams it matched.
+export function excerptNodes(content, query) {
+  const text = content.replace(SPELT, "").trim();
+  const folded = normalize(text);
+  const pieces = runs(query).flatMap(([run, ideographs]) => (ideographs ? grams(run) : [run]));
+  const hits = [];
+  for (const piece of pieces) {
+    for (let at = folded.indexOf(piece); at >= 0; at = folded.indexOf(piece, at + 1)) {
+      hits.push([at, at + piece.length]);
     }
   }
+  hits.sort((a, b) => a[0] - b[0]);
+  const from = hits.length ? Math.max(0, hits[0][0] - AROUND) : 0;
+  const to = Math.min(text.length, from + AROUND * 3);
+  const nodes = [document.createTextNode(from > 0 ? "…" : "")];
+  let at = from;
+  for (const [start, end] of hits) {
+    if (start < at || end > to) {
+      continue;
+    }
+    nodes.push(document.createTextNode(text.slice(at, start)));
+    const mark = document.createElement("mark");
+    mark.textContent = text.slice(start, end);
+    nodes.push(mark);
+    at = end;
+  }
+  nodes.push(document.createTextNode(text.slice(at, to) + (to < text.length ? "…" : "")));
   return nodes;
 }
 
-function resultItem(data) {
+function resultItem(data, query) {
   const item = document.createElement("li");
   const title = document.createElement("a");
   title.href = data.url;
@@ -241,7 +315,7 @@ function resultItem(data) {
   about.textContent = [kind, data.meta && data.meta.subject].filter(Boolean).join(" · ");
   const excerpt = document.createElement("p");
   excerpt.className = "result-excerpt";
-  excerpt.append(...excerptNodes(data.excerpt || ""));
+  excerpt.append(...excerptNodes(data.content || "", query));
   item.append(title, about, excerpt);
   return item;
 }
@@ -285,13 +359,13 @@ function start(form) {
     return chosen;
   }
 
-  async function showMore(results) {
+  async function showMore(results, query) {
     const page = results.slice(shown, shown + PAGE_SIZE);
     const pages = await Promise.all(page.map((result) => result.data()));
     if (current === null || current.results !== results) {
       return; // a newer search replaced this one
     }
-    list.append(...pages.map(resultItem));
+    list.append(...pages.map((data) => resultItem(data, query)));
     shown += page.length;
     more.hidden = shown >= results.length;
   }
@@ -302,7 +376,7 @@ function start(form) {
     const params = new URLSearchParams(query ? { q: query } : {});
     const address = params.toString() ? `?${params}` : window.location.pathname;
     window.history.replaceState(null, "", address);
-    const mine = { results: null };
+    const mine = { results: null, query };
     current = mine;
     status.textContent = "正在搜索…";
     let found;
@@ -318,6 +392,7 @@ function start(form) {
       return;
     }
     mine.results = found.results;
+    mine.query = query;
     list.replaceChildren();
     shown = 0;
     more.hidden = true;
@@ -331,7 +406,7 @@ function start(form) {
     status.textContent = found.results.length
       ? `找到 ${found.results.length} 条结果`
       : "没有找到结果。请换一个词，或减少筛选条件。";
-    await showMore(found.results);
+    await showMore(found.results, query);
   }
 
   let timer = null;
@@ -349,7 +424,7 @@ function start(form) {
   }
   more.addEventListener("click", () => {
     if (current && current.results) {
-      showMore(current.results);
+      showMore(current.results, current.query);
     }
   });
   panel.addEventListener("toggle", async () => {

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from disclosure import models, urls
 from tests import conftest, factories
@@ -343,3 +343,99 @@ def test_a_sample_of_pages_is_valid_html(story_site: Site) -> None:
     )
     messages = json.loads(completed.stdout or "{}").get("messages", []) if completed.stdout else []
     assert (completed.returncode, messages, completed.stderr) == (0, [], "")
+
+
+@pytest.fixture(scope="module")
+def sample_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Any, list[str]]]:
+    """A site published from `gongshi sample` data, the API's search index of the same records,
+    and the trade names of its companies; served on a free port."""
+    from disclosure import lifecycle, sample, workdays
+    from search_index import indexer
+    from search_index import search as api_search
+
+    engine = conftest.sqlite_memory_engine()
+    out = tmp_path_factory.mktemp("sample-site")
+    with Session(engine) as session:
+        sample.generate(
+            session,
+            records=600,
+            seed=11,
+            as_of=helpers.ON,
+            rules=lifecycle.Rules(),
+            calendar=workdays.Calendar(),
+        )
+        session.commit()
+        names = sorted(
+            name
+            for name in session.exec(select(models.Subject.name)).all()
+            if name.endswith("有限公司")
+        )
+    helpers.publish(engine, out, search=True, search_range=200)
+    indexer.rebuild(out / "index", engine, on=helpers.ON)
+    searcher = api_search.Searcher(out / "index")
+    engine.dispose()
+    with serve(out) as base:
+        yield base, searcher, names
+    searcher.close()
+
+
+def fragments(name: str) -> list[str]:
+    """The trade name of a company (湛江市赤坎区鸿达食品有限公司 → 鸿达食品) and its 2–3
+    character fragments, and the whole name."""
+    trade = name.removeprefix("湛江市").removeprefix("赤坎区").removesuffix("有限公司")
+    return sorted({trade[:2], trade[1:4], trade[:4], name})
+
+
+def test_the_site_finds_what_the_api_finds_for_names_and_their_fragments(
+    sample_site: tuple[str, Any, list[str]], page: Any
+) -> None:
+    base, searcher, names = sample_site
+    page.goto(base + "search/index.html")
+    queries = [q for name in names[:: max(1, len(names) // 8)] for q in fragments(name)]
+    assert len(queries) >= 20
+    wanted = found = 0
+    missed = {}
+    for query in queries:
+        api = {
+            "/" + urls.record_path(hit.kind, hit.record_id)
+            for hit in searcher.search(query, limit=20).hits
+        }
+        if not api:
+            continue  # a subject whose records are all past their publicity
+        site = set(page.evaluate(SEARCH, query))
+        wanted, found = wanted + len(api), found + len(api & site)
+        if api - site:
+            missed[query] = len(api - site)
+    assert wanted >= 50
+    assert found / wanted >= 0.9, (found, wanted, missed)
+
+
+AGREE = """async (queries) => {
+  const search = await import("/assets/search.js");
+  await search.loadFolding();
+  return queries.map((query) => search.words(query));
+}"""
+
+
+def test_the_search_page_cuts_a_query_as_the_index_does(story_site: Site, page: Any) -> None:
+    from publishers import search as site_search
+    from search_index import analysis
+
+    _, base, _ = story_site
+    page.goto(base + "search/index.html")
+    queries = [
+        "鸿达",
+        "鸿达食品",
+        "湛江市赤坎区鸿达食品有限公司",
+        "赤坎 食品",
+        "百盛",
+        "ＡＢＣ１２３鸿达",
+        "鴻達食品",
+        "湛江市赤坎區",
+        "91440802MA5XYZ1234 鸿",
+        "赤卫健罚〔2026〕5号",
+    ]
+    expected = [
+        [t if t.isascii() else site_search.spelt(t) for t in analysis.terms(q)] for q in queries
+    ]
+    assert page.evaluate(AGREE, queries) == expected
