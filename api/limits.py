@@ -68,6 +68,10 @@ class Limits:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    # fields once fragments are expanded (api.expansion): the standard introspection query is
+    # ~470, a page with every field of a record and its subject's lists ~300
+    max_fields: int = 5000
+    max_introspection_depth: int = 16  # the standard introspection query nests 15
     max_cost: int = 2000  # records a query may return at most, counted before it runs
     max_body_bytes: int = 64 * 1024
     time_budget_seconds: float = 5.0

@@ -13,13 +13,12 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from api import changes, execution, mutations, stats
+from api import changes, execution, expansion, mutations, stats
 from api import search as full_text
 from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size
 from api.types import (
@@ -276,7 +275,9 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         lambda: MaxTokensLimiter(limits.max_tokens),
         lambda: ParserCache(maxsize=1024),
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=1024),
+        # before validation, whose rules take exponential time on some documents
+        lambda: expansion.ExpansionLimit(limits.max_fields, limits.max_introspection_depth),
+        lambda: expansion.CheckedValidationCache(maxsize=1024),
         NulText,
         CostLimit,
         CodedErrors,
