@@ -68,8 +68,6 @@ class _Measure:
                 fields, depth = fields + 1 + inner.fields, max(depth, 1 + inner.depth)
             elif isinstance(selection, InlineFragmentNode | FragmentSpreadNode):
                 inner = self._fragment(selection, level)
-            else:
-                continue
                 fields, depth = fields + inner.fields, max(depth, inner.depth)
             if fields > self.max_fields:
                 raise _Refused(
