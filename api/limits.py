@@ -34,6 +34,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from api import ratelimit
+from disclosure import privacy
 
 MAX_PAGE = 100  # records per page of every record list
 MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up read many
@@ -292,7 +293,9 @@ class CodedErrors(SchemaExtension):
 
 def coded(error: GraphQLError, *, parsed: bool) -> GraphQLError:
     """The error with its `extensions.code`; masked if it is not the caller's own mistake.
-    (`parsed`: whether the document parsed, which tells a syntax error from a validation one.)"""
+    (`parsed`: whether the document parsed, which tells a syntax error from a validation one.)
+    A message shown quotes what the caller sent: an identity number in it is masked."""
+    error.message = privacy.scrub(error.message) or error.message
     if "code" in (error.extensions or {}):
         return error
     original = error.original_error

@@ -4,6 +4,7 @@ mutations of `api.mutations`."""
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -20,7 +21,7 @@ from strawberry.types.graphql import OperationType
 
 from api import changes, execution, expansion, mutations, stats
 from api import search as full_text
-from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size
+from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size, should_mask
 from api.types import (
     ChangePage,
     Connection,
@@ -256,12 +257,15 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             original = error.original_error
-            _log.error(
-                "%s at %s",
-                error.message if original is None else type(original).__name__,
-                ".".join(map(str, error.path or ())) or "-",
-                exc_info=(type(original), original, original.__traceback__) if original else None,
-            )
+            where = ".".join(map(str, error.path or ())) or "-"
+            if not should_mask(error):
+                # the caller's own mistake, answered as such: no server error, no traceback,
+                # and its message (which may quote what was sent) scrubbed
+                _log.info("refused at %s: %s", where, privacy.scrub(error.message))
+                continue
+            # the traceback as text, scrubbed: an exception's message may quote a value
+            trace = "".join(traceback.format_exception(original)) if original else ""
+            _log.error("%s at %s\n%s", type(original).__name__, where, privacy.scrub(trace))
 
 
 _log = logging.getLogger("gongshi.graphql")

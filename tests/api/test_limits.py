@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -191,3 +192,26 @@ def test_introspection_has_a_depth_limit_the_standard_query_passes(run: Run) -> 
     through_fragment = '{ ...T } fragment T on Query { __type(name: "Query") { ...R } } '
     through_fragment += "fragment R on __Type { " + "ofType { " * 20 + "name" + " }" * 20 + " }"
     assert run(through_fragment)["errors"][0].startswith("introspection nested 22 levels deep")
+
+
+ID_NUMBER = "440802198503171237"  # a natural person's, as a caller might paste one anywhere
+
+
+def test_a_callers_mistake_echoes_no_id_number_and_is_not_logged_as_an_error(
+    run: Run, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    asked = [
+        f'{{ penalties(after: "{ID_NUMBER}") {{ totalCount }} }}',
+        f'{{ node(id: "{ID_NUMBER}") {{ __typename }} }}',
+        f'{{ changes(after: "{ID_NUMBER}") {{ hasMore }} }}',
+        f'{{ licenses(after: "x {ID_NUMBER}") {{ totalCount }} }}',
+    ]
+    answers = [run(query) for query in asked]
+    assert all(answer.get("errors") for answer in answers), answers
+    shown = repr(answers) + caplog.text
+    assert ID_NUMBER not in shown
+    assert "440802********1237" in repr(answers)
+    assert [
+        record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR
+    ] == []
