@@ -401,6 +401,8 @@ def _json(text: str | bytes) -> Any:
         value = json.loads(text)
     except ValueError as error:
         raise BadRequest(400, "the request is not valid JSON") from error
+    except RecursionError as error:
+        raise BadRequest(400, "the request's JSON nests too deeply") from error
     try:
         # JSON lets an escape name half a surrogate pair, which is no character at all
         json.dumps(value, ensure_ascii=False).encode()
@@ -479,6 +481,10 @@ def _not_modified(request: Mapping[str, str], response: Mapping[str, str]) -> bo
 
 def _inside(release: Path, relative: str) -> Path | None:
     """`relative` inside the release folder, or None when it would lead out of it."""
+    if "\x00" in relative:  # no file's name holds NUL, and the file system refuses to look
+        return None
+    if any(part.startswith(".") for part in Path(relative).parts):
+        return None  # a publish writes no dotfile: one in a release (.git, .env) is not the site's
     candidate = (release / relative).resolve()
     return candidate if candidate.is_relative_to(release) else None
 

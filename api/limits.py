@@ -34,6 +34,7 @@ from strawberry.extensions.query_depth_limiter import create_validator as depth_
 from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from api import ratelimit
+from disclosure import privacy
 
 MAX_PAGE = 100  # records per page of every record list
 MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up read many
@@ -68,6 +69,10 @@ class Limits:
     max_depth: int = 10
     max_aliases: int = 15
     max_tokens: int = 2000
+    # fields once fragments are expanded (api.expansion): the standard introspection query is
+    # ~470, a page with every field of a record and its subject's lists ~300
+    max_fields: int = 5000
+    max_introspection_depth: int = 16  # the standard introspection query nests 15
     max_cost: int = 2000  # records a query may return at most, counted before it runs
     max_body_bytes: int = 64 * 1024
     time_budget_seconds: float = 5.0
@@ -288,7 +293,9 @@ class CodedErrors(SchemaExtension):
 
 def coded(error: GraphQLError, *, parsed: bool) -> GraphQLError:
     """The error with its `extensions.code`; masked if it is not the caller's own mistake.
-    (`parsed`: whether the document parsed, which tells a syntax error from a validation one.)"""
+    (`parsed`: whether the document parsed, which tells a syntax error from a validation one.)
+    A message shown quotes what the caller sent: an identity number in it is masked."""
+    error.message = privacy.scrub(error.message) or error.message
     if "code" in (error.extensions or {}):
         return error
     original = error.original_error

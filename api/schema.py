@@ -4,6 +4,7 @@ mutations of `api.mutations`."""
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import Callable
 from typing import Annotated, Any, TypeVar
 
@@ -13,15 +14,14 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxTokensLimiter,
     ParserCache,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from api import changes, execution, mutations, stats
+from api import changes, execution, expansion, mutations, stats
 from api import search as full_text
-from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size
+from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size, should_mask
 from api.types import (
     ChangePage,
     Connection,
@@ -260,12 +260,15 @@ class Schema(strawberry.Schema):
     ) -> None:
         for error in errors:
             original = error.original_error
-            _log.error(
-                "%s at %s",
-                error.message if original is None else type(original).__name__,
-                ".".join(map(str, error.path or ())) or "-",
-                exc_info=(type(original), original, original.__traceback__) if original else None,
-            )
+            where = ".".join(map(str, error.path or ())) or "-"
+            if not should_mask(error):
+                # the caller's own mistake, answered as such: no server error, no traceback,
+                # and its message (which may quote what was sent) scrubbed
+                _log.info("refused at %s: %s", where, privacy.scrub(error.message))
+                continue
+            # the traceback as text, scrubbed: an exception's message may quote a value
+            trace = "".join(traceback.format_exception(original)) if original else ""
+            _log.error("%s at %s\n%s", type(original).__name__, where, privacy.scrub(trace))
 
 
 _log = logging.getLogger("gongshi.graphql")
@@ -279,7 +282,9 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         lambda: MaxTokensLimiter(limits.max_tokens),
         lambda: ParserCache(maxsize=1024),
         lambda: AddValidationRules(rules),
-        lambda: ValidationCache(maxsize=1024),
+        # before validation, whose rules take exponential time on some documents
+        lambda: expansion.ExpansionLimit(limits.max_fields, limits.max_introspection_depth),
+        lambda: expansion.CheckedValidationCache(maxsize=1024),
         NulText,
         CostLimit,
         CodedErrors,

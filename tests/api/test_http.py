@@ -324,3 +324,31 @@ def test_paths_cannot_leave_the_release(
     (app_settings.releases_dir / "current").symlink_to("r")
     assert client.get("/%2e%2e/secret.txt").status_code == 404
     assert not Path(release / "secret.txt").exists()
+
+
+def test_dotfiles_and_nul_paths_are_not_served(
+    client: TestClient, app_settings: settings.Settings
+) -> None:
+    release = app_settings.releases_dir / "r"
+    (release / ".git").mkdir(parents=True)
+    (release / ".secret").write_text("token")
+    (release / ".git" / "config").write_text("[remote]")
+    (release / "index.html").write_text("site")
+    (app_settings.releases_dir / "current").symlink_to("r")
+    assert [client.get(path).status_code for path in ("/", "/.secret", "/.git/config")] == [
+        200,
+        404,
+        404,
+    ]
+    nul = client.get("/%00")
+    assert (nul.status_code, nul.text) == (404, "not found")
+
+
+def test_a_deeply_nested_body_is_a_clear_400(client: TestClient) -> None:
+    nested = b'{"query": "{ __typename }", "variables": {"a": ' + b"[" * 30_000
+    nested += b"]" * 30_000 + b"}}"
+    answer = client.post("/graphql", content=nested, headers={"content-type": "application/json"})
+    assert (answer.status_code, answer.json()) == (
+        400,
+        refusal("the request's JSON nests too deeply"),
+    )

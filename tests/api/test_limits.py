@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from graphql import get_introspection_query
 from sqlmodel import Session
 
 from api import limits, schema
@@ -142,3 +145,73 @@ def test_the_time_budget_stops_a_slow_query(
             "the query ran out of its time budget: ask for a smaller page or a narrower filter"
         ],
     }
+
+
+def doubling_fragments(levels: int) -> str:
+    """Fragments that each spread the next twice: 2**levels fields once expanded, in ~40
+    bytes a level."""
+    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
+    return f"query {{ ...F0 }} {chain} fragment F{levels} on Query {{ __typename }}"
+
+
+def test_fragments_that_double_are_refused_before_validation(run: Run) -> None:
+    started = time.perf_counter()
+    assert run(doubling_fragments(30)) == {
+        "data": None,
+        "errors": [
+            "the document expands to more than 5000 fields through its fragments: spread each "
+            "fragment fewer times"
+        ],
+    }
+    assert time.perf_counter() - started < 1.0
+    # an unused fragment is expanded by validation as well: it is measured too
+    unused = doubling_fragments(30).replace("query { ...F0 }", "query { __typename }")
+    assert run(unused)["errors"][0].startswith("the document expands to more than 5000 fields")
+    assert run(doubling_fragments(8)) == {"data": {"__typename": "Query"}}
+
+
+def test_introspection_has_a_depth_limit_the_standard_query_passes(run: Run) -> None:
+    standard = get_introspection_query(
+        descriptions=True,
+        specified_by_url=True,
+        directive_is_repeatable=True,
+        schema_description=True,
+        input_value_deprecation=True,
+    )
+    assert "errors" not in run(standard)
+    assert "errors" not in run(get_introspection_query())
+    deep = "{ __schema { types { fields { type " + "{ ofType " * 40 + "{ name }" + " }" * 40
+    deep += " } } } }"
+    assert run(deep) == {
+        "data": None,
+        "errors": [
+            "introspection nested 45 levels deep, over the limit of 16 (the standard "
+            "introspection query fits)"
+        ],
+    }
+    through_fragment = '{ ...T } fragment T on Query { __type(name: "Query") { ...R } } '
+    through_fragment += "fragment R on __Type { " + "ofType { " * 20 + "name" + " }" * 20 + " }"
+    assert run(through_fragment)["errors"][0].startswith("introspection nested 22 levels deep")
+
+
+ID_NUMBER = "440802198503171237"  # a natural person's, as a caller might paste one anywhere
+
+
+def test_a_callers_mistake_echoes_no_id_number_and_is_not_logged_as_an_error(
+    run: Run, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    asked = [
+        f'{{ penalties(after: "{ID_NUMBER}") {{ totalCount }} }}',
+        f'{{ node(id: "{ID_NUMBER}") {{ __typename }} }}',
+        f'{{ changes(after: "{ID_NUMBER}") {{ hasMore }} }}',
+        f'{{ licenses(after: "x {ID_NUMBER}") {{ totalCount }} }}',
+    ]
+    answers = [run(query) for query in asked]
+    assert all(answer.get("errors") for answer in answers), answers
+    shown = repr(answers) + caplog.text
+    assert ID_NUMBER not in shown
+    assert "440802********1237" in repr(answers)
+    assert [
+        record.getMessage() for record in caplog.records if record.levelno >= logging.ERROR
+    ] == []
