@@ -631,8 +631,8 @@ def overdue(session: Session, on: dt.date) -> Overdue:
     return Overdue(objections, repairs)
 
 
-def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]:
-    """Withdrawals made more than `days` days after the decision changed."""
+def late_withdrawals(session: Session, calendar: workdays.Calendar) -> Sequence[models.Withdrawal]:
+    """Withdrawals made more than 3 working days after the decision changed."""
     withdrawals = session.exec(
         select(models.Withdrawal)
         .where(col(models.Withdrawal.decision_changed_on).is_not(None))
@@ -642,7 +642,9 @@ def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]
         withdrawal
         for withdrawal in withdrawals
         if withdrawal.decision_changed_on is not None
-        and (withdrawal.withdrawn_on - withdrawal.decision_changed_on).days > days
+        and timeliness.withdrawal_is_late(
+            withdrawal.decision_changed_on, withdrawal.withdrawn_on, calendar
+        )
     ]
 
 

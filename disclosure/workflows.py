@@ -16,7 +16,6 @@ from disclosure import events, lifecycle, models, workdays
 
 OBJECTION_DECISION_DAYS = 7  # working days to decide an objection
 REPAIR_DECISION_DAYS = 3  # working days to decide a repair (深圳经济特区社会信用条例 Art. 80)
-WITHDRAWAL_DAYS = 3  # days from a decision's change to its withdrawal (行政处罚法 Art. 48)
 
 
 @dataclasses.dataclass(frozen=True)
