@@ -14,7 +14,7 @@ from collections import defaultdict
 from api.context import Context
 from api.limits import ApiError
 from api.types import Change, ChangePage
-from disclosure import lifecycle, models, privacy, queries
+from disclosure import lifecycle, models, privacy, queries, tombstones
 
 ENDING = frozenset(
     {
@@ -83,13 +83,14 @@ def _change(event: models.Event, record: models.Record | None, context: Context)
     if record is not None and event.type not in ENDING and lifecycle.is_public(record, context.on):
         public = privacy.project(record, context.on)
     elif record is not None:
-        tombstone = privacy.tombstone(record, context.on)
+        tombstone = tombstones.tombstone(record, context.on)
     if tombstone is None and event.type in ENDING:
-        tombstone = privacy.Tombstone(
-            id=event.record_id,
-            kind=event.record_kind,
-            ended_on=event.effective_on,
-            reason=_REASONS[event.type],
+        reason = event.payload.get("reason")
+        tombstone = tombstones.ended(
+            event.record_id,
+            event.record_kind,
+            event.effective_on,
+            reason if reason in tombstones.END_LABELS else _REASONS[event.type],
         )
     return Change(
         cursor=encode(event.id),

@@ -27,6 +27,7 @@ from disclosure import (
     models,
     submission,
     template,
+    timeliness,
     tokens,
     upsert,
     workdays,
@@ -244,7 +245,9 @@ class Mutation:
         kind: models.WithdrawalKind = models.WithdrawalKind.REVOKED,
         decision_changed_on: Annotated[
             dt.date | None,
-            strawberry.argument(description="决定变更日期 starts the 3-day withdrawal deadline"),
+            strawberry.argument(
+                description="决定变更日期 starts the 3-working-day withdrawal deadline"
+            ),
         ] = None,
     ) -> receipts.EndResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.RecordEnded:
@@ -258,7 +261,10 @@ class Mutation:
                 ctx=actor.ctx,
                 decision_changed_on=decision_changed_on,
             )
-            return receipts.record_ended(record)
+            due_on = None
+            if decision_changed_on is not None:
+                due_on = timeliness.withdrawal_due_on(decision_changed_on, actor.ctx.calendar)
+            return receipts.record_ended(record, due_on)
 
         return _write(info, "withdrawRecord", act)  # type: ignore[return-value]
 
@@ -268,6 +274,9 @@ class Mutation:
         info: ContextInfo,
         id: Annotated[strawberry.ID, strawberry.argument(description=RECORD)],
         reason: models.EndReason = models.EndReason.REVOKED,
+        explanation: Annotated[
+            str, strawberry.argument(description="说明理由 the public reason (optional)")
+        ] = "",
     ) -> receipts.EndResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.RecordEnded:
             record = _record(session, id, touched)
@@ -276,7 +285,9 @@ class Mutation:
                 raise workflows.InvalidChange(
                     f"{workflows.label(record)}: 只有名单条目可移出 / only list entries exit"
                 )
-            workflows.exit_list_entry(session, record, reason=reason, ctx=actor.ctx)
+            workflows.exit_list_entry(
+                session, record, reason=reason, ctx=actor.ctx, explanation=explanation
+            )
             return receipts.record_ended(record)
 
         return _write(info, "exitListEntry", act)  # type: ignore[return-value]

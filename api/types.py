@@ -19,7 +19,7 @@ from strawberry.types import Info
 from api import execution
 from api.context import Context
 from api.limits import MAX_PAGE, ApiError, page_size
-from disclosure import models, privacy, queries, urls
+from disclosure import models, privacy, queries, tombstones, urls
 
 for _enum, _description in (
     (models.SubjectCategory, "行政相对人类别 subject category"),
@@ -102,7 +102,7 @@ class List:
 
 
 @strawberry.experimental.pydantic.type(
-    model=privacy.Tombstone,
+    model=tombstones.Tombstone,
     all_fields=True,
     description="停止公示 what remains of a record no longer public: delete your copy",
 )
