@@ -300,7 +300,7 @@ class Deadlines:
         description="修复超期 repair applications undecided past their due day (3 working days)"
     )
     late_withdrawals: int = strawberry.field(
-        description="撤回超时 withdrawals made more than 3 days after the decision changed"
+        description="撤回超时 withdrawals made more than 3 working days after the decision changed"
     )
 
 

@@ -378,7 +378,7 @@ def test_a_tombstone_page_answers_410_with_the_end_and_the_public_reason_only(
             (story.withdrawn, "依法撤回", "复议撤销"),
             (story.objected, "异议成立", f"经核查，当事人（{masked}）异议成立，原处罚决定主体有误"),
         ):
-            response = client.get("/" + urls.record_path(models.RecordKind.PENALTY, record.id))
+            response = client.get("/" + urls.record_path(models.RecordKind.PENALTY, record.id or 0))
             assert response.status_code == 410
             notice = re.search(r'<div class="notice tombstone".*?</div>', response.text, re.S)
             assert notice is not None
