@@ -426,8 +426,12 @@ def withdraw(
 
 def _public_reason(record: models.Record, text: str, missing: str) -> str:
     """The reason a department gives for ending `record`'s publication, as it will be published:
-    stripped, any identity number masked (it is stored so), at most EXPLANATION_MAX long."""
+    stripped, any identity number masked (it is stored so), the subject's name and the document
+    number left out (a tombstone shows nothing of the record), at most EXPLANATION_MAX long."""
     said = (privacy.scrub(text.strip()) or "").strip()
+    for detail, instead in ((record.subject.name, "当事人"), (record.decision_doc_no, "原决定")):
+        if len(detail) > 1:
+            said = said.replace(detail, instead)
     if not said:
         raise InvalidChange(f"{label(record)}: {missing}", field="reason")
     if len(said) > tombstones.EXPLANATION_MAX:

@@ -223,19 +223,20 @@ def test_withdrawal_ends_publication_with_a_public_reason(
         )
 
 
-def test_an_identity_number_typed_into_a_withdrawal_reason_is_masked_before_it_is_stored(
+def test_a_withdrawal_reason_is_stored_with_identity_numbers_masked_and_no_record_details(
     engine: sa.Engine, penalty: models.Penalty
 ) -> None:
     with Session(engine) as session, session.begin():
+        record = _load(session, penalty)
         workflows.withdraw(
             session,
-            _load(session, penalty),
+            record,
             kind=models.WithdrawalKind.CHANGED,
-            reason="当事人 440802199001011234 的处罚决定经复议变更",
+            reason=f"{record.subject.name}（440802199001011234）的{record.decision_doc_no}经复议变更",
             ctx=factories.ctx(D(2026, 7, 1)),
         )
     with Session(engine) as session:
-        said = "当事人 440802********1234 的处罚决定经复议变更"
+        said = "当事人（440802********1234）的原决定经复议变更"
         assert session.exec(select(models.Withdrawal.reason)).one() == said
         record = _load(session, penalty)
         assert record.end_explanation == said
