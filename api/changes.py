@@ -16,7 +16,7 @@ from collections import defaultdict
 from api.context import Context
 from api.limits import ApiError
 from api.types import Change, ChangePage
-from disclosure import lifecycle, models, privacy, queries
+from disclosure import lifecycle, models, privacy, queries, tombstones
 
 EVENT_IDS = range(2**63)  # the change log's ids are BIGINT; 0 stands before the first
 
@@ -74,7 +74,7 @@ def _change(event: models.Event, record: models.Record | None, context: Context)
     if record is not None and lifecycle.is_public(record, context.on):
         public = privacy.project(record, context.on)
     elif record is not None:
-        tombstone = privacy.tombstone(record, context.on)
+        tombstone = tombstones.tombstone(record, context.on)
     if public is None and tombstone is None:
         return None
     return Change(

@@ -27,6 +27,7 @@ from disclosure import (
     models,
     submission,
     template,
+    timeliness,
     tokens,
     upsert,
     workdays,
@@ -248,7 +249,9 @@ class Mutation:
         ] = models.WithdrawalKind.REVOKED,
         decision_changed_on: Annotated[
             dt.date | None,
-            strawberry.argument(description="决定变更日期 starts the 3-day withdrawal deadline"),
+            strawberry.argument(
+                description="决定变更日期 starts the 3-working-day withdrawal deadline"
+            ),
         ] = None,
     ) -> receipts.EndResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.RecordEnded:
@@ -262,7 +265,10 @@ class Mutation:
                 ctx=actor.ctx,
                 decision_changed_on=decision_changed_on,
             )
-            return receipts.record_ended(record)
+            due_on = None
+            if decision_changed_on is not None:
+                due_on = timeliness.withdrawal_due_on(decision_changed_on, actor.ctx.calendar)
+            return receipts.record_ended(record, due_on)
 
         return _write(info, "withdrawRecord", act)  # type: ignore[return-value]
 
@@ -274,6 +280,9 @@ class Mutation:
         reason: Annotated[
             models.EndReason, strawberry.argument(description="移出原因 why (default REVOKED)")
         ] = models.EndReason.REVOKED,
+        explanation: Annotated[
+            str, strawberry.argument(description="说明理由 the public reason (optional)")
+        ] = "",
     ) -> receipts.EndResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.RecordEnded:
             record = _record(session, id, touched)
@@ -282,7 +291,9 @@ class Mutation:
                 raise workflows.InvalidChange(
                     f"{workflows.label(record)}: 只有名单条目可移出 / only list entries exit"
                 )
-            workflows.exit_list_entry(session, record, reason=reason, ctx=actor.ctx)
+            workflows.exit_list_entry(
+                session, record, reason=reason, ctx=actor.ctx, explanation=explanation
+            )
             return receipts.record_ended(record)
 
         return _write(info, "exitListEntry", act)  # type: ignore[return-value]

@@ -163,15 +163,26 @@ class RecordEnded:
     id: strawberry.ID = strawberry.field(description="globalId")
     ended_on: dt.date = strawberry.field(description="停止公示日期 first day no longer public")
     reason: models.EndReason = strawberry.field(description="原因 why it ended")
+    explanation: str | None = strawberry.field(
+        description="说明理由 the public reason as published (identity numbers masked)"
+    )
+    due_on: dt.date | None = strawberry.field(
+        description="撤回期限 last day of the 3-working-day withdrawal deadline (行政处罚法 "
+        "Arts. 48, 85), when the decision's change day was given"
+    )
+    late: bool = strawberry.field(description="超期 withdrawn after that deadline")
 
 
-def record_ended(record: models.Record) -> RecordEnded:
-    """The receipt of a record taken off publication."""
+def record_ended(record: models.Record, due_on: dt.date | None = None) -> RecordEnded:
+    """The receipt of a record taken off publication (`due_on`: its withdrawal deadline)."""
     assert record.id is not None and record.ended_on and record.end_reason
     return RecordEnded(
         id=strawberry.ID(global_id(record.KIND, record.id)),
         ended_on=record.ended_on,
         reason=record.end_reason,
+        explanation=record.end_explanation,
+        due_on=due_on,
+        late=due_on is not None and record.ended_on > due_on,
     )
 
 

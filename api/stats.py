@@ -8,7 +8,7 @@ from collections import defaultdict
 
 from api.context import Context
 from api.types import Deadlines, DepartmentCount, KindCount, OnTime, Stats
-from disclosure import models, privacy, queries, workdays, workflows
+from disclosure import models, privacy, queries, workdays
 
 ON_TIME_WORKING_DAYS = 7  # 双公示: published within 7 working days of the decision
 
@@ -65,9 +65,7 @@ def stats(context: Context) -> Stats:
         overdue=Deadlines(
             objections=len(late.objections),
             repairs=len(late.repairs),
-            late_withdrawals=len(
-                queries.late_withdrawals(context.session, workflows.WITHDRAWAL_DAYS)
-            ),
+            late_withdrawals=len(queries.late_withdrawals(context.session, calendar)),
         ),
     )
 

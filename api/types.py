@@ -20,7 +20,7 @@ from strawberry.types import Info
 from api import execution
 from api.context import Context
 from api.limits import MAX_PAGE, ApiError, page_size
-from disclosure import models, privacy, queries, urls
+from disclosure import models, privacy, queries, tombstones, urls
 
 
 def describe_enum(kind: type[enum.Enum], description: str, **values: str) -> None:
@@ -154,7 +154,7 @@ class List:
 
 
 @strawberry.experimental.pydantic.type(
-    model=privacy.Tombstone,
+    model=tombstones.Tombstone,
     all_fields=True,
     description="停止公示 what remains of a record no longer public: delete your copy",
 )
@@ -358,7 +358,7 @@ class Deadlines:
         description="修复超期 repair applications undecided past their due day (3 working days)"
     )
     late_withdrawals: int = strawberry.field(
-        description="撤回超时 withdrawals made more than 3 days after the decision changed"
+        description="撤回超时 withdrawals made more than 3 working days after the decision changed"
     )
 
 

@@ -230,6 +230,7 @@ class RecordBase(SQLModel):
     remarks: str | None = Field(default=None)  # 备注
     ended_on: dt.date | None = Field(default=None)  # first day no longer public
     end_reason: EndReason | None = Field(default=None, sa_type=enum_column(EndReason))
+    end_explanation: str | None = Field(default=None)  # 说明理由: the department's public reason
     objection_opened_on: dt.date | None = Field(default=None)  # set while an objection is open
     created_at: dt.datetime = Field(
         default_factory=now_utc, sa_type=UTCDateTime, sa_column_kwargs={"default": now_utc}

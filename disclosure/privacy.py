@@ -192,17 +192,6 @@ class ListEntryPublic(RecordPublic):
     )
 
 
-class Tombstone(Public):
-    """What stays public of a record that no longer is: that it ended, when and why, no details."""
-
-    id: int = Field(description="记录编号 record number")
-    kind: models.RecordKind = Field(description="记录类型 record kind")
-    ended_on: dt.date = Field(description="停止公示日期 first day no longer public")
-    reason: str = Field(
-        description="停止公示原因 withdrawn, repaired, objection_upheld, revoked or expired"
-    )
-
-
 # The projection is written once, as the public *fields* of each shape: plain dicts of Python
 # values in the shape's field order. The shapes below are validated from them; a bulk export
 # serializes the fields of a million records directly, without building a model for each (a test
@@ -390,13 +379,3 @@ def project(
     if record.KIND is models.RecordKind.PENALTY:
         return penalty(cast(models.Penalty, record), on, parts)
     return list_entry(cast(models.ListEntry, record), on, parts)
-
-
-def tombstone(record: models.Record, on: dt.date) -> Tombstone | None:
-    """What may be said of `record` on `on` once it is no longer public; None while it is."""
-    ending = lifecycle.ending(record, on)
-    if ending is None:
-        return None
-    assert record.id is not None
-    reason = ending.reason.value if ending.reason is not None else "expired"
-    return Tombstone(id=record.id, kind=record.KIND, ended_on=ending.on, reason=reason)

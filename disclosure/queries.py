@@ -646,8 +646,8 @@ def overdue(session: Session, on: dt.date) -> Overdue:
     return Overdue(objections, repairs)
 
 
-def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]:
-    """Withdrawals made more than `days` days after the decision changed."""
+def late_withdrawals(session: Session, calendar: workdays.Calendar) -> Sequence[models.Withdrawal]:
+    """Withdrawals made more than 3 working days after the decision changed."""
     withdrawals = session.exec(
         select(models.Withdrawal)
         .where(col(models.Withdrawal.decision_changed_on).is_not(None))
@@ -657,7 +657,9 @@ def late_withdrawals(session: Session, days: int) -> Sequence[models.Withdrawal]
         withdrawal
         for withdrawal in withdrawals
         if withdrawal.decision_changed_on is not None
-        and (withdrawal.withdrawn_on - withdrawal.decision_changed_on).days > days
+        and timeliness.withdrawal_is_late(
+            withdrawal.decision_changed_on, withdrawal.withdrawn_on, calendar
+        )
     ]
 
 
@@ -886,18 +888,26 @@ def _last_public_day(model: RecordModel) -> Any:
 
 
 def latest_ended(
-    session: Session, model: RecordModel, *, on: dt.date, first: int
+    session: Session,
+    model: RecordModel,
+    *,
+    on: dt.date,
+    first: int,
+    reasons: Collection[models.EndReason] | None = None,
 ) -> list[models.Record]:
     """At least the `first` records of `model` whose publicity ended last by `on` (ended early,
-    or past their own last day), each ending taken from the index that orders it."""
+    or past their own last day), each ending taken from the index that orders it; with
+    `reasons`, only those that ended early for one of them."""
     shown = shown_clause(model, on)
     last = _last_public_day(model)
     early = [col(model.ended_on).is_not(None), col(model.ended_on) <= on]
     if last is not None:
         early.append(sa.or_(last.is_(None), col(model.ended_on) <= last))
+    if reasons is not None:
+        early.append(col(model.end_reason).in_(sorted(reasons)))
     newest = (col(model.ended_on).desc(), col(model.id).desc())
     found = _newest_first(session, model, [shown, *early], newest, first)
-    if last is not None:
+    if last is not None and reasons is None:
         ran_out = [
             last.is_not(None),
             last < on,

@@ -109,8 +109,8 @@ RELEASES = "data/releases.json"
 
 
 def feed_path(name: str, fmt: str) -> str:
-    """A feed: `name` is all, exits, a kind folder, departments/<code>, lists/<code> or
-    list-kinds/<kind>; `fmt` is rss or atom."""
+    """A feed: `name` is all, exits, withdrawals, repairs, a kind folder, departments/<code>,
+    lists/<code> or list-kinds/<kind>; `fmt` is rss or atom."""
     return f"{FEEDS}{name}.{FEED_FORMATS[fmt]}"
 
 

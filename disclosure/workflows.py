@@ -12,11 +12,10 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
-from disclosure import events, lifecycle, models, workdays
+from disclosure import events, lifecycle, models, privacy, tombstones, workdays
 
 OBJECTION_DECISION_DAYS = 7  # working days to decide an objection
 REPAIR_DECISION_DAYS = 3  # working days to decide a repair (深圳经济特区社会信用条例 Art. 80)
-WITHDRAWAL_DAYS = 3  # days from a decision's change to its withdrawal (行政处罚法 Art. 48)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -388,9 +387,11 @@ def _end(
     event_type: models.EventType,
     ctx: Context,
     payload: Mapping[str, Any],
+    explanation: str | None = None,
 ) -> None:
     record.ended_on = ctx.on
     record.end_reason = reason
+    record.end_explanation = explanation
     record.updated_at = models.now_utc()
     session.add(record)
     events.append(
@@ -419,8 +420,7 @@ def withdraw(
         raise InvalidChange(
             f"{label(record)}: 名单条目应移出而非撤回 / list entries exit the list; use exit"
         )
-    if not reason.strip():
-        raise InvalidChange(f"{label(record)}: 撤回须说明理由 / a withdrawal needs a reason")
+    said = _public_reason(record, reason, "撤回须说明理由 / a withdrawal needs a reason")
     _require_public(record, ctx, "撤回", "withdraw it")
     if decision_changed_on is not None and decision_changed_on > ctx.on:
         raise InvalidChange(
@@ -435,26 +435,52 @@ def withdraw(
         withdrawn_on=ctx.on,
         decision_changed_on=decision_changed_on,
         kind=kind,
-        reason=reason.strip(),
+        reason=said,
         actor=ctx.actor,
     )
     session.add(withdrawal)
+    upheld = kind is models.WithdrawalKind.OBJECTION_UPHELD
     _end(
         session,
         record,
-        models.EndReason.WITHDRAWN,
+        models.EndReason.OBJECTION_UPHELD if upheld else models.EndReason.WITHDRAWN,
         models.EventType.WITHDRAWN,
         ctx,
         {"withdrawal_kind": kind.value},
+        said,
     )
     return withdrawal
+
+
+def _public_reason(record: models.Record, text: str, missing: str) -> str:
+    """The reason a department gives for ending `record`'s publication, as it will be published:
+    stripped, any identity number masked (it is stored so), the subject's name and the document
+    number left out (a tombstone shows nothing of the record), at most EXPLANATION_MAX long."""
+    said = (privacy.scrub(text.strip()) or "").strip()
+    for detail, instead in ((record.subject.name, "当事人"), (record.decision_doc_no, "原决定")):
+        if len(detail) > 1:
+            said = said.replace(detail, instead)
+    if not said:
+        raise InvalidChange(f"{label(record)}: {missing}", field="reason")
+    if len(said) > tombstones.EXPLANATION_MAX:
+        raise InvalidChange(
+            f"{label(record)}: 说明理由不得超过 {tombstones.EXPLANATION_MAX} 字 / the public "
+            f"reason may be at most {tombstones.EXPLANATION_MAX} characters, not {len(said)}",
+            field="reason",
+        )
+    return said
 
 
 _EXIT_REASONS = (models.EndReason.OBJECTION_UPHELD, models.EndReason.REVOKED)
 
 
 def exit_list_entry(
-    session: Session, entry: models.ListEntry, *, reason: models.EndReason, ctx: Context
+    session: Session,
+    entry: models.ListEntry,
+    *,
+    reason: models.EndReason,
+    ctx: Context,
+    explanation: str = "",
 ) -> None:
     """Take an entry off its list (移出) today, for an upheld objection or a revoked listing.
 
@@ -467,8 +493,11 @@ def exit_list_entry(
             f"{label(entry)}: 移出理由须为 {allowed} / exit reason must be one of {allowed}, "
             f"not {reason.value}"
         )
+    said = None
+    if explanation.strip():
+        said = _public_reason(entry, explanation, "")
     _require_public(entry, ctx, "移出", "exit it")
-    _end(session, entry, reason, models.EventType.EXITED, ctx, {})
+    _end(session, entry, reason, models.EventType.EXITED, ctx, {}, said)
 
 
 def open_objection(
@@ -559,7 +588,13 @@ def resolve_objection(
             )
     elif outcome is models.ObjectionOutcome.WITHDRAWN:
         if isinstance(record, models.ListEntry):
-            exit_list_entry(session, record, reason=models.EndReason.OBJECTION_UPHELD, ctx=ctx)
+            exit_list_entry(
+                session,
+                record,
+                reason=models.EndReason.OBJECTION_UPHELD,
+                ctx=ctx,
+                explanation=reason,
+            )
         else:
             withdraw(
                 session,

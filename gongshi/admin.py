@@ -11,8 +11,8 @@ from disclosure import (
     db,
     models,
     queries,
+    timeliness,
     tokens,
-    workflows,
 )
 from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
 
@@ -103,7 +103,7 @@ def overdue_command(env: Env, as_of: dt.datetime | None) -> None:
         env.require_schema()
         with db.transaction(env.engine) as session:
             late = queries.overdue(session, on)
-            slow = queries.late_withdrawals(session, workflows.WITHDRAWAL_DAYS)
+            slow = queries.late_withdrawals(session, env.calendar())
     for objection in late.objections:
         click.echo(
             f"objection #{objection.id}\t{objection.record_kind.value}:{objection.record_id}\t"
@@ -122,5 +122,5 @@ def overdue_command(env: Env, as_of: dt.datetime | None) -> None:
         )
     click.echo(
         f"as of {on}: {len(late.objections)} objections and {len(late.repairs)} repairs overdue, "
-        f"{len(slow)} withdrawals later than {workflows.WITHDRAWAL_DAYS} days"
+        f"{len(slow)} withdrawals later than {timeliness.WITHDRAWAL_WORKING_DAYS} working days"
     )

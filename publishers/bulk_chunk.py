@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from isal import isal_zlib
 from sqlmodel import Session, select
 
-from disclosure import db, models, privacy, queries
+from disclosure import db, models, privacy, queries, tombstones
 from publishers import bulk_schema, release
 
 CHUNK_IDS = 25_000  # ids per chunk: a few MB of output, work for a pool of any size
@@ -307,7 +307,7 @@ class _Changes:
         self.session, self.chunk, self.target = session, chunk, target
         self.member = _Member(target.parts / chunk.name("changes.gz"))
         self.kind = json.dumps(chunk.kind.value).encode()
-        self.ended: dict[int, privacy.Tombstone] | None = None
+        self.ended: dict[int, tombstones.Tombstone] | None = None
         self.added = self.modified = self.deleted = 0
 
     def add(self, op: bytes, line: bytes) -> None:
@@ -333,14 +333,14 @@ class _Changes:
         }
         self.member.add((json.dumps(line, ensure_ascii=False) + "\n").encode())
 
-    def _tombstones(self) -> dict[int, privacy.Tombstone]:
+    def _tombstones(self) -> dict[int, tombstones.Tombstone]:
         """The tombstones of the chunk's ended records, loaded at its first DEL line."""
         if self.ended is None:
             self.ended = {}
             model = models.RECORD_MODELS[self.chunk.kind]
             on, chunk = self.target.on, self.chunk
             for row in queries.ended_rows(self.session, model, on, chunk.id_from, chunk.id_to):
-                tomb = privacy.tombstone(cast(models.Record, row), on)
+                tomb = tombstones.tombstone(cast(models.Record, row), on)
                 if tomb is not None:
                     self.ended[tomb.id] = tomb
         return self.ended

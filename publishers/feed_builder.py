@@ -3,7 +3,7 @@
 Each feed holds the newest N publications it follows. The manifest remembers which records each
 feed showed, so that when one of them is no longer public the next release's Atom feed carries an
 RFC 6721 tombstone for it; the exits feed announces every end of publicity by itself, from the
-database, for RSS readers too.
+database, for RSS readers too, and the withdrawals and repairs feeds those of their reasons.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from disclosure import models, privacy, queries, urls
+from disclosure import models, privacy, queries, tombstones, urls
 from publishers import feeds, records, release
 
 NAME = "feeds"
@@ -151,12 +151,41 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
     return specs
 
 
-def _exits(session: Session, options: FeedOptions) -> list[feeds.Entry]:
-    """The newest ends of publicity, newest first."""
-    tombs: list[privacy.Tombstone] = []
+# The feeds of ends: each announces the newest ends of publicity of its reasons (None: all).
+WITHDRAWALS = frozenset({models.EndReason.WITHDRAWN, models.EndReason.OBJECTION_UPHELD})
+REPAIRS = frozenset({models.EndReason.REPAIRED})
+ENDS = (
+    (
+        "exits",
+        "停止公示与移出名单公告",
+        "撤回、信用修复、异议成立、公示期满和移出名单的公告（不含被停止公示的信息内容）",
+        None,
+    ),
+    (
+        "withdrawals",
+        "依法撤回与异议成立公告",
+        "依法撤回和异议成立的停止公示公告及其说明理由（不含被停止公示的信息内容）",
+        WITHDRAWALS,
+    ),
+    (
+        "repairs",
+        "信用修复公告",
+        "信用修复后停止公示和移出名单的公告（不含被停止公示的信息内容）",
+        REPAIRS,
+    ),
+)
+
+
+def _exits(
+    session: Session, options: FeedOptions, reasons: frozenset[models.EndReason] | None
+) -> list[feeds.Entry]:
+    """The newest ends of publicity (for one of `reasons`, when given), newest first."""
+    tombs: list[tombstones.Tombstone] = []
     for model in models.RECORD_MODELS.values():
-        for record in queries.latest_ended(session, model, on=options.on, first=options.size):
-            tomb = privacy.tombstone(record, options.on)
+        for record in queries.latest_ended(
+            session, model, on=options.on, first=options.size, reasons=reasons
+        ):
+            tomb = tombstones.tombstone(record, options.on)
             if tomb is not None:
                 tombs.append(tomb)
     order = {kind: n for n, kind in enumerate(models.RecordKind)}
@@ -165,18 +194,18 @@ def _exits(session: Session, options: FeedOptions) -> list[feeds.Entry]:
     return [feeds.exit_entry(t, options.base_url) for t in newest[: options.size]]
 
 
-def _ended(session: Session, keys: set[str], on: dt.date) -> dict[str, privacy.Tombstone]:
+def _ended(session: Session, keys: set[str], on: dt.date) -> dict[str, tombstones.Tombstone]:
     """Tombstones of the records among `keys` (kind/id) that are no longer public on `on`."""
     by_kind: dict[models.RecordKind, list[int]] = {}
     for record_key in sorted(keys):
         kind, record_id = record_key.split("/")
         by_kind.setdefault(models.RecordKind(kind), []).append(int(record_id))
-    found: dict[str, privacy.Tombstone] = {}
+    found: dict[str, tombstones.Tombstone] = {}
     for kind, ids in by_kind.items():
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             for record in queries.records_by_id(session, models.RECORD_MODELS[kind], chunk):
-                tomb = privacy.tombstone(record, on)
+                tomb = tombstones.tombstone(record, on)
                 if tomb is not None and record.id is not None:
                     found[records.key(kind, record.id)] = tomb
     return found
@@ -185,7 +214,7 @@ def _ended(session: Session, keys: set[str], on: dt.date) -> dict[str, privacy.T
 def _tombstones(
     previous: dict[str, Any],
     entries: tuple[feeds.Entry, ...],
-    ended: dict[str, privacy.Tombstone],
+    ended: dict[str, tombstones.Tombstone],
     options: FeedOptions,
 ) -> tuple[feeds.Deleted, ...]:
     """The feed's tombstones: those it carried, and one for each record it showed that ended."""
@@ -241,14 +270,11 @@ def _build(
             "ids": shown[feed.name],
             "deleted": [[d.ref, d.when.isoformat()] for d in deleted],
         }
-    exits = feeds.Feed(
-        "exits",
-        "停止公示与移出名单公告",
-        "撤回、信用修复、异议成立、公示期满和移出名单的公告（不含被停止公示的信息内容）",
-        urls.HOME,
-        tuple(_exits(session, options)),
-    )
-    _write(rel, exits, options, report)
+    for name, title, subtitle, reasons in ENDS:
+        ends = feeds.Feed(
+            name, title, subtitle, urls.HOME, tuple(_exits(session, options, reasons))
+        )
+        _write(rel, ends, options, report)
     rel.state[NAME] = {"feeds": state}
     rel.catalogue += _catalogue()
 
@@ -269,6 +295,8 @@ def _catalogue() -> list[dict[str, str]]:
     items = [
         ("all", "全部公示信息订阅", "最新公示的行政许可、行政处罚和名单条目"),
         ("exits", "停止公示与移出名单公告订阅", "撤回、修复、期满和移出的公告"),
+        ("withdrawals", "依法撤回与异议成立公告订阅", "撤回和异议成立的公告及其说明理由"),
+        ("repairs", "信用修复公告订阅", "信用修复后停止公示的公告"),
     ]
     items += [
         (feeds.KIND_FEEDS[kind], f"{name}订阅", f"最新公示的{name}")

@@ -15,7 +15,7 @@ from feedgen.ext.base import BaseEntryExtension, BaseExtension
 from feedgen.feed import FeedGenerator
 from lxml import etree
 
-from disclosure import models, privacy, urls
+from disclosure import models, privacy, tombstones, urls
 from publishers import records, render
 
 TOMBSTONES = "http://purl.org/atompub/tombstones/1.0"  # RFC 6721
@@ -122,11 +122,12 @@ def record_entry(public: records.Public, corrected_on: dt.date | None, base_url:
     )
 
 
-def exit_entry(tomb: privacy.Tombstone, base_url: str) -> Entry:
-    """The announcement that a record's publicity ended: kind, reason, date; no detail."""
+def exit_entry(tomb: tombstones.Tombstone, base_url: str) -> Entry:
+    """The announcement that a record's publicity ended: kind, reason, date and the reason its
+    department gave; no detail of the record."""
     link = urls.absolute(base_url, urls.record_path(tomb.kind, tomb.id))
     notice = "移出名单" if tomb.kind is models.RecordKind.LIST_ENTRY else "停止公示"
-    reason = records.reason_name(tomb)
+    reason = tomb.label
     kind = records.KIND_NAMES[tomb.kind]
     when = midnight(tomb.ended_on)
     return Entry(
@@ -136,7 +137,8 @@ def exit_entry(tomb: privacy.Tombstone, base_url: str) -> Entry:
         link=link,
         published=when,
         updated=when,
-        summary=f"该{kind}信息自{render.zh_date(tomb.ended_on)}起{notice}，原因：{reason}。",
+        summary=f"该{kind}信息自{render.zh_date(tomb.ended_on)}起{notice}，原因：{reason}。"
+        + (f"说明理由：{tomb.explanation}" if tomb.explanation else ""),
         categories=(
             Category(scheme(base_url, "kind"), tomb.kind.value, kind),
             Category(scheme(base_url, "reason"), tomb.reason, reason),

@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import db, models, privacy, queries, urls
+from disclosure import db, models, privacy, queries, tombstones, urls
 from publishers import release, render, search
 
 SITE_NAME = "信用信息双公示"
@@ -29,13 +29,6 @@ CATEGORY_NAMES = {
     models.SubjectCategory.LEGAL_PERSON: "法人及非法人组织",
     models.SubjectCategory.INDIVIDUAL_BUSINESS: "个体工商户",
     models.SubjectCategory.NATURAL_PERSON: "自然人",
-}
-REASON_NAMES = {
-    "withdrawn": "依法撤回",
-    "repaired": "信用修复",
-    "objection_upheld": "异议成立",
-    "revoked": "撤销认定",
-    "expired": "公示期满",
 }
 LIST_KIND_NAMES = {
     models.ListKind.RED: "红名单",
@@ -111,7 +104,7 @@ def row(public: Public, lastmod: dt.date) -> dict[str, Any]:
     }
 
 
-def tombstone_row(tomb: privacy.Tombstone, list_code: str | None) -> dict[str, Any]:
+def tombstone_row(tomb: tombstones.Tombstone, list_code: str | None) -> dict[str, Any]:
     """What list pages say of an ended record: which, when, why; no detail of the record."""
     return {
         "kind": tomb.kind.value,
@@ -119,15 +112,9 @@ def tombstone_row(tomb: privacy.Tombstone, list_code: str | None) -> dict[str, A
         "path": urls.record_path(tomb.kind, tomb.id),
         "ended_on": tomb.ended_on.isoformat(),
         "reason": tomb.reason,
-        "reason_name": reason_name(tomb),
+        "reason_name": tomb.label,
         "list": list_code,
     }
-
-
-def reason_name(tomb: privacy.Tombstone) -> str:
-    if tomb.kind is models.RecordKind.LIST_ENTRY and tomb.reason == "expired":
-        return "有效期届满"
-    return REASON_NAMES[tomb.reason]
 
 
 def render_record(public: Public, base_url: str) -> str:
@@ -152,7 +139,7 @@ def render_record(public: Public, base_url: str) -> str:
     return render.render_page("record.html", **context)
 
 
-def render_tombstone(tomb: privacy.Tombstone, list_code: str | None, base_url: str) -> str:
+def render_tombstone(tomb: tombstones.Tombstone, list_code: str | None, base_url: str) -> str:
     """The page left at an ended record's address: no detail of the record, not indexed."""
     path = urls.record_path(tomb.kind, tomb.id)
     exited = tomb.kind is models.RecordKind.LIST_ENTRY
@@ -168,7 +155,7 @@ def render_tombstone(tomb: privacy.Tombstone, list_code: str | None, base_url: s
         base_url,
         t=tomb.model_dump(mode="json"),
         notice=notice,
-        reason=reason_name(tomb),
+        reason=tomb.label,
         back_path=back_path,
         back_title=back_title,
     )
@@ -226,7 +213,7 @@ def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
     for record in found:
         assert record.id is not None
         list_code = record.credit_list.code if isinstance(record, models.ListEntry) else None
-        tomb = privacy.tombstone(record, target.on)
+        tomb = tombstones.tombstone(record, target.on)
         if tomb is not None:
             page = render_tombstone(tomb, list_code, target.base_url)
             done.tombstones[key(record.KIND, record.id)] = tombstone_row(tomb, list_code)

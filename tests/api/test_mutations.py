@@ -932,3 +932,80 @@ def test_a_withdrawal_refuses_a_decision_change_dated_after_today(
     assert "2026-06-02" in answer["message"]
     session.expire_all()
     assert session.exec(select(sa.func.count()).select_from(models.Event)).one() == events_before
+
+
+def test_a_withdrawal_says_its_reason_and_its_end_in_the_receipt_and_the_change_stream(
+    run: Run, session: Session, secrets: Tokens
+) -> None:
+    withdrawn = factories.add_penalty(session)
+    objected = factories.add_penalty(session)
+    session.commit()
+    raw_id = "440802199001011234"
+
+    def gid(record: models.Penalty) -> str:
+        return global_id(models.RecordKind.PENALTY, record.id or 0)
+
+    withdraw = """mutation($id: ID!, $reason: String!, $changed: Date) {
+      withdrawRecord(id: $id, reason: $reason, decisionChangedOn: $changed) {
+        ... on RecordEnded { reason explanation dueOn late }
+      }
+    }"""
+    # changed on Wednesday 05-27: Thursday, Friday and Monday 06-01 are its three working days
+    done = run(
+        withdraw,
+        {"id": gid(withdrawn), "reason": "经复议撤销原处罚决定", "changed": "2026-05-27"},
+        token=secrets.market,
+    )
+    assert done == {
+        "data": {
+            "withdrawRecord": {
+                "reason": "WITHDRAWN",
+                "explanation": "经复议撤销原处罚决定",
+                "dueOn": "2026-06-01",
+                "late": False,
+            }
+        }
+    }
+    run(OPEN, {"id": gid(objected), "grounds": "主体有误"}, token=secrets.operator)
+    (objection_id,) = objection_ids(session)
+    resolve = """mutation($objection: Int!, $reason: String!) {
+      resolveObjection(objectionId: $objection, outcome: WITHDRAWN, reason: $reason) {
+        __typename
+      }
+    }"""
+    resolved = run(
+        resolve,
+        {"objection": objection_id, "reason": f"经核查，当事人（{raw_id}）并非违法主体"},
+        token=secrets.market,
+    )
+    assert resolved == {"data": {"resolveObjection": {"__typename": "Objection"}}}
+    stream = run(
+        """{ changes(first: 20) { changes { type recordId
+             tombstone { id endedOn reason label explanation } } } }"""
+    )
+    ended = [c for c in stream["data"]["changes"]["changes"] if c["type"] == "WITHDRAWN"]
+    assert ended == [
+        {
+            "type": "WITHDRAWN",
+            "recordId": withdrawn.id,
+            "tombstone": {
+                "id": withdrawn.id,
+                "endedOn": "2026-06-01",
+                "reason": "withdrawn",
+                "label": "依法撤回",
+                "explanation": "经复议撤销原处罚决定",
+            },
+        },
+        {
+            "type": "WITHDRAWN",
+            "recordId": objected.id,
+            "tombstone": {
+                "id": objected.id,
+                "endedOn": "2026-06-01",
+                "reason": "objection_upheld",
+                "label": "异议成立",
+                "explanation": "经核查，当事人（440802********1234）并非违法主体",
+            },
+        },
+    ]
+    assert raw_id not in str(stream)

@@ -5,7 +5,7 @@ import pytest
 from sqlmodel import Session, select
 from stdnum.cn import ric
 
-from disclosure import lifecycle, models, privacy, sample, workdays
+from disclosure import lifecycle, models, privacy, sample, tombstones, workdays
 from tests import factories
 
 D = dt.date
@@ -76,10 +76,15 @@ def test_projection_of_a_record_that_is_not_public_is_refused(session: Session) 
     penalty = factories.add_penalty(session, on=D(2026, 1, 12), decision_on=D(2026, 1, 10))
     with pytest.raises(privacy.NotPublicError, match=r"penalty \d+ is not public on 2027-01-11"):
         privacy.penalty(penalty, D(2027, 1, 11))
-    assert privacy.tombstone(penalty, D(2027, 1, 11)) == privacy.Tombstone(
-        id=penalty.id, kind=models.RecordKind.PENALTY, ended_on=D(2027, 1, 11), reason="expired"
+    assert tombstones.tombstone(penalty, D(2027, 1, 11)) == tombstones.Tombstone(
+        id=penalty.id,
+        kind=models.RecordKind.PENALTY,
+        ended_on=D(2027, 1, 11),
+        reason="expired",
+        label="公示期满",
+        explanation=None,
     )
-    assert privacy.tombstone(penalty, D(2027, 1, 10)) is None
+    assert tombstones.tombstone(penalty, D(2027, 1, 10)) is None
 
 
 def test_no_projection_of_sample_data_holds_an_unmasked_id_number(session: Session) -> None:
@@ -107,3 +112,14 @@ def test_no_projection_of_sample_data_holds_an_unmasked_id_number(session: Sessi
     assert len(shown) > 300
     assert unmasked_id_numbers(text) == []
     assert any("********" in line for line in shown)
+
+
+def test_a_tombstone_shows_an_old_reason_scrubbed_and_bounded(session: Session) -> None:
+    """A reason stored before it was checked on the way in is still masked and cut short."""
+    penalty = factories.add_penalty(session, on=D(2026, 1, 12), decision_on=D(2026, 1, 10))
+    penalty.ended_on, penalty.end_reason = D(2026, 3, 2), models.EndReason.WITHDRAWN
+    penalty.end_explanation = "复议撤销 44080219900101123X " + "理" * 600
+    tomb = tombstones.tombstone(penalty, D(2026, 3, 2))
+    assert tomb is not None and tomb.explanation is not None
+    assert tomb.explanation.startswith("复议撤销 440802********123X 理")
+    assert (len(tomb.explanation), tomb.explanation[-1]) == (tombstones.EXPLANATION_MAX, "…")

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from disclosure import audit, models, queries, tokens, workflows
+from disclosure import audit, models, queries, timeliness, tokens, workdays, workflows
 from tests import factories
 
 D = dt.date
@@ -87,7 +87,8 @@ def test_overdue_objections_repairs_and_late_withdrawals(session: Session) -> No
 
     on_time = factories.add_penalty(session, on=D(2025, 3, 5))
     late = factories.add_penalty(session, on=D(2025, 3, 5))
-    for record, changed in ((on_time, D(2025, 8, 29)), (late, D(2025, 8, 28))):
+    # 行政处罚法 Art. 85: three working days; Thursday 08-28 to Monday 09-01 is two
+    for record, changed in ((on_time, D(2025, 8, 28)), (late, D(2025, 8, 26))):
         workflows.withdraw(
             session,
             record,
@@ -96,4 +97,28 @@ def test_overdue_objections_repairs_and_late_withdrawals(session: Session) -> No
             ctx=factories.ctx(D(2025, 9, 1)),
             decision_changed_on=changed,
         )
-    assert [w.record_id for w in queries.late_withdrawals(session, 3)] == [late.id]
+    assert [w.record_id for w in queries.late_withdrawals(session, workdays.Calendar())] == [
+        late.id
+    ]
+
+
+@pytest.mark.parametrize(
+    ("withdrawn_on", "late"),
+    [(D(2026, 4, 17), False), (D(2026, 4, 20), False), (D(2026, 4, 21), True)],
+)
+def test_the_withdrawal_deadline_counts_working_days(
+    session: Session, withdrawn_on: dt.date, late: bool
+) -> None:
+    """A decision changed on Wednesday 2026-04-15 is withdrawn in time up to Monday 04-20."""
+    penalty = factories.add_penalty(session, on=D(2026, 3, 2))
+    workflows.withdraw(
+        session,
+        penalty,
+        kind=models.WithdrawalKind.REVOKED,
+        reason="经复议撤销原处罚决定",
+        ctx=factories.ctx(withdrawn_on),
+        decision_changed_on=D(2026, 4, 15),
+    )
+    assert timeliness.withdrawal_due_on(D(2026, 4, 15), workdays.Calendar()) == D(2026, 4, 20)
+    found = queries.late_withdrawals(session, workdays.Calendar())
+    assert [w.record_id for w in found] == ([penalty.id] if late else [])

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from disclosure import events, lifecycle, models, privacy, workflows
+from disclosure import events, lifecycle, models, privacy, tombstones, workflows
 from tests import factories
 
 D = dt.date
@@ -204,8 +204,13 @@ def test_withdrawal_ends_publication_with_a_public_reason(
         record = _load(session, penalty)
         assert lifecycle.is_public(record, D(2026, 6, 30))
         assert not lifecycle.is_public(record, D(2026, 7, 1))
-        assert privacy.tombstone(record, D(2026, 7, 1)) == privacy.Tombstone(
-            id=record.id, kind=models.RecordKind.PENALTY, ended_on=D(2026, 7, 1), reason="withdrawn"
+        assert tombstones.tombstone(record, D(2026, 7, 1)) == tombstones.Tombstone(
+            id=record.id,
+            kind=models.RecordKind.PENALTY,
+            ended_on=D(2026, 7, 1),
+            reason="withdrawn",
+            label="依法撤回",
+            explanation="原处罚决定经行政复议被撤销",
         )
         withdrawal = session.exec(select(models.Withdrawal)).one()
         assert (withdrawal.reason, withdrawal.kind) == (
@@ -218,10 +223,37 @@ def test_withdrawal_ends_publication_with_a_public_reason(
         )
 
 
+def test_a_withdrawal_reason_is_stored_with_identity_numbers_masked_and_no_record_details(
+    engine: sa.Engine, penalty: models.Penalty
+) -> None:
+    with Session(engine) as session, session.begin():
+        record = _load(session, penalty)
+        workflows.withdraw(
+            session,
+            record,
+            kind=models.WithdrawalKind.CHANGED,
+            reason=f"{record.subject.name}（440802199001011234）的{record.decision_doc_no}经复议变更",
+            ctx=factories.ctx(D(2026, 7, 1)),
+        )
+    with Session(engine) as session:
+        said = "当事人（440802********1234）的原决定经复议变更"
+        assert session.exec(select(models.Withdrawal.reason)).one() == said
+        record = _load(session, penalty)
+        assert record.end_explanation == said
+        tomb = tombstones.tombstone(record, D(2026, 7, 1))
+        assert tomb is not None and tomb.explanation == said
+
+
 @pytest.mark.parametrize(
     ("reason", "on", "refusal", "match"),
     [
         ("  ", D(2026, 7, 1), workflows.InvalidChange, "a withdrawal needs a reason"),
+        (
+            "撤" * 501,
+            D(2026, 7, 1),
+            workflows.InvalidChange,
+            "the public reason may be at most 500 characters, not 501",
+        ),
         ("撤销", D(2027, 6, 1), workflows.NotPublic, "cannot withdraw it"),
     ],
 )
@@ -355,9 +387,9 @@ def test_upheld_objection_withdraws_a_decision_and_exits_a_list_entry(engine: sa
     with Session(engine, expire_on_commit=False) as session, session.begin():
         penalty = factories.add_penalty(session)
         entry = factories.add_list_entry(session)
-    for record, last_event, reason in (
-        (penalty, "WITHDRAWN", "withdrawn"),
-        (entry, "EXITED", "objection_upheld"),
+    for record, last_event, said in (
+        (penalty, "WITHDRAWN", "经核查，异议成立"),
+        (entry, "EXITED", ""),
     ):
         objection_id = _objected(engine, record)
         with Session(engine) as session, session.begin():
@@ -366,13 +398,21 @@ def test_upheld_objection_withdraws_a_decision_and_exits_a_list_entry(engine: sa
                 workflows.get_objection(session, objection_id),
                 outcome=models.ObjectionOutcome.WITHDRAWN,
                 ctx=factories.ctx(D(2026, 6, 5)),
+                reason=said,
             )
         with Session(engine) as session:
             loaded = _load(session, record)
             assert not lifecycle.is_public(loaded, D(2026, 6, 5))
             assert _history(session, loaded)[-1][0] == last_event
-            assert privacy.tombstone(loaded, D(2026, 6, 5)) is not None
-            assert privacy.tombstone(loaded, D(2026, 6, 5)).reason == reason  # type: ignore[union-attr]
+            # the end is the upheld objection, for a withdrawn decision as for a list entry
+            assert loaded.end_reason is models.EndReason.OBJECTION_UPHELD
+            tomb = tombstones.tombstone(loaded, D(2026, 6, 5))
+            assert tomb is not None
+            assert (tomb.reason, tomb.label, tomb.explanation) == (
+                "objection_upheld",
+                "异议成立",
+                said or None,
+            )
 
 
 def test_objection_refusals_change_nothing(engine: sa.Engine, penalty: models.Penalty) -> None:
@@ -553,8 +593,13 @@ def test_exit_for_revocation_and_refused_reasons(engine: sa.Engine) -> None:
     with Session(engine) as session:
         loaded = session.get(models.ListEntry, entry.id)
         assert loaded is not None
-        assert privacy.tombstone(loaded, D(2026, 7, 1)) == privacy.Tombstone(
-            id=entry.id, kind=models.RecordKind.LIST_ENTRY, ended_on=D(2026, 7, 1), reason="revoked"
+        assert tombstones.tombstone(loaded, D(2026, 7, 1)) == tombstones.Tombstone(
+            id=entry.id,
+            kind=models.RecordKind.LIST_ENTRY,
+            ended_on=D(2026, 7, 1),
+            reason="revoked",
+            label="撤销认定",
+            explanation=None,
         )
         assert _history(session, loaded)[-1] == ("EXITED", {"reason": "revoked"})
 

@@ -4,11 +4,11 @@ from pathlib import Path
 
 import feedparser
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from disclosure import models, settings, urls, workflows
+from disclosure import models, privacy, settings, urls, workflows
 from tests import factories
 from tests.publishers import site_helpers as helpers
 
@@ -43,6 +43,8 @@ def test_every_feed_parses_and_lists_public_records_newest_first(
     names = {
         "all",
         "exits",
+        "withdrawals",
+        "repairs",
         "licenses",
         "penalties",
         "list-entries",
@@ -96,7 +98,60 @@ def test_the_exits_feed_announces_a_withdrawal_without_its_details(
     assert "秘密类型".encode() not in everything
     assert story.withdrawn.decision_doc_no.encode() not in everything
     linking = {path for path, data in feed_files(built.folder).items() if gone.encode() in data}
-    assert linking == {"feeds/exits.xml", "feeds/exits.atom"}
+    assert linking == {
+        urls.feed_path(name, fmt) for name in ("exits", "withdrawals") for fmt in ("rss", "atom")
+    }
+
+
+def test_withdrawals_and_repairs_have_feeds_of_their_own_with_the_public_reason(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    story = helpers.tell(session)
+    objected = story.objected
+    (objection,) = session.exec(select(models.Objection)).all()
+    workflows.resolve_objection(
+        session,
+        objection,
+        outcome=models.ObjectionOutcome.WITHDRAWN,
+        reason=f"经核查，当事人（{helpers.RAW_ID}）异议成立",
+        ctx=factories.ctx(NEXT),
+    )
+    repaired = factories.add_penalty(session, on=ON - dt.timedelta(days=200))
+    repair = workflows.apply_for_repair(
+        session, repaired, commitment="已整改", ctx=factories.ctx(NEXT)
+    )
+    workflows.approve_repair(session, repair, ctx=factories.ctx(NEXT))
+    expired = factories.add_penalty(session, on=ON - dt.timedelta(days=400))
+    session.commit()
+    built = helpers.publish_all(engine, tmp_path / "out", NEXT)
+
+    def url(record: models.Penalty) -> str:
+        return record_url(models.RecordKind.PENALTY, record.id) + "#ended"
+
+    masked = privacy.mask_id_number(helpers.RAW_ID)
+    for fmt in ("rss", "atom"):
+        withdrawals = parsed(built.folder, "withdrawals", fmt)
+        assert [(e.id, e.title, e.summary) for e in withdrawals.entries] == [
+            (
+                url(objected),
+                f"停止公示：行政处罚第{objected.id}号（异议成立）",
+                "该行政处罚信息自2026年6月2日起停止公示，原因：异议成立。"
+                f"说明理由：经核查，当事人（{masked}）异议成立",
+            ),
+            (
+                url(story.withdrawn),
+                f"停止公示：行政处罚第{story.withdrawn.id}号（依法撤回）",
+                "该行政处罚信息自2026年6月1日起停止公示，原因：依法撤回。说明理由：复议撤销",
+            ),
+        ]
+        repairs = parsed(built.folder, "repairs", fmt)
+        assert [(e.id, e.title) for e in repairs.entries] == [
+            (url(repaired), f"停止公示：行政处罚第{repaired.id}号（信用修复）")
+        ]
+        exits = parsed(built.folder, "exits", fmt)
+        assert {url(expired), url(repaired), url(objected)} < {e.id for e in exits.entries}
+    everything = b"".join(feed_files(built.folder).values())
+    assert helpers.RAW_ID.encode() not in everything
 
 
 def test_an_unchanged_feed_is_byte_identical_and_keeps_its_time(

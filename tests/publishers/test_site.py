@@ -6,9 +6,11 @@ from pathlib import Path
 
 import orjson
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
+from starlette.testclient import TestClient
 
-from disclosure import models, privacy, urls, workflows
+from api.app import create_app
+from disclosure import models, privacy, settings, urls, workflows
 from publishers import pages, release, site, sitemaps
 from tests import factories
 from tests.publishers import site_helpers as helpers
@@ -353,3 +355,39 @@ def test_an_incremental_publish_over_workers_writes_what_a_full_one_does(
     # what did not change is the previous release's file itself: same bytes, same time
     for path in tree(built.folder).keys() - changed:
         assert os.stat(built.folder / path).st_ino == os.stat(first.folder / path).st_ino, path
+
+
+def test_a_tombstone_page_answers_410_with_the_end_and_the_public_reason_only(
+    engine: sa.Engine, session: Session, app_settings: settings.Settings
+) -> None:
+    story = helpers.tell(session)
+    (objection,) = session.exec(select(models.Objection)).all()
+    workflows.resolve_objection(
+        session,
+        objection,
+        outcome=models.ObjectionOutcome.WITHDRAWN,
+        reason=f"经核查，当事人（{helpers.RAW_ID}）异议成立，原处罚决定主体有误",
+        ctx=factories.ctx(helpers.ON),
+    )
+    session.commit()
+    helpers.publish_all(engine, app_settings.releases_dir)
+    masked = privacy.mask_id_number(helpers.RAW_ID)
+    with TestClient(create_app(app_settings, engine, as_of=helpers.ON)) as client:
+        bodies = {}
+        for record, label, said in (
+            (story.withdrawn, "依法撤回", "复议撤销"),
+            (story.objected, "异议成立", f"经核查，当事人（{masked}）异议成立，原处罚决定主体有误"),
+        ):
+            response = client.get("/" + urls.record_path(models.RecordKind.PENALTY, record.id or 0))
+            assert response.status_code == 410
+            notice = re.search(r'<div class="notice tombstone".*?</div>', response.text, re.S)
+            assert notice is not None
+            lines = notice[0].splitlines()
+            assert lines[2:] == [f"<p>原因：{label}</p>", f"<p>说明理由：{said}</p>", "</div>"]
+            bodies[record.id] = response.text
+    for record in (story.withdrawn, story.objected):
+        text = bodies[record.id]
+        for detail in (record.decision_doc_no, record.violation_facts, record.content):
+            assert detail not in text
+        assert story.company.name not in text
+        assert helpers.RAW_ID not in text
