@@ -198,6 +198,7 @@ class _Cells:
 
     def __init__(self, cells: Mapping[str, str]) -> None:
         self.cells = cells
+        self.person = False  # about a natural person: a mobile number in the text is masked
 
     def text(self, key: str, *, required: bool = False, free: bool = False) -> str | None:
         raw = self.cells.get(key, "")
@@ -208,7 +209,7 @@ class _Cells:
         else:
             value = _SPACES.sub(" ", raw.translate(_ALNUM_TABLE)).strip()
         # an identity number typed into any text (a name, a title) is masked, never published
-        value = privacy.scrub(value) or ""
+        value = privacy.scrub(value, person=self.person) or ""
         if not value:
             if required:
                 raise _Bad(key, "required", "必填项为空", "is required but empty")
@@ -292,6 +293,7 @@ class _Cells:
 
 def _subject(cells: _Cells) -> dict[str, Any]:
     category: models.SubjectCategory = cells.choice("subject_category", CATEGORY_VALUES)
+    cells.person = category is models.SubjectCategory.NATURAL_PERSON
     fields: dict[str, Any] = {
         "category": category,
         "name": cells.need("subject_name"),
