@@ -13,7 +13,7 @@ from typing import IO, Any
 
 from sqlmodel import Session, col, select
 
-from disclosure import models, readers, template, upsert, validation, workflows
+from disclosure import models, readers, spreadsheet, template, upsert, validation, workflows
 
 
 class IngestError(ValueError):
@@ -39,9 +39,12 @@ class _Rejects:
             # UTF-8 with BOM: Excel on a Chinese Windows opens it without garbling
             self.file = self.part.open("w", encoding="utf-8-sig", newline="")
             self.writer = csv.writer(self.file)
-            self.writer.writerow([self.header[i] for i in self.keep] + ["row", "reason"])
+            header = spreadsheet.neutralise_row([self.header[i] for i in self.keep])
+            self.writer.writerow([*header, "row", "reason"])
         padded = cells + [""] * (len(self.header) - len(cells))
-        self.writer.writerow([padded[i] for i in self.keep] + [reason.row, str(reason)])
+        # the cells as sent, but none that a spreadsheet would run as a formula
+        kept = spreadsheet.neutralise_row([padded[i] for i in self.keep])
+        self.writer.writerow([*kept, reason.row, spreadsheet.neutralise(str(reason))])
 
     def finish(self, success: bool) -> Path | None:
         if self.file is not None:

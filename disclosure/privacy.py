@@ -3,14 +3,14 @@
 Every output (API, index, site, feeds, bulk files) is built from these shapes only. Identity
 numbers of natural persons are masked to their first 6 and last 4 characters (no birth date);
 legal representatives' identity numbers are never included; free text is scrubbed of anything
-that reads as an identity number, in case a clerk typed one into it.
+that reads as an identity number (and, about a natural person, a mobile number), in case a
+clerk typed one into it (`disclosure.identity` tells them).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -18,11 +18,8 @@ from typing import Any, NamedTuple, cast
 from pydantic import BaseModel, ConfigDict, Field
 
 from disclosure import lifecycle, models
-
-# An 18-character resident identity number (GB 11643) or an old 15-digit one, standing alone.
-_ID_LIKE = re.compile(r"(?<![0-9A-Za-z])(\d{17}[\dXx]|\d{15})(?![0-9A-Za-z])")
-# What every such number holds: looked for first, since it is found (or not) in half the time.
-_DIGIT_RUN = re.compile(r"\d{15}")
+from disclosure.identity import mask_id_number as mask_id_number
+from disclosure.identity import scrub as scrub
 
 
 class NotPublicError(LookupError):
@@ -37,35 +34,6 @@ def id_digest(number: str) -> str:
 def person_identity(number: str) -> dict[str, str]:
     """What a subject keeps of a natural person's identity number: masked form and digest."""
     return {"id_number_masked": mask_id_number(number), "id_number_digest": id_digest(number)}
-
-
-def mask_id_number(number: str) -> str:
-    """An identity number with only its first 6 and last 4 characters kept."""
-    number = number.strip()
-    if len(number) <= 10:
-        return "*" * len(number)
-    return number[:6] + "*" * (len(number) - 10) + number[-4:]
-
-
-def _reads_as_id_number(candidate: str) -> bool:
-    """Whether a run carries a birth date where an identity number has one. The check digit is
-    not required: a mistyped number still tells a birth date."""
-    if len(candidate) == 18:
-        year, month, day = candidate[6:10], candidate[10:12], candidate[12:14]
-    else:  # 15 digits: region, YYMMDD birth date, sequence
-        year, month, day = "19" + candidate[6:8], candidate[8:10], candidate[10:12]
-    try:
-        born = dt.date(int(year), int(month), int(day))
-    except ValueError:
-        return False
-    return 1900 <= born.year <= 2099
-
-
-def scrub(text: str | None) -> str | None:
-    """Free text with every identity number in it masked."""
-    if not text or _DIGIT_RUN.search(text) is None:
-        return text
-    return _ID_LIKE.sub(lambda m: mask_id_number(m[0]) if _reads_as_id_number(m[0]) else m[0], text)
 
 
 class Public(BaseModel):
@@ -257,12 +225,13 @@ def subject_key(subject: models.Subject) -> str:
 def subject_fields(entity: models.Subject) -> Fields:
     """The public fields of a subject: never an unmasked identity number."""
     masked = None
-    if entity.category is models.SubjectCategory.NATURAL_PERSON:
+    person = entity.category == models.SubjectCategory.NATURAL_PERSON
+    if person:
         masked = entity.id_number_masked
     return {
         "key": subject_key(entity),
         "category": entity.category,
-        "name": scrub(entity.name) or "",
+        "name": scrub(entity.name, person=person) or "",
         "credit_code": entity.credit_code,
         "masked_id_number": masked,
         "legal_rep_name": scrub(entity.legal_rep_name),
@@ -277,6 +246,11 @@ def subject_fields(entity: models.Subject) -> Fields:
 def subject(entity: models.Subject) -> SubjectPublic:
     """The public shape of a subject."""
     return SubjectPublic(**subject_fields(entity))
+
+
+def _person(parts: Parties) -> bool:
+    """Whether the record is about a natural person, whose mobile number its text must not show."""
+    return bool(parts.subject["category"] == models.SubjectCategory.NATURAL_PERSON)
 
 
 def _common(record: models.Record, on: dt.date, parts: Parties) -> Fields:
@@ -294,7 +268,7 @@ def _common(record: models.Record, on: dt.date, parts: Parties) -> Fields:
         "decision_doc_no": record.decision_doc_no,
         "decision_on": record.decision_on,
         "published_on": record.published_on,
-        "remarks": scrub(record.remarks),
+        "remarks": scrub(record.remarks, person=_person(parts)),
         "under_objection": objection,
         "objection_opened_on": record.objection_opened_on if objection else None,
     }
@@ -303,11 +277,12 @@ def _common(record: models.Record, on: dt.date, parts: Parties) -> Fields:
 def license_fields(record: models.License, on: dt.date, parts: Parties) -> Fields:
     """The public fields of a license on `on` (raises NotPublicError if it is not public)."""
     fields = _common(record, on, parts)
+    person = _person(parts)
     fields["decision_doc_name"] = record.decision_doc_name
     fields["category"] = record.category
     fields["certificate_name"] = record.certificate_name
-    fields["license_no"] = scrub(record.license_no)
-    fields["content"] = scrub(record.content) or ""
+    fields["license_no"] = scrub(record.license_no, person=person)
+    fields["content"] = scrub(record.content, person=person) or ""
     fields["valid_from_on"] = record.valid_from_on
     fields["valid_to_on"] = record.valid_to_on
     fields["lapsed"] = record.valid_to_on is not None and record.valid_to_on < on
@@ -317,15 +292,16 @@ def license_fields(record: models.License, on: dt.date, parts: Parties) -> Field
 def penalty_fields(record: models.Penalty, on: dt.date, parts: Parties) -> Fields:
     """The public fields of a penalty on `on` (raises NotPublicError if it is not public)."""
     fields = _common(record, on, parts)
+    person = _person(parts)
     assert record.publicity_end_on is not None  # a public penalty has its end date
-    fields["violation_type"] = scrub(record.violation_type) or ""
-    fields["violation_facts"] = scrub(record.violation_facts) or ""
+    fields["violation_type"] = scrub(record.violation_type, person=person) or ""
+    fields["violation_facts"] = scrub(record.violation_facts, person=person) or ""
     fields["legal_basis"] = record.legal_basis
     fields["categories"] = [label for label in record.categories.split(";") if label]
-    fields["content"] = scrub(record.content) or ""
+    fields["content"] = scrub(record.content, person=person) or ""
     fields["fine_amount_wan"] = record.fine_amount_wan
     fields["confiscation_amount_wan"] = record.confiscation_amount_wan
-    fields["suspended_revoked_license"] = scrub(record.suspended_revoked_license)
+    fields["suspended_revoked_license"] = scrub(record.suspended_revoked_license, person=person)
     fields["valid_until_on"] = record.valid_until_on
     fields["severity"] = record.severity
     fields["publicity_end_on"] = record.publicity_end_on
@@ -335,10 +311,11 @@ def penalty_fields(record: models.Penalty, on: dt.date, parts: Parties) -> Field
 def list_entry_fields(record: models.ListEntry, on: dt.date, parts: Parties) -> Fields:
     """The public fields of a list entry on `on` (raises NotPublicError if it is not public)."""
     fields = _common(record, on, parts)
+    person = _person(parts)
     named = parts.list
     assert named is not None  # every entry belongs to a list
     fields["list"] = named
-    fields["reason"] = scrub(record.reason) or ""
+    fields["reason"] = scrub(record.reason, person=person) or ""
     fields["valid_until_on"] = record.valid_until_on
     fields["punishment_suspended"] = named["kind"] is models.ListKind.BLACK and bool(
         fields["under_objection"]

@@ -16,7 +16,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from stdnum.cn import ric
 
-from disclosure import models, sample, template, validation
+from disclosure import models, sample, spreadsheet, template, validation
 
 FORMATS = ("csv", "xlsx")
 FILE_NAMES = {
@@ -163,7 +163,7 @@ def _write_csv(path: Path, header: list[str], data: Iterator[list[str]]) -> int:
         writer = csv.writer(file)
         writer.writerow(header)
         for row in data:
-            writer.writerow(row)
+            writer.writerow(spreadsheet.neutralise_row(row))
             count += 1
     return count
 

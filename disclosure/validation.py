@@ -18,7 +18,7 @@ from typing import Any
 
 from stdnum.cn import ric, uscc
 
-from disclosure import models, privacy, template
+from disclosure import models, privacy, spreadsheet, template
 from disclosure.categories import CategoryError, penalty_categories
 
 INDEFINITE = dt.date(2099, 12, 31)  # the template's 长期
@@ -74,6 +74,27 @@ MAX_LENGTH = {
     "authority_name": 200,
     "source_unit": 200,
 }
+
+
+# Names and codes, which never begin like a spreadsheet formula: such a cell is refused (free text
+# is kept, and neutralised in every CSV file written).
+NO_FORMULA = frozenset(
+    {
+        "subject_name",
+        "business_reg_no",
+        "org_code",
+        "tax_reg_no",
+        "public_institution_cert_no",
+        "social_org_reg_no",
+        "legal_rep_name",
+        "decision_doc_no",
+        "decision_doc_name",
+        "certificate_name",
+        "license_no",
+        "authority_name",
+        "source_unit",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +219,7 @@ class _Cells:
 
     def __init__(self, cells: Mapping[str, str]) -> None:
         self.cells = cells
+        self.person = False  # about a natural person: a mobile number in the text is masked
 
     def text(self, key: str, *, required: bool = False, free: bool = False) -> str | None:
         raw = self.cells.get(key, "")
@@ -208,11 +230,18 @@ class _Cells:
         else:
             value = _SPACES.sub(" ", raw.translate(_ALNUM_TABLE)).strip()
         # an identity number typed into any text (a name, a title) is masked, never published
-        value = privacy.scrub(value) or ""
+        value = privacy.scrub(value, person=self.person) or ""
         if not value:
             if required:
                 raise _Bad(key, "required", "必填项为空", "is required but empty")
             return None
+        if key in NO_FORMULA and spreadsheet.is_formula(value):
+            raise _Bad(
+                key,
+                "formula",
+                f"「{_shown(value)}」以 = + - @ 开头，电子表格会把它当作公式",
+                f"{_shown(value)!r} begins with = + - or @, which a spreadsheet runs as a formula",
+            )
         limit = MAX_LENGTH.get(key)
         if limit is not None and len(value) > limit:
             raise _Bad(
@@ -292,6 +321,7 @@ class _Cells:
 
 def _subject(cells: _Cells) -> dict[str, Any]:
     category: models.SubjectCategory = cells.choice("subject_category", CATEGORY_VALUES)
+    cells.person = category is models.SubjectCategory.NATURAL_PERSON
     fields: dict[str, Any] = {
         "category": category,
         "name": cells.need("subject_name"),

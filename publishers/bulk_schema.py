@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from pydantic import BaseModel
 
-from disclosure import models, privacy, template
+from disclosure import models, privacy, spreadsheet, template
 
 SHAPES: dict[models.RecordKind, type[privacy.RecordPublic]] = {
     models.RecordKind.LICENSE: privacy.LicensePublic,
@@ -196,8 +196,10 @@ def csv_line_function(kind: models.RecordKind) -> Callable[[privacy.Fields], str
         for n, column in enumerate(found)
         if column.type == "string" and not column.required and not column.is_list
     ]
+    strings = [n for n, column in enumerate(found) if column.type == "string"]
     commas = len(found) - 1
     date_text = _date_text
+    formula_start, neutralise = spreadsheet.FORMULA_START, spreadsheet.neutralise
 
     def line(fields: privacy.Fields) -> str:
         cells: list[Any] = list(top(fields))
@@ -216,6 +218,10 @@ def csv_line_function(kind: models.RecordKind) -> Callable[[privacy.Fields], str
             cells[n] = "true" if cells[n] else "false"
         for n in lists:
             cells[n] = ";".join(cells[n])
+        for n in strings:  # a spreadsheet must not run a clerk's text as a formula
+            value = cells[n]
+            if value and value[0] in formula_start:
+                cells[n] = neutralise(value)
         joined = ",".join(cells)
         if joined.count(",") == commas and not ('"' in joined or "\n" in joined or "\r" in joined):
             return joined + "\r\n"

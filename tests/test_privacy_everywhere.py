@@ -45,6 +45,26 @@ def valid_number(seed: int) -> str:
 PEOPLE = [valid_number(seed) for seed in (11, 12)]
 INVALID = PEOPLE[0][:-1] + ("0" if PEOPLE[0][-1] != "0" else "1")  # a wrong check digit
 NUMBERS = [*PEOPLE, INVALID]
+# How people type numbers into free text: glued to letters, split by spaces, hyphens or dots,
+# in full-width digits, with a stray letter after it.
+SPELLINGS = [
+    "ID440802198503171237",
+    "sfz440802199206115671",
+    "No.440802198503171237x",
+    "440802199911111115a",
+    "440802 20011231 1351",
+    "440802-19991111-1115",
+    "440802.1988.0607.4522",
+    "４４０８０２１９９００５０３２２１２",
+]
+# Their birth dates: gone from every output, so that nothing finds them.
+BORN = sorted(
+    {
+        re.sub(r"\D", "", s.translate(str.maketrans("０１２３４５６７８９", "0123456789")))[6:14]
+        for s in SPELLINGS
+    }
+)
+MOBILE = "13812345678"
 ID_LIKE = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 SEARCH = """{ search(query: "%s") { edges { node { highlights { field snippet }
   record { ... on Penalty { violationFacts subject { maskedIdNumber } } } } } } }"""
@@ -65,14 +85,16 @@ def person(number: str, doc: str, name: str) -> dict[str, str]:
         person_id_type="身份证",
         person_id_no=number,
         decision_doc_no=doc,
-        violation_facts=f"当事人{name}（身份证号码{number}）无证经营烟花爆竹",
-        remarks=f"证件号{number}",
+        violation_facts=f"当事人{name}（身份证号码{number}，联系电话{MOBILE}）无证经营烟花爆竹，"
+        f"同行人 {'、'.join(SPELLINGS)}",
+        remarks=f"证件号{number}；备注 {SPELLINGS[4]}；手机 138-1234-5678",
     )
 
 
 def found_numbers(data: bytes) -> set[str]:
-    """The identity numbers of this test, and any other valid one, in `data`."""
-    leaks = {number for number in NUMBERS if number.encode() in data}
+    """The identity numbers of this test (or their birth dates), its mobile number, and any other
+    valid identity number, in `data`."""
+    leaks = {number for number in [*NUMBERS, *BORN, MOBILE] if number.encode() in data}
     leaks |= {m.decode() for m in ID_LIKE.findall(data) if ric.is_valid(m.decode())}
     return leaks
 
@@ -144,7 +166,7 @@ def test_no_output_holds_an_unmasked_identity_number(
             assert "errors" not in response.json(), response.text
             outputs[query] = response.content
         deadline = time.monotonic() + 10
-        for term in ("陈志强", "黄丽萍", *NUMBERS, PEOPLE[0][:6]):
+        for term in ("陈志强", "黄丽萍", *NUMBERS, *BORN, MOBILE, PEOPLE[0][:6]):
             search = SEARCH % term
             while True:
                 response = client.post("/graphql", json={"query": search})

@@ -123,3 +123,52 @@ def test_a_tombstone_shows_an_old_reason_scrubbed_and_bounded(session: Session) 
     assert tomb is not None and tomb.explanation is not None
     assert tomb.explanation.startswith("复议撤销 440802********123X 理")
     assert (len(tomb.explanation), tomb.explanation[-1]) == (tombstones.EXPLANATION_MAX, "…")
+
+
+@pytest.mark.parametrize(
+    ("typed", "masked"),
+    [
+        ("ID440802198503171237", "ID440802********1237"),
+        ("sfz440802199206115671", "sfz440802********5671"),
+        ("No.440802198503171237x", "No.440802********1237x"),
+        ("440802199911111115a", "440802********1115a"),
+        ("440802 20011231 1351", "440802********1351"),
+        ("440802-19991111-1115", "440802********1115"),
+        ("备注 440802 198806074522", "备注 440802********4522"),
+        ("４４０８０２１９９００５０３２２１２", "440802********2212"),
+        ("440802 1990 0503 221x", "440802 1990 0503 221x"),  # no such number: X is wrong
+        # written in one piece and alone, a birth date is enough: a mistyped number is masked
+        ("证号440802198503171230。", "证号440802********1230。"),
+        ("账号6222021234567890123", "账号6222021234567890123"),  # 19 digits: not an ID number
+        ("6222 0212 3456 7890 123", "6222 0212 3456 7890 123"),
+        ("代码91440802MA4UJ0XK8N", "代码91440802MA4UJ0XK8N"),
+    ],
+)
+def test_scrub_masks_every_spelling_of_an_identity_number(typed: str, masked: str) -> None:
+    assert privacy.scrub(typed) == masked
+
+
+def test_scrub_masks_mobile_numbers_of_natural_persons_only() -> None:
+    text = "电话13812345678、138-1234-5678、+86 139 1234 5678，座机0759-3123456"
+    assert privacy.scrub(text, person=True) == (
+        "电话138****5678、138****5678、139****5678，座机0759-3123456"
+    )
+    assert privacy.scrub(text) == text  # an organisation's number is its public contact
+
+
+def test_a_natural_persons_mobile_number_leaves_no_projection(session: Session) -> None:
+    person = factories.add_subject(
+        session,
+        models.SubjectCategory.NATURAL_PERSON,
+        **privacy.person_identity("44080219800101123X"),
+    )
+    company = factories.add_subject(session, models.SubjectCategory.LEGAL_PERSON)
+    facts = "当事人联系电话13812345678"
+    shown = [
+        privacy.penalty(
+            factories.add_penalty(session, subject_id=subject.id, violation_facts=facts),
+            factories.DEFAULT_ON,
+        ).violation_facts
+        for subject in (person, company)
+    ]
+    assert shown == ["当事人联系电话138****5678", facts]

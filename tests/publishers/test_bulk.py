@@ -277,3 +277,27 @@ def test_the_files_are_the_same_whatever_the_workers_and_chunks(
         changes = gzip.decompress((again.folder / urls.changes_path(again.id)).read_bytes())
         assert changes == b""
         assert not (again.folder / bulk.PARTS).exists()
+
+
+def test_a_formula_in_a_text_cell_is_neutralised_in_the_csv_and_kept_in_the_jsonl(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    facts = '=HYPERLINK("http://evil.example/","点击")'
+    penalty = factories.add_penalty(
+        session, violation_facts=facts, content="+cmd|' /C calc'!A0", remarks="-2.5"
+    )
+    session.commit()
+    built = publish_bulk(engine, tmp_path / "out")
+    raw = gzip.decompress((built.folder / "data/penalties.csv.gz").read_bytes())
+    (row,) = [
+        r
+        for r in csv.DictReader(io.StringIO(raw.decode("utf-8-sig")))
+        if r["记录编号"] == str(penalty.id)
+    ]
+    assert (row["违法事实"], row["处罚内容"], row["备注"]) == (
+        "'" + facts,
+        "'+cmd|' /C calc'!A0",
+        "-2.5",
+    )
+    assert row["罚款金额（万元）"] == "0.2"
+    assert dump(built.folder)[("penalty", penalty.id or 0)]["violation_facts"] == facts
