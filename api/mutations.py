@@ -113,6 +113,7 @@ def _write(
         on=context.on,
         rules=lifecycle.load_rules(context.settings.rules_path),
         calendar=workdays.Calendar.load(context.settings.holidays_path),
+        id_key=context.settings.id_key,
     )
     failure: receipts.MutationError
     savepoint = session.begin_nested()

@@ -120,21 +120,23 @@ def _sqlite_pragmas(page_cache_mib: int, connection: Any, _record: Any) -> None:
 # second of every process that only reads (each bulk export worker imports this module).
 
 
-def alembic_config(engine: sa.Engine) -> Config:
-    """An Alembic configuration that migrates `engine` (no alembic.ini needed)."""
+def alembic_config(engine: sa.Engine, id_key: bytes | None = None) -> Config:
+    """An Alembic configuration that migrates `engine` (no alembic.ini needed); `id_key` keys
+    the identity digests migration 0006 converts."""
     from alembic.config import Config
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
+    config.attributes["id_key"] = id_key
     return config
 
 
-def upgrade(engine: sa.Engine) -> str | None:
+def upgrade(engine: sa.Engine, id_key: bytes | None = None) -> str | None:
     """Create or migrate the schema to the newest revision; returns that revision."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), "head")
+    command.upgrade(alembic_config(engine, id_key), "head")
     return current_revision(engine)
 
 

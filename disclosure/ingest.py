@@ -92,6 +92,7 @@ def ingest(
     lookups = validation.Lookups(
         lists={key: ref for key, (ref, _months) in lists.items()},
         source_unit_given=default_source is not None,
+        id_key=ctx.id_key,
     )
     report = upsert.IngestReport(path, kind)
     with readers.open_table(path, encoding=encoding, sheet=sheet) as table:

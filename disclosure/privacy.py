@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import hmac
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
@@ -22,18 +23,39 @@ from disclosure.identity import mask_id_number as mask_id_number
 from disclosure.identity import scrub as scrub
 
 
+class MissingKeyError(LookupError):
+    """A natural person's identity number is to be digested, but no key is set."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "没有身份证号码密钥：请运行 gongshi init 或设置 GONGSHI_ID_KEY / "
+            "no identity-number key: run `gongshi init` or set GONGSHI_ID_KEY"
+        )
+
+
 class NotPublicError(LookupError):
     """A projection was asked for a record that is not public on that day."""
 
 
-def id_digest(number: str) -> str:
-    """A digest of an identity number, to match the same person without keeping the number."""
+def unkeyed_digest(number: str) -> str:
+    """The digest gongshi kept before digests were keyed (migration 0006 keys them)."""
     return hashlib.sha256(f"gongshi/id/{number.strip().upper()}".encode()).hexdigest()
 
 
-def person_identity(number: str) -> dict[str, str]:
+def keyed(unkeyed: str, key: bytes) -> str:
+    """An unkeyed digest keyed with `key`: HMAC-SHA256, so that without the key, trying every
+    birth date against a copy of the database matches nothing."""
+    return hmac.new(key, bytes.fromhex(unkeyed), hashlib.sha256).hexdigest()
+
+
+def id_digest(number: str, key: bytes) -> str:
+    """A digest of an identity number, to match the same person without keeping the number."""
+    return keyed(unkeyed_digest(number), key)
+
+
+def person_identity(number: str, key: bytes) -> dict[str, str]:
     """What a subject keeps of a natural person's identity number: masked form and digest."""
-    return {"id_number_masked": mask_id_number(number), "id_number_digest": id_digest(number)}
+    return {"id_number_masked": mask_id_number(number), "id_number_digest": id_digest(number, key)}
 
 
 class Public(BaseModel):

@@ -121,7 +121,11 @@ def ensure_lists(
     return found
 
 
-def _subject_row(rng: random.Random, codes: set[str]) -> dict[str, Any]:
+# Keys the digests of the synthetic people when no key is given: their numbers are made up.
+SAMPLE_ID_KEY = b"gongshi sample data: made-up identity numbers"
+
+
+def _subject_row(rng: random.Random, codes: set[str], id_key: bytes) -> dict[str, Any]:
     words = vocabulary()["names"]
     region = rng.choice(vocabulary()["region_codes"])
     roll = rng.random()
@@ -135,7 +139,7 @@ def _subject_row(rng: random.Random, codes: set[str]) -> dict[str, Any]:
             "category": models.SubjectCategory.NATURAL_PERSON,
             "name": person,
             "id_type": "身份证",
-            **privacy.person_identity(number),
+            **privacy.person_identity(number, id_key),
         }
     business = roll < 0.20
     code = credit_code(rng, registrar="9", kind="2" if business else "1", region=region)
@@ -328,6 +332,7 @@ def generate(
     calendar: workdays.Calendar,
     progress: Callable[[int], None] | None = None,
     kinds: Sequence[models.RecordKind] | None = None,
+    id_key: bytes | None = None,
 ) -> SampleReport:
     """Create `records` decisions and list entries (with subjects, departments and lists) and
     run the stories that end some of them, all in the session's transaction. `kinds` limits the
@@ -348,7 +353,10 @@ def generate(
     subject_ids: list[int] = []
     subject_count = max(20, records // 3)
     for start in range(0, subject_count, BATCH):
-        rows = [_subject_row(rng, codes) for _ in range(min(BATCH, subject_count - start))]
+        rows = [
+            _subject_row(rng, codes, id_key or SAMPLE_ID_KEY)
+            for _ in range(min(BATCH, subject_count - start))
+        ]
         subject_ids += _insert(session, models.Subject, rows)
     report.subjects = len(subject_ids)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
+import os
+import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
@@ -20,6 +22,10 @@ DEFAULT_PORT = 8000  # of `gongshi serve` and `gongshi demo`
 
 class SettingsError(ValueError):
     """A setting is present but unusable."""
+
+
+ID_KEY_FILE = "id.key"  # under GONGSHI_DATA_DIR: the identity-number key, when not in the env
+ID_KEY_BYTES = 32
 
 
 def local_base_url(port: int) -> str:
@@ -43,6 +49,9 @@ class Settings:
     rate_bucket: int | None = None
     rate_leak: float | None = None  # cost units a second
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
+    # the secret that keys identity-number digests (GONGSHI_ID_KEY, else DATA_DIR/id.key); never
+    # in the database, so that a copy of it cannot be matched back to the numbers
+    id_key: bytes | None = dataclasses.field(default=None, repr=False)
 
     @property
     def index_dir(self) -> Path:
@@ -88,7 +97,44 @@ class Settings:
             rate_bucket=_positive(environ, "GONGSHI_RATE_BUCKET", int),
             rate_leak=_positive(environ, "GONGSHI_RATE_LEAK", float),
             trusted_proxies=_networks(environ, "GONGSHI_TRUSTED_PROXIES"),
+            id_key=_id_key(environ, data_dir / ID_KEY_FILE),
         )
+
+
+def _key_text(text: str, origin: str) -> bytes:
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        key = b""
+    if len(key) < ID_KEY_BYTES:
+        raise SettingsError(f"{origin} is not a key of at least {ID_KEY_BYTES * 2} hex digits")
+    return key
+
+
+def _id_key(environ: Mapping[str, str], path: Path) -> bytes | None:
+    """GONGSHI_ID_KEY when set (it wins: a deployment keeps its key in a secret store), else the
+    key file `gongshi init` writes, else None."""
+    value = environ.get("GONGSHI_ID_KEY")
+    if value:
+        return _key_text(value, "GONGSHI_ID_KEY")
+    if not path.is_file():
+        return None
+    return _key_text(path.read_text(encoding="ascii", errors="replace"), str(path))
+
+
+def create_id_key(settings: Settings) -> bytes:
+    """The settings' identity-number key; when there is none, a new one written to
+    DATA_DIR/id.key, readable by its owner only."""
+    if settings.id_key is not None:
+        return settings.id_key
+    path = settings.data_dir / ID_KEY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_bytes(ID_KEY_BYTES)
+    # O_EXCL: never overwrite a key that digests were made with
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as file:
+        file.write(key.hex() + "\n")
+    return key
 
 
 N = TypeVar("N", int, float)

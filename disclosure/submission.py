@@ -58,7 +58,7 @@ def submit(
             kind,
             keys,
             ((number, list(cells)) for number, cells in enumerate(rows, start=1)),
-            _submitted_lookups(lists),
+            _submitted_lookups(lists, ctx.id_key),
         )
     )
     _refuse_foreign(session, kind, unit, [valid for _n, _c, valid in checked])
@@ -92,7 +92,7 @@ def correction(
     keys = template.match_header(kind, list(columns), optional=upsert.SOURCE_COLUMNS)
     lists = upsert.lists(session)
     ((_number, _cells, valid),) = upsert.check_rows(
-        kind, keys, [(1, list(cells))], _submitted_lookups(lists)
+        kind, keys, [(1, list(cells))], _submitted_lookups(lists, ctx.id_key)
     )
     if isinstance(valid, validation.Reason):
         raise RowRejected(valid)
@@ -121,11 +121,13 @@ def correction(
 
 
 def _submitted_lookups(
-    lists: dict[str, tuple[validation.ListRef, int | None]],
+    lists: dict[str, tuple[validation.ListRef, int | None]], id_key: bytes | None
 ) -> validation.Lookups:
     """A submitted row's source unit defaults to the department that submits it."""
     return validation.Lookups(
-        lists={key: ref for key, (ref, _months) in lists.items()}, source_unit_given=True
+        lists={key: ref for key, (ref, _months) in lists.items()},
+        source_unit_given=True,
+        id_key=id_key,
     )
 
 

@@ -147,6 +147,7 @@ class Lookups:
 
     lists: Mapping[str, ListRef] = dataclasses.field(default_factory=dict)  # by code and name
     source_unit_given: bool = False  # the source unit comes from the run, not the row
+    id_key: bytes | None = dataclasses.field(default=None, repr=False)  # keys identity digests
 
 
 class _Bad(Exception):
@@ -319,7 +320,7 @@ class _Cells:
         return found
 
 
-def _subject(cells: _Cells) -> dict[str, Any]:
+def _subject(cells: _Cells, id_key: bytes | None) -> dict[str, Any]:
     category: models.SubjectCategory = cells.choice("subject_category", CATEGORY_VALUES)
     cells.person = category is models.SubjectCategory.NATURAL_PERSON
     fields: dict[str, Any] = {
@@ -343,7 +344,9 @@ def _subject(cells: _Cells) -> dict[str, Any]:
                 f"{privacy.mask_id_number(number)} is not a valid resident identity number "
                 "(GB 11643)",
             )
-        return fields | {"id_type": id_type, **privacy.person_identity(number)}
+        if id_key is None:
+            raise privacy.MissingKeyError()
+        return fields | {"id_type": id_type, **privacy.person_identity(number, id_key)}
     return fields | {
         "credit_code": cells.credit_code("subject_uscc", required=True),
         "legal_rep_name": cells.need("legal_rep_name"),
@@ -435,7 +438,7 @@ def check_row(
     first reason it cannot be accepted."""
     read = _Cells(cells)
     try:
-        subject = _subject(read)
+        subject = _subject(read, lookups.id_key)
         record = {
             "decision_doc_no": read.need("decision_doc_no"),
             "decision_on": read.date("decision_date", required=True),

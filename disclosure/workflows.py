@@ -26,6 +26,7 @@ class Context:
     on: dt.date
     rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
     calendar: workdays.Calendar = dataclasses.field(default_factory=workdays.Calendar)
+    id_key: bytes | None = dataclasses.field(default=None, repr=False)  # settings.Settings.id_key
 
 
 class Refused(Exception):

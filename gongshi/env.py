@@ -17,6 +17,7 @@ from disclosure import (
     db,
     ingest,
     lifecycle,
+    privacy,
     sample,
     settings,
     tokens,
@@ -83,6 +84,7 @@ class Env:
 # Errors a user can act on: one line, exit status 1 (a mistake in the settings, as click's
 # usage errors, exits 2).
 USER_ERRORS: tuple[type[Exception], ...] = (
+    privacy.MissingKeyError,
     lifecycle.RulesError,
     workdays.CalendarError,
     sample.SampleError,

@@ -20,6 +20,7 @@ from disclosure import (
     readers,
     sample,
     sample_files,
+    settings,
     template,
     upsert,
     workdays,
@@ -40,7 +41,9 @@ KINDS = {
 def init(env: Env) -> None:
     """Create or migrate the database."""
     with user_errors():
-        revision = db.upgrade(env.engine)
+        # the key first: migration 0006 keys the digests a database already holds
+        key = settings.create_id_key(env.settings)
+        revision = db.upgrade(env.engine, key)
     console.print(f"database ready at schema revision {revision}: {env.engine.url!r}")
 
 
@@ -137,6 +140,7 @@ def generate_sample(
             calendar=calendar,
             progress=lambda n: bar.advance(task, n),
             kinds=kinds,
+            id_key=env.settings.id_key,
         )
     years = workdays.fallback_years([on], calendar)
     if years:
@@ -231,7 +235,9 @@ def ingest_command(
     """
     on = as_of_date(as_of)
     calendar = env.calendar()
-    ctx = workflows.Context(actor="ingest", on=on, rules=env.rules(), calendar=calendar)
+    ctx = workflows.Context(
+        actor="ingest", on=on, rules=env.rules(), calendar=calendar, id_key=env.settings.id_key
+    )
     with user_errors():
         env.require_schema()
         try:

@@ -13,6 +13,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 
 from disclosure import db, settings
+from tests import factories
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
 
@@ -98,4 +99,5 @@ def app_settings(tmp_path: Path) -> settings.Settings:
     return settings.Settings(
         database_url=POSTGRES_URL or f"sqlite:///{tmp_path / 'gongshi.db'}",
         data_dir=tmp_path,
+        id_key=factories.ID_KEY,
     )

@@ -14,11 +14,13 @@ from disclosure import lifecycle, models, privacy, sample, workflows
 
 _numbers = itertools.count(1)
 DEFAULT_ON = dt.date(2026, 6, 1)
+# The identity-number key of the tests' deployment (a real one comes from `gongshi init`).
+ID_KEY = bytes.fromhex("6b" * 32)
 
 
 def ctx(on: dt.date = DEFAULT_ON, actor: str = "tests", **kwargs: Any) -> workflows.Context:
-    """A workflow context acting on `on`."""
-    return workflows.Context(actor=actor, on=on, **kwargs)
+    """A workflow context acting on `on`, with the tests' identity-number key."""
+    return workflows.Context(actor=actor, on=on, **({"id_key": ID_KEY} | kwargs))
 
 
 def add_department(session: Session, name: str = "赤坎区市场监督管理局") -> models.Department:
@@ -43,7 +45,7 @@ def add_subject(
     fields: dict[str, Any] = {"category": category}
     if category is models.SubjectCategory.NATURAL_PERSON:
         number = sample.id_number(rng, "440802")
-        fields |= {"name": "陈志强", "id_type": "身份证", **privacy.person_identity(number)}
+        fields |= {"name": "陈志强", "id_type": "身份证", **privacy.person_identity(number, ID_KEY)}
     else:
         kind = "2" if category is models.SubjectCategory.INDIVIDUAL_BUSINESS else "1"
         fields |= {

@@ -51,7 +51,7 @@ def write_csv(
 
 
 def run(session: Session, path: Path, **options: object) -> upsert.IngestReport:
-    ctx = workflows.Context(actor="tests", on=ON)
+    ctx = workflows.Context(actor="tests", on=ON, id_key=factories.ID_KEY)
     report = ingest.ingest(session, path, kind=PENALTY, ctx=ctx, batch_size=3, **options)  # type: ignore[arg-type]
     session.commit()
     return report

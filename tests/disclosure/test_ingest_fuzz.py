@@ -141,7 +141,7 @@ def attempt(
     changed nothing. Batches of `batch_size` rows (2: a few rows already cross a batch's
     edge). The report, or None after an error."""
     ingest.rejects_path(path).unlink(missing_ok=True)
-    ctx = workflows.Context(actor="fuzz", on=ON)
+    ctx = workflows.Context(actor="fuzz", on=ON, id_key=factories.ID_KEY)
     model = models.RECORD_MODELS[kind]
     with Session(engine, expire_on_commit=False) as session:
         before = snapshot(session)

@@ -39,7 +39,9 @@ def test_scrub_masks_identity_numbers_in_free_text_only() -> None:
 def test_natural_person_projection_masks_and_omits(session: Session) -> None:
     number = "44080219800101123X"
     person = factories.add_subject(
-        session, models.SubjectCategory.NATURAL_PERSON, **privacy.person_identity(number)
+        session,
+        models.SubjectCategory.NATURAL_PERSON,
+        **privacy.person_identity(number, factories.ID_KEY),
     )
     penalty = factories.add_penalty(
         session, subject_id=person.id, remarks=f"当事人身份证号 {number}"
@@ -160,7 +162,7 @@ def test_a_natural_persons_mobile_number_leaves_no_projection(session: Session) 
     person = factories.add_subject(
         session,
         models.SubjectCategory.NATURAL_PERSON,
-        **privacy.person_identity("44080219800101123X"),
+        **privacy.person_identity("44080219800101123X", factories.ID_KEY),
     )
     company = factories.add_subject(session, models.SubjectCategory.LEGAL_PERSON)
     facts = "当事人联系电话13812345678"

@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 
 from disclosure import categories, models, privacy, sample, validation
+from tests import factories
 
 AUTHORITY = sample.department_code("赤坎区市场监督管理局")
 COMPANY = sample.credit_code(random.Random(7), registrar="9", kind="1", region="440802")
@@ -37,7 +38,9 @@ def penalty_cells(**overrides: str) -> dict[str, str]:
 
 
 def check(**overrides: str) -> validation.Valid | validation.Reason:
-    return validation.check_row(PENALTY, 2, penalty_cells(**overrides), validation.Lookups())
+    return validation.check_row(
+        PENALTY, 2, penalty_cells(**overrides), validation.Lookups(id_key=factories.ID_KEY)
+    )
 
 
 def test_a_valid_row_gives_typed_fields() -> None:
@@ -146,7 +149,7 @@ def test_a_natural_person_keeps_only_the_masked_number_and_digest() -> None:
         "institution_cert_no": None,
         "social_org_reg_no": None,
         "id_type": "身份证",
-        **privacy.person_identity(PERSON),
+        **privacy.person_identity(PERSON, factories.ID_KEY),
     }
 
 
@@ -218,7 +221,9 @@ def test_suspended_or_revoked_needs_the_content_to_say_which() -> None:
 
 
 def test_list_entries_name_a_known_list() -> None:
-    lookups = validation.Lookups(lists={"black": validation.ListRef(3, "black")})
+    lookups = validation.Lookups(
+        id_key=factories.ID_KEY, lists={"black": validation.ListRef(3, "black")}
+    )
     cells = penalty_cells(list_code="black", reason="严重失信", decision_date="2026-05-20")
     valid = validation.check_row(models.RecordKind.LIST_ENTRY, 5, cells, lookups)
     assert isinstance(valid, validation.Valid)
@@ -239,6 +244,8 @@ def test_list_entries_name_a_known_list() -> None:
 
 def test_source_unit_may_come_from_the_run() -> None:
     cells: dict[str, Any] = penalty_cells(source_unit="", source_unit_uscc="")
-    valid = validation.check_row(PENALTY, 2, cells, validation.Lookups(source_unit_given=True))
+    valid = validation.check_row(
+        PENALTY, 2, cells, validation.Lookups(source_unit_given=True, id_key=factories.ID_KEY)
+    )
     assert isinstance(valid, validation.Valid)
     assert valid.source_unit is None

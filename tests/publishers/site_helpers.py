@@ -44,7 +44,7 @@ def tell(session: Session) -> Story:
         session,
         models.SubjectCategory.NATURAL_PERSON,
         name="陈志强",
-        **privacy.person_identity(RAW_ID),
+        **privacy.person_identity(RAW_ID, factories.ID_KEY),
     )
     license = factories.add_license(session, subject_id=company.id, content="准予食品经营许可")
     penalty = factories.add_penalty(session, subject_id=company.id)

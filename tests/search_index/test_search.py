@@ -175,7 +175,9 @@ def test_identity_numbers_are_not_findable(engine: sa.Engine, tmp_path: Path) ->
     number = "44080219800101123X"
     with Session(engine) as session, session.begin():
         person = factories.add_subject(
-            session, models.SubjectCategory.NATURAL_PERSON, **privacy.person_identity(number)
+            session,
+            models.SubjectCategory.NATURAL_PERSON,
+            **privacy.person_identity(number, factories.ID_KEY),
         )
         factories.add_penalty(
             session, on=ON, subject_id=person.id, violation_facts=f"当事人身份证号{number}"
