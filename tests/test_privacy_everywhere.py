@@ -25,6 +25,7 @@ from stdnum.cn import ric
 from api.app import create_app
 from disclosure import db, sample, settings
 from gongshi import cli
+from tests import factories
 from tests.api.conftest import ON
 from tests.api.test_mutations import SUBMIT
 from tests.api.test_mutations_http import department_token
@@ -119,7 +120,10 @@ def test_no_output_holds_an_unmasked_identity_number(
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("GONGSHI_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GONGSHI_BASE_URL", "https://credit.example.gov.cn/")
-    app_settings = settings.Settings(database_url=url, data_dir=tmp_path / "var")
+    monkeypatch.setenv("GONGSHI_ID_KEY", factories.ID_KEY.hex())
+    app_settings = settings.Settings(
+        database_url=url, data_dir=tmp_path / "var", id_key=factories.ID_KEY
+    )
     secret = department_token(session)
     outputs: dict[str, bytes] = {}
     runner = CliRunner()
