@@ -12,6 +12,7 @@ from sqlmodel import Session
 from api.app import create_app
 from api.limits import Limits
 from disclosure import lifecycle, sample, settings, workdays
+from search_index import indexer
 from tests.api.conftest import ON
 from tests.api.test_ratelimit import send
 
@@ -39,6 +40,30 @@ def test_introspection_pays_for_its_time_and_is_refused_with_retry_after(
     refused = answers[statuses.index(429)]
     assert int(refused.headers["retry-after"]) >= 1
     assert refused.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+
+
+def test_a_search_pays_its_time_not_only_its_page_size(
+    app_settings: settings.Settings, engine: sa.Engine, session: Session
+) -> None:
+    sample.generate(
+        session,
+        records=300,
+        seed=4,
+        as_of=ON,
+        rules=lifecycle.Rules(),
+        calendar=workdays.Calendar(),
+    )
+    session.commit()
+    indexer.rebuild(app_settings.index_dir, engine, on=ON)
+    # by its estimate a search of one hit costs 1: 20 would fit in a bucket of 20
+    limits = Limits(rate_bucket=20, rate_leak=0.01)
+    query = 'query S%d { search(query: "食品", first: 1) { totalCount edges { node { score } } } }'
+    bodies = [{"query": query % n} for n in range(20)]
+    answers = send(app_settings, engine, limits, [("10.0.0.1", body, {}) for body in bodies])
+    assert "errors" not in answers[0].json(), answers[0].text
+    assert answers[0].json()["data"]["search"]["totalCount"] > 0
+    statuses = [answer.status_code for answer in answers]
+    assert statuses.index(429) < 20
 
 
 def test_a_sequential_sync_of_the_change_stream_is_not_throttled(
