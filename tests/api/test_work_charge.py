@@ -6,9 +6,11 @@ import asyncio
 
 import graphql
 import httpx
+import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from api import ratelimit
 from api.app import create_app
 from api.limits import Limits
 from disclosure import lifecycle, sample, settings, workdays
@@ -98,3 +100,20 @@ def test_a_sequential_sync_of_the_change_stream_is_not_throttled(
     answers = asyncio.run(sync())
     assert [answer.status_code for answer in answers] == [200] * len(answers)
     assert len(answers) >= 3
+
+
+def test_a_meter_pays_the_larger_of_its_estimate_and_its_time_whatever_room_is_left() -> None:
+    now = [0.0]
+    buckets = ratelimit.Buckets(100, 10, clock=lambda: now[0])
+    meter = ratelimit.Meter(buckets, "a")
+    assert meter.charge(30)
+    meter.work(0.01, 2000)  # 20 units of work: the estimate of 30 already paid for it
+    assert meter.spent == 30
+    meter.work(0.5, 2000)  # 1000 units of work: 970 more, the bucket full, not overfull
+    assert meter.spent == 1000
+    assert buckets.wait("a", 1) == pytest.approx(0.1)  # 1 unit leaks in a tenth of a second
+    unpaid = ratelimit.Meter(buckets, "b")
+    unpaid.work(0.0, 2000)  # it never ran: still at least 1
+    assert unpaid.spent == 1
+    unpaid.settle()
+    assert buckets.wait("b", 100) == pytest.approx(0.1)
