@@ -283,7 +283,10 @@ class GraphQLEndpoint:
                 key = cache.key(query, variables, operation_name, on, version)
                 entry = self.cache.get(key)
                 if entry is None:
+                    started = time.perf_counter()
                     body, cacheable = await self.execute(ctx, query, variables, operation_name)
+                    # what the query cost the node: its time, paid even when it was refused
+                    meter.work(time.perf_counter() - started, self.limits.rate_work)
                     request.state.cost = ctx.cost
                     if meter.refused:
                         return _rate_limited(meter.refused)

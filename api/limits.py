@@ -88,6 +88,11 @@ class Limits:
     query_threads: int = 0
     rate_bucket: int = 10_000  # cost units a client may spend at once (api.ratelimit)
     rate_leak: float = 1_000.0  # cost units a second a client's budget refills by
+    # cost units a second of a query's work costs (api.ratelimit): twice the refill, so a client
+    # keeping the node busy more than half the time runs dry within bucket / (work - leak)
+    # seconds (10 s at the defaults), while a sequential client waiting for each answer spends
+    # at most a few hundred units a second of its own time (a full sync of the change stream)
+    rate_work: float = 2_000.0
     rate_clients: int = 100_000  # clients remembered at most
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
     cache_entries: int = 4096
@@ -115,6 +120,10 @@ PAGED_FIELDS: dict[str, tuple[int, int]] = {
 
 SUBJECT_LISTS = frozenset({"licenses", "penalties", "listEntries"})  # the lists of a Subject
 
+# root lists a client is charged for by the time they take, not their page size: a page of the
+# change stream is one indexed range read, and a sync reads 500 events a page back to back
+TIMED_FIELDS = frozenset({"changes"})
+
 
 def page_size(first: int, field: str) -> int:
     """`first` checked against the cap of `field` (raises ApiError outside 0 … cap)."""
@@ -124,9 +133,16 @@ def page_size(first: int, field: str) -> int:
     return first
 
 
-def cost(document: Any, variables: Mapping[str, Any] | None, operation_name: str | None) -> int:
+def cost(
+    document: Any,
+    variables: Mapping[str, Any] | None,
+    operation_name: str | None,
+    *,
+    charged: bool = False,
+) -> int:
     """How many records the operation may return at most: each list field counts its page size
-    times the page sizes of the lists around it (GitHub's node limit); other fields are free."""
+    times the page sizes of the lists around it (GitHub's node limit); other fields are free.
+    `charged`: what its client is charged up front, the TIMED_FIELDS counting a page of one."""
     fragments = {
         definition.name.value: definition
         for definition in document.definitions
@@ -142,7 +158,14 @@ def cost(document: Any, variables: Mapping[str, Any] | None, operation_name: str
     ]
     if not operations:
         return 0
-    return _selection_cost(operations[0].selection_set, 1, fragments, variables or {}, nested=False)
+    return _selection_cost(
+        operations[0].selection_set,
+        1,
+        fragments,
+        variables or {},
+        nested=False,
+        charged=charged,
+    )
 
 
 def _selection_cost(
@@ -152,6 +175,7 @@ def _selection_cost(
     variables: Mapping[str, Any],
     *,
     nested: bool,
+    charged: bool = False,
 ) -> int:
     total = 0
     for node in _fields(selections, fragments, frozenset()):
@@ -162,10 +186,17 @@ def _selection_cost(
             default = MAX_PAGE if nested else PAGED_FIELDS[name][0]
             first = _first(node, variables)
             size = page_size(default if first is None else first, name)
+            if charged and not nested and name in TIMED_FIELDS:
+                size = 1
             total += multiplier * size
         if node.selection_set is not None and not name.startswith("__"):
             total += _selection_cost(
-                node.selection_set, multiplier * size, fragments, variables, nested=True
+                node.selection_set,
+                multiplier * size,
+                fragments,
+                variables,
+                nested=True,
+                charged=charged,
             )
     return total
 
@@ -224,7 +255,14 @@ class CostLimit(SchemaExtension):
             )
             refused = GraphQLError(message, extensions={"code": COST_EXCEEDED})
             context.result = ExecutionResult(data=None, errors=[refused])
-        elif context.context.meter is not None and not context.context.meter.charge(spent):
+        elif context.context.meter is not None and not context.context.meter.charge(
+            cost(
+                context.graphql_document,
+                context.variables,
+                context.operation_name,
+                charged=True,
+            )
+        ):
             limit = ratelimit.error(context.context.meter.refused)
             limited = GraphQLError(limit["message"], extensions=limit["extensions"])
             context.result = ExecutionResult(data=None, errors=[limited])

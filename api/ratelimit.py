@@ -2,7 +2,10 @@
 
 A client is its API token when it sends a live one, else its address (behind a trusted proxy, the
 address the proxy saw). Each request pours its query cost into the client's bucket, which leaks
-at a steady rate; a request that would overflow it is refused with the seconds to wait.
+at a steady rate; a request that would overflow it is refused with the seconds to wait. The cost
+is counted twice: before the query runs, by what it may return (admission), and after, by the
+time it took (Limits.rate_work units a second); the request pays the larger, so a cheap-looking
+query that spends the node's time (introspection, a slow search) pays for that time.
 """
 
 from __future__ import annotations
@@ -63,6 +66,20 @@ class Buckets:
         seconds until it would. A cost over the bucket's size needs a full empty bucket."""
         return self._pour(client, min(cost, self.size), pour=True)
 
+    def spend(self, client: str, cost: float) -> None:
+        """Pour `cost` into the client's bucket whatever room it has (work already done), up to
+        full: its next query waits until the bucket has leaked room for it."""
+        with self._lock:
+            now = self.clock()
+            bucket = self._buckets.get(client)
+            level = 0.0
+            if bucket is not None:
+                level = max(0.0, bucket.level - (now - bucket.touched) * self.leak)
+            self._buckets[client] = _Bucket(min(self.size, level + cost), now)
+            self._buckets.move_to_end(client)
+            while len(self._buckets) > self.max_clients:
+                self._buckets.popitem(last=False)
+
     def wait(self, client: str, cost: float = 1) -> float:
         """The seconds until `cost` would fit in the client's bucket (0.0: now), pouring nothing."""
         return self._pour(client, min(cost, self.size), pour=False)
@@ -116,6 +133,15 @@ class Meter:
             return False
         self.spent += cost
         return True
+
+    def work(self, seconds: float, rate: float) -> None:
+        """Spend what the request's `seconds` of work cost at `rate` units a second, past what
+        its estimate already paid: a request pays the larger of the two, admitted or not."""
+        unpaid = self.spent == 0 and self.refused == 0  # never got as far as its estimate
+        extra = max(seconds * rate, 1.0 if unpaid else 0.0) - self.spent
+        if extra > 0:
+            self.buckets.spend(self.client, extra)
+            self.spent += extra
 
     def settle(self) -> None:
         """Spend the minimum for a request that never got as far as being charged (one that

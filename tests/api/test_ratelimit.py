@@ -54,7 +54,7 @@ def send(
 def test_past_its_budget_a_client_gets_429_with_retry_after_and_recovers_after_waiting(
     app_settings: settings.Settings, engine: sa.Engine
 ) -> None:
-    limits = Limits(rate_bucket=50, rate_leak=25)
+    limits = Limits(rate_bucket=50, rate_leak=25, rate_work=0.001)  # by the estimate alone
     answers = send(app_settings, engine, limits, [("10.0.0.1", page(20), {})] * 4, pause=1.0)
     assert [answer.status_code for answer in answers] == [200, 200, 429, 200]
     refused = answers[2]
@@ -72,7 +72,7 @@ def test_past_its_budget_a_client_gets_429_with_retry_after_and_recovers_after_w
 
 
 def test_each_client_has_its_own_budget(app_settings: settings.Settings, engine: sa.Engine) -> None:
-    limits = Limits(rate_bucket=30, rate_leak=0.01)
+    limits = Limits(rate_bucket=30, rate_leak=0.01, rate_work=0.001)
     answers = send(
         app_settings,
         engine,
@@ -86,7 +86,8 @@ def test_each_client_has_its_own_budget(app_settings: settings.Settings, engine:
 def test_cheap_queries_cost_less_than_expensive_ones(
     app_settings: settings.Settings, engine: sa.Engine
 ) -> None:
-    limits = Limits(rate_bucket=100, rate_leak=0.01)
+    # by their estimate alone: their time is charged next to nothing
+    limits = Limits(rate_bucket=100, rate_leak=0.01, rate_work=0.001)
     for first, admitted in ((1, 100), (40, 2)):
         answers = send(app_settings, engine, limits, [("10.0.0.1", page(first), {})] * 102)
         statuses = [answer.status_code for answer in answers]
@@ -99,7 +100,7 @@ def test_a_live_token_is_its_own_client_and_a_made_up_one_is_its_address(
     unit = factories.add_department(session)
     _, secret = tokens.create(session, unit_code=unit.credit_code, role=models.Role.DEPARTMENT)
     session.commit()
-    limits = Limits(rate_bucket=20, rate_leak=0.01)
+    limits = Limits(rate_bucket=20, rate_leak=0.01, rate_work=0.001)
     token = {"authorization": f"Bearer {secret}"}
     made_up = {"authorization": "Bearer gs_made-up"}
     answers = send(
@@ -119,7 +120,7 @@ def test_a_live_token_is_its_own_client_and_a_made_up_one_is_its_address(
 def test_queries_that_never_run_still_cost_one(
     app_settings: settings.Settings, engine: sa.Engine
 ) -> None:
-    limits = Limits(rate_bucket=3, rate_leak=0.01)
+    limits = Limits(rate_bucket=3, rate_leak=0.01, rate_work=0.001)
     broken = {"query": "{ penalties(first: 1) { edges { node { nonsense } } } }"}
     answers = send(app_settings, engine, limits, [("10.0.0.1", broken, {})] * 4)
     assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
