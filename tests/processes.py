@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import db, models
-from tests import conftest
+from tests import conftest, factories
 
 GONGSHI = str(Path(sys.executable).with_name("gongshi"))
 APPLICATION = "gongshi-faults"  # the application_name of the commands' PostgreSQL sessions
@@ -46,6 +46,8 @@ class World:
             "GONGSHI_DATA_DIR": str(self.data_dir),
             "DATABASE_URL": self.url,
             "GONGSHI_BASE_URL": "https://credit.example.gov.cn/",
+            # the schema is migrated here, not by `gongshi init`, which would make the key file
+            "GONGSHI_ID_KEY": factories.ID_KEY.hex(),
         }
         self.env.pop("GONGSHI_SITE_DIR", None)
         with self.engine() as engine:
