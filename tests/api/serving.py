@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -34,6 +35,18 @@ def serving(env: Mapping[str, str], *options: str) -> Iterator[str]:
     """`gongshi serve` on a free 127.0.0.1 port until the block ends; yields its base URL once
     /healthz answers."""
     with nodes([env], *options) as (url,):
+        yield url
+
+
+@contextlib.contextmanager
+def sample_node(workdir: Path, *, records: int, seed: int, **settings: str) -> Iterator[str]:
+    """`gongshi serve` on a fresh SQLite sample database of `records` records in `workdir`
+    (whatever the test database is), with extra `settings` in its environment."""
+    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var"), **settings}
+    env.pop("DATABASE_URL", None)
+    gongshi(env, "init")
+    gongshi(env, "sample", "--records", str(records), "--seed", str(seed))
+    with serving(env) as url:
         yield url
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import pytest
 from gql import Client, gql
 from gql.transport.httpx import HTTPXTransport
 
-from tests.api.serving import gongshi, serving
+from tests.api.serving import sample_node
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,11 +33,7 @@ def readme_examples() -> list[tuple[str, dict[str, Any]]]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gongshi serve` on a fresh sample database (SQLite, whatever the test database is)."""
     workdir = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
-    env.pop("DATABASE_URL", None)
-    gongshi(env, "init")
-    gongshi(env, "sample", "--records", "300", "--seed", "1")
-    with serving(env) as url:
+    with sample_node(workdir, records=300, seed=1) as url:
         yield url
 
 

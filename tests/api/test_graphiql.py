@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +12,7 @@ import httpx
 import pytest
 
 from api import ide
-from tests.api.serving import gongshi, serving
+from tests.api.serving import sample_node
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -24,11 +23,7 @@ HTML = {"accept": "text/html"}
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gongshi serve` on a small sample database (SQLite, whatever the test database is)."""
     workdir = tmp_path_factory.mktemp("graphiql")
-    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
-    env.pop("DATABASE_URL", None)
-    gongshi(env, "init")
-    gongshi(env, "sample", "--records", "40", "--seed", "3")
-    with serving(env) as url:
+    with sample_node(workdir, records=40, seed=3) as url:
         yield url
 
 

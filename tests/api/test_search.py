@@ -105,16 +105,7 @@ def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Searc
 def test_a_withdrawn_record_is_hidden_even_before_the_index_catches_up(
     run: Run, indexed: search.Searcher, engine: sa.Engine
 ) -> None:
-    with Session(engine) as session, session.begin():
-        penalty = session.get(models.Penalty, 1)
-        assert penalty is not None
-        workflows.withdraw(
-            session,
-            penalty,
-            kind=models.WithdrawalKind.REVOKED,
-            reason="复议撤销",
-            ctx=factories.ctx(ON),
-        )
+    _withdraw_the_first_penalty(engine)
     found = run(SEARCH, {"q": "鸿达", "kinds": ["PENALTY"]}, searcher=indexed)
     assert [e["node"]["record"]["id"] for e in found["data"]["search"]["edges"]] == [2]
 
@@ -224,16 +215,7 @@ def test_counts_leave_out_a_record_whose_publicity_ended_before_the_index_runs(
 def test_counts_leave_out_a_withdrawn_record_before_the_index_catches_up(
     run: Run, indexed: search.Searcher, engine: sa.Engine
 ) -> None:
-    with Session(engine) as session, session.begin():
-        penalty = session.get(models.Penalty, 1)
-        assert penalty is not None
-        workflows.withdraw(
-            session,
-            penalty,
-            kind=models.WithdrawalKind.REVOKED,
-            reason="复议撤销",
-            ctx=factories.ctx(ON),
-        )
+    _withdraw_the_first_penalty(engine)
     assert _counted(run(COUNTED, {"q": "鸿达"}, searcher=indexed)) == (
         2,
         {"LICENSE": 1, "PENALTY": 1, "LIST_ENTRY": 0},
@@ -262,3 +244,17 @@ def test_a_department_filter_keeps_other_departments_hits_out_of_the_page(
     assert found == {
         "data": {"search": {"totalCount": 1, "edges": [{"node": {"record": {"id": 2}}}]}}
     }
+
+
+def _withdraw_the_first_penalty(engine: sa.Engine) -> None:
+    """Withdraw penalty 1 in the database, the index left as it was."""
+    with Session(engine) as session, session.begin():
+        penalty = session.get(models.Penalty, 1)
+        assert penalty is not None
+        workflows.withdraw(
+            session,
+            penalty,
+            kind=models.WithdrawalKind.REVOKED,
+            reason="复议撤销",
+            ctx=factories.ctx(ON),
+        )

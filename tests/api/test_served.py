@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Iterator
@@ -10,7 +9,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from tests.api.serving import gongshi, serving
+from tests.api.serving import sample_node
 from tests.api.test_limits import doubling_fragments
 
 
@@ -18,11 +17,7 @@ from tests.api.test_limits import doubling_fragments
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gongshi serve` on a fresh sample database (SQLite, whatever the test database is)."""
     workdir = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
-    env.pop("DATABASE_URL", None)
-    gongshi(env, "init")
-    gongshi(env, "sample", "--records", "300", "--seed", "1")
-    with serving(env) as url:
+    with sample_node(workdir, records=300, seed=1) as url:
         yield url
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -11,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.api.serving import gongshi, serving
+from tests.api.serving import sample_node
 from tests.api.test_client import ROOT
 
 LIST = """query ($after: String) {
@@ -38,12 +37,9 @@ def recipe() -> Callable[..., Any]:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """`gongshi serve` on sample data, with a budget small enough to spend in a few queries."""
     workdir = tmp_path_factory.mktemp("serve")
-    env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
-    env.pop("DATABASE_URL", None)
-    env.update(GONGSHI_RATE_BUCKET="1000", GONGSHI_RATE_LEAK="200")
-    gongshi(env, "init")
-    gongshi(env, "sample", "--records", "1200", "--seed", "2")
-    with serving(env) as url:
+    with sample_node(
+        workdir, records=1200, seed=2, GONGSHI_RATE_BUCKET="1000", GONGSHI_RATE_LEAK="200"
+    ) as url:
         yield url
 
 
