@@ -41,7 +41,8 @@ from strawberry.types.graphql import OperationType
 
 from api import cache, context, execution, ide, ratelimit, schema
 from api.limits import Limits
-from disclosure import db, queries, settings
+from disclosure import db, settings
+from disclosure.queries import change_log
 from search_index import indexer, search
 
 access_log = logging.getLogger("gongshi.access")
@@ -136,7 +137,7 @@ def _database_problem(engine: sa.Engine) -> str | None:
     event), or None when it can."""
     try:
         with Session(engine) as session:
-            queries.last_event_id(session)
+            change_log.last_event_id(session)
     except sa.exc.DBAPIError as error:
         return str(db.unavailable(engine, error))
     return None
@@ -279,7 +280,7 @@ class GraphQLEndpoint:
                     return Response(
                         body, media_type=JSON_TYPE, headers={"cache-control": "no-store"}
                     )
-                version = ctx.version = queries.last_event_id(ctx.session)
+                version = ctx.version = change_log.last_event_id(ctx.session)
                 key = cache.key(query, variables, operation_name, on, version)
                 entry = self.cache.get(key)
                 if entry is None:

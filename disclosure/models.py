@@ -369,7 +369,8 @@ class ListEntry(RecordBase, table=True):
 
 
 Record = License | Penalty | ListEntry
-RECORD_MODELS: dict[RecordKind, type[License] | type[Penalty] | type[ListEntry]] = {
+RecordModel = type[License] | type[Penalty] | type[ListEntry]
+RECORD_MODELS: dict[RecordKind, RecordModel] = {
     RecordKind.LICENSE: License,
     RecordKind.PENALTY: Penalty,
     RecordKind.LIST_ENTRY: ListEntry,

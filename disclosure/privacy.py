@@ -188,7 +188,7 @@ class ListEntryPublic(RecordPublic):
 # holds the two serializations equal).
 #
 # `record` is an ORM record, or a plain row of its table that carries KIND
-# (queries.public_rows) together with its parties' fields: the bulk export's way.
+# (queries.plain_rows.public_rows) together with its parties' fields: the bulk export's way.
 
 Fields = dict[str, Any]
 

@@ -416,7 +416,7 @@ def withdraw(
 ) -> models.Withdrawal:
     """Withdraw a published decision (撤回) with its public reason; publication ends today.
     `decision_changed_on`, the day the decision was changed or revoked, starts the 3-day
-    deadline that `queries.late_withdrawals` checks."""
+    deadline that `queries.figures.late_withdrawals` checks."""
     if isinstance(record, models.ListEntry):
         raise InvalidChange(
             f"{label(record)}: 名单条目应移出而非撤回 / list entries exit the list; use exit"
