@@ -3,7 +3,7 @@ import datetime as dt
 import pytest
 from sqlmodel import Session
 
-from disclosure import models, workflows
+from disclosure import endings, models, objections
 from disclosure.queries import change_log, figures, record_pages
 from tests import factories
 
@@ -118,7 +118,7 @@ def test_page_size_is_capped(session: Session) -> None:
 def test_only_public_records_are_listed_and_counted(session: Session) -> None:
     shown = factories.add_penalty(session, on=ON)
     withdrawn = factories.add_penalty(session, on=ON)
-    workflows.withdraw(
+    endings.withdraw(
         session, withdrawn, kind=models.WithdrawalKind.REVOKED, reason="撤销", ctx=factories.ctx()
     )
     factories.add_penalty(session, on=ON, severity=models.Severity.MINOR)  # never published
@@ -148,7 +148,7 @@ def test_filters(session: Session) -> None:
         source_unit_id=other_unit.id,
         authority_id=other_unit.id,
     )
-    workflows.open_objection(session, serious, grounds="事实有误", ctx=factories.ctx(ON))
+    objections.open_objection(session, serious, grounds="事实有误", ctx=factories.ctx(ON))
 
     assert _found(
         session,

@@ -4,7 +4,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from disclosure import audit, models, timeliness, tokens, workdays, workflows
+from disclosure import audit, endings, models, objections, repairs, timeliness, tokens, workdays
 from disclosure.queries import figures
 from tests import factories
 
@@ -74,11 +74,11 @@ def test_audit_is_append_only(engine: sa.Engine) -> None:
 
 def test_overdue_objections_repairs_and_late_withdrawals(session: Session) -> None:
     penalty = factories.add_penalty(session, on=D(2025, 3, 5), decision_on=D(2025, 3, 1))
-    objection = workflows.open_objection(
+    objection = objections.open_objection(
         session, penalty, grounds="事实有误", ctx=factories.ctx(D(2025, 9, 1))
     )
     assert objection.due_on == D(2025, 9, 10)
-    repair = workflows.apply_for_repair(
+    repair = repairs.apply_for_repair(
         session, penalty, commitment="已整改", ctx=factories.ctx(D(2025, 9, 1))
     )
     assert repair.due_on == D(2025, 9, 4)
@@ -90,7 +90,7 @@ def test_overdue_objections_repairs_and_late_withdrawals(session: Session) -> No
     late = factories.add_penalty(session, on=D(2025, 3, 5))
     # 行政处罚法 Art. 85: three working days; Thursday 08-28 to Monday 09-01 is two
     for record, changed in ((on_time, D(2025, 8, 28)), (late, D(2025, 8, 26))):
-        workflows.withdraw(
+        endings.withdraw(
             session,
             record,
             kind=models.WithdrawalKind.REVOKED,
@@ -112,7 +112,7 @@ def test_the_withdrawal_deadline_counts_working_days(
 ) -> None:
     """A decision changed on Wednesday 2026-04-15 is withdrawn in time up to Monday 04-20."""
     penalty = factories.add_penalty(session, on=D(2026, 3, 2))
-    workflows.withdraw(
+    endings.withdraw(
         session,
         penalty,
         kind=models.WithdrawalKind.REVOKED,

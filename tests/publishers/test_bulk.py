@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import models, privacy, urls, workflows
+from disclosure import endings, models, privacy, urls, workflows
 from disclosure.queries import plain_rows
 from publishers import bulk, bulk_schema, release
 from tests import factories
@@ -146,7 +146,7 @@ def test_change_files_applied_in_order_give_the_last_dump(
     out = tmp_path / "out"
     first = helpers.publish_all(engine, out)
     day = ON + dt.timedelta(days=1)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         story.penalty,
         kind=models.WithdrawalKind.REVOKED,

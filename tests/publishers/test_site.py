@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from disclosure import models, privacy, settings, urls, workflows
+from disclosure import endings, models, objections, privacy, settings, urls
 from publishers import pages, release, site, sitemaps
 from tests import factories
 from tests.publishers import site_helpers as helpers
@@ -174,7 +174,7 @@ def test_an_incremental_publish_renders_only_what_changed(
     story = helpers.tell(session)
     helpers.publish(engine, tmp_path / "out")
     later = helpers.ON + dt.timedelta(days=1)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         story.penalty,
         kind=models.WithdrawalKind.CHANGED,
@@ -216,7 +216,7 @@ def test_an_incremental_publish_indexes_only_the_bundles_whose_pages_changed(
     assert (report.search_bundles, report.search_bundles_kept, report.search_pages) == (4, 0, 6)
     assert secret in helpers.search_text(first.folder, "penalties-4")
     later = helpers.ON + dt.timedelta(days=1)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         extra,
         kind=models.WithdrawalKind.REVOKED,
@@ -333,7 +333,7 @@ def test_an_incremental_publish_over_workers_writes_what_a_full_one_does(
     first, _ = helpers.publish(engine, tmp_path / "out", database_url=url, workers=2)
     later = helpers.ON + dt.timedelta(days=1)
     for penalty in penalties[:2]:
-        workflows.withdraw(
+        endings.withdraw(
             session,
             penalty,
             kind=models.WithdrawalKind.CHANGED,
@@ -362,7 +362,7 @@ def test_a_tombstone_page_answers_410_with_the_end_and_the_public_reason_only(
 ) -> None:
     story = helpers.tell(session)
     (objection,) = session.exec(select(models.Objection)).all()
-    workflows.resolve_objection(
+    objections.resolve_objection(
         session,
         objection,
         outcome=models.ObjectionOutcome.WITHDRAWN,
