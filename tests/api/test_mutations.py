@@ -783,7 +783,7 @@ def test_every_mutation_refuses_each_wrong_role_and_other_department_and_changes
     entry = factories.add_list_entry(session)
     ctx = factories.ctx(ON)
     objection = objections.open_objection(session, objected, grounds="金额有误", ctx=ctx)
-    repairs = [
+    applied = [
         repairs.apply_for_repair(session, record, commitment="承诺", ctx=ctx)
         for record in repairable[:2]
     ]
@@ -855,14 +855,14 @@ def test_every_mutation_refuses_each_wrong_role_and_other_department_and_changes
         ),
         "approveRepair": (
             BY_NUMBER % ("approveRepair", "repairId", ""),
-            {"n": repairs[0].id},
-            {"n": repairs[0].id},
+            {"n": applied[0].id},
+            {"n": applied[0].id},
             "market",
         ),
         "refuseRepair": (
             BY_NUMBER % ("refuseRepair", "repairId", ', note: "未整改"'),
-            {"n": repairs[1].id},
-            {"n": repairs[1].id},
+            {"n": applied[1].id},
+            {"n": applied[1].id},
             "market",
         ),
     }
