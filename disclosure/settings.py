@@ -41,6 +41,7 @@ class Settings:
     data_dir: Path
     rules_path: Path | None = None
     holidays_path: Path | None = None
+    measures_path: Path | None = None  # the measures list (TOML or CSV), extending the built-in
     site_dir: Path | None = None  # where releases are published; `current` points at the live one
     base_url: str = local_base_url(DEFAULT_PORT)  # the public site's address, for every output
     # whether GONGSHI_BASE_URL gave base_url: a publish for the public must not use the default
@@ -91,6 +92,7 @@ class Settings:
             data_dir=data_dir,
             rules_path=_optional_file(environ, "GONGSHI_RULES_FILE"),
             holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
+            measures_path=_optional_file(environ, "GONGSHI_MEASURES_FILE"),
             site_dir=Path(site) if site else None,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             base_url_given=bool(environ.get("GONGSHI_BASE_URL")),
