@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
-from disclosure import events, lifecycle, models, privacy, tombstones, workdays
+from disclosure import events, idkey, lifecycle, models, privacy, tombstones, workdays
 
 OBJECTION_DECISION_DAYS = 7  # working days to decide an objection
 REPAIR_DECISION_DAYS = 3  # working days to decide a repair (深圳经济特区社会信用条例 Art. 80)
@@ -26,7 +26,9 @@ class Context:
     on: dt.date
     rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
     calendar: workdays.Calendar = dataclasses.field(default_factory=workdays.Calendar)
-    id_key: bytes | None = dataclasses.field(default=None, repr=False)  # settings.Settings.id_key
+    id_key: idkey.IdKey | None = dataclasses.field(
+        default=None, repr=False
+    )  # settings.Settings.id_key
 
 
 class Refused(Exception):
