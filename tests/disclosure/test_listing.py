@@ -10,9 +10,7 @@ from hypothesis import strategies as st
 
 from disclosure import listing
 
-_paths = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\n\r"), min_size=1
-)
+_paths = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\n\r"), min_size=1)
 
 
 @given(st.sets(_paths, max_size=60), st.lists(_paths, max_size=30))
