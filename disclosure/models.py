@@ -533,6 +533,15 @@ class AuditEntry(SQLModel, table=True):
     outcome: str = Field(max_length=100)  # ok | unauthenticated | forbidden | a refusal's code
 
 
+class IdKeyCheck(SQLModel, table=True):
+    """The check of the identity-number key a database's digests were made with
+    (`disclosure.idkey`): it recognises that key, and tells nothing without it."""
+
+    __tablename__ = "id_key_check"
+    id: int = Field(default=1, primary_key=True)
+    value: str = Field(max_length=64)
+
+
 # The audit trail is append-only in the database itself, not only by convention.
 APPEND_ONLY_DDL = {
     "sqlite": [
