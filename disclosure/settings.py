@@ -52,6 +52,8 @@ class Settings:
     # the secret that keys identity-number digests (GONGSHI_ID_KEY, else DATA_DIR/id.key); never
     # in the database, so that a copy of it cannot be matched back to the numbers
     id_key: bytes | None = dataclasses.field(default=None, repr=False)
+    # the key signing the portal's cookies and forms (GONGSHI_PORTAL_KEY, else DATA_DIR/portal.key)
+    portal_key: bytes | None = dataclasses.field(default=None, repr=False)
 
     @property
     def index_dir(self) -> Path:
@@ -98,6 +100,11 @@ class Settings:
             rate_leak=_positive(environ, "GONGSHI_RATE_LEAK", float),
             trusted_proxies=_networks(environ, "GONGSHI_TRUSTED_PROXIES"),
             id_key=_id_key(environ, data_dir / ID_KEY_FILE),
+            portal_key=(
+                _key_text(environ["GONGSHI_PORTAL_KEY"], "GONGSHI_PORTAL_KEY")
+                if environ.get("GONGSHI_PORTAL_KEY")
+                else None
+            ),
         )
 
 

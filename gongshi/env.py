@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from disclosure import (
+    accounts,
     db,
     ingest,
     lifecycle,
@@ -91,6 +92,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     indexer.IndexUnavailable,
     ingest.IngestError,
     tokens.TokenError,
+    accounts.AccountError,
     sa.exc.OperationalError,
     db.DatabaseUnavailable,
     release.ReleaseError,
