@@ -82,7 +82,7 @@ def token_revoke(env: Env, token_id: int) -> None:
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
 @click.pass_obj
 def audit_command(env: Env, since: dt.datetime) -> None:
-    """Print the audit trail of API writes since a day (UTC)."""
+    """Print the audit trail of API and portal writes since a day (UTC)."""
     with user_errors():
         env.require_schema()
         with db.transaction(env.engine) as session:
@@ -91,7 +91,8 @@ def audit_command(env: Env, since: dt.datetime) -> None:
         records = ",".join(entry.records) or "-"
         click.echo(
             f"{entry.at:%Y-%m-%dT%H:%M:%SZ}\ttoken={entry.token_id or '-'}\t"
-            f"unit={entry.unit_id or '-'}\t{entry.operation}\t{records}\t{entry.outcome}"
+            f"unit={entry.unit_id or '-'}\tuser={entry.user_id or '-'}\t{entry.operation}\t"
+            f"{records}\t{entry.outcome}"
         )
 
 
