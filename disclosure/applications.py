@@ -1,7 +1,7 @@
 """The public's applications: an objection (异议申请) or a repair application (信用修复申请)
 about a public record, opened through `workflows`, and a report (举报) of untrustworthy conduct
 for the responsible department. Each gets a tracking number; its status shows only its state and
-dates. A reporter's identity goes to its own table and is read by `reporter` alone."""
+dates. A reporter's identity goes to its own table, which no page, export or output reads."""
 
 from __future__ import annotations
 
@@ -275,13 +275,6 @@ def handle_report(
     application.report_status = outcome
     application.handled_on = on
     session.add(application)
-
-
-def reporter(session: Session, application: pm.Application) -> pm.Reporter | None:
-    """The reporter of a report: for the bureau's eyes only, never in any public output."""
-    return session.exec(
-        select(pm.Reporter).where(col(pm.Reporter.application_id) == application.id)
-    ).first()
 
 
 def attachments_of(session: Session, application: pm.Application) -> Sequence[pm.Attachment]:

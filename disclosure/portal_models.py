@@ -1,8 +1,8 @@
 """The portal's tables: accounts of the people who act, their sessions and login attempts, and
 the public's applications (异议申请, 信用修复申请, 举报) with their attachments.
 
-A reporter's identity (举报人信息) is a table of its own, read by one query only
-(`applications.reporter`), so that nothing built from an application can carry it by mistake.
+A reporter's identity (举报人信息) is a table of its own that no output reads, so that nothing
+built from an application can carry it by mistake; it is kept for the bureau's follow-up.
 """
 
 from __future__ import annotations

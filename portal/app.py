@@ -77,6 +77,7 @@ def create_app(
         ),
         Route(PREFIX + "/{what:str}/{item_id:int}/decide", bound(desk.decide), methods=["POST"]),
         Route(PREFIX + "/queue.csv", bound(desk.export), methods=["GET"]),
+        Route(PREFIX + "/attachments/{attachment_id:int}", bound(desk.attachment), methods=["GET"]),
         Route(PREFIX + "/bureau", bound(bureau.home), methods=["GET"]),
         Route(
             PREFIX + "/apply/{kind}/{record_id:int}", bound(public.apply), methods=["GET", "POST"]

@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from disclosure import (
     applications,
+    attachments,
     casework,
     ingest,
     models,
@@ -71,18 +72,54 @@ async def home(portal: web.Portal, request: Request) -> Response:
                 for rate in queries.on_time_rates(session, calendar=portal.calendar)
                 if rate.department_id == _unit_id(visitor)
             ]
+            files = {
+                f"objection-{objection.id}": _files_of(
+                    session, casework.application_of(session, objection_id=objection.id)
+                )
+                for objection, _record in queue.objections
+            }
+            files |= {
+                f"repair-{repair.id}": _files_of(
+                    session, casework.application_of(session, repair_id=repair.id)
+                )
+                for repair, _record in queue.repairs
+            }
+            files |= {f"report-{report.id}": _files_of(session, report) for report in queue.reports}
             return portal.page(
                 request,
                 visitor,
                 "desk.html",
                 records=records,
                 queue=queue,
+                files=files,
                 rate=rates[0] if rates else None,
                 q=text,
                 kinds=KINDS,
             )
 
     return await web.threaded(work)
+
+
+def _files_of(session: Session, filed: pm.Application | None) -> list[pm.Attachment]:
+    return list(applications.attachments_of(session, filed)) if filed is not None else []
+
+
+async def attachment(portal: web.Portal, request: Request) -> Response:
+    """An attachment of an application the department must decide, as a download."""
+    visitor = _department(portal, request)
+    if isinstance(visitor, Response):
+        return visitor
+    with Session(portal.engine) as session:
+        found = session.get(pm.Attachment, int(request.path_params["attachment_id"]))
+        filed = session.get(pm.Application, found.application_id) if found else None
+    if found is None or filed is None or filed.department_id != _unit_id(visitor):
+        return portal.refusal(request, visitor, "没有这个附件 / no such attachment", 404)
+    path = portal.settings.data_dir / attachments.FOLDER / found.sha256
+    return Response(
+        path.read_bytes(),
+        media_type=found.media_type,
+        headers={"content-disposition": f'attachment; filename="{_ascii(found.filename)}"'},
+    )
 
 
 def _upload_folder(portal: web.Portal, unit_id: int, token: str) -> Path:

@@ -222,6 +222,9 @@ def test_a_company_objects_from_a_record_page_and_the_upheld_record_is_a_tombsto
     _sign_in(clerk, node.base, "wangfang")
     queued = clerk.get_by_role("region", name=f"异议 #1：{penalty.decision_doc_no}")
     assert "抽检样品并非我司所售" in queued.inner_text()
+    with clerk.expect_download() as download:
+        queued.get_by_role("link", name="送货单.pdf").click()
+    assert Path(download.value.path()).read_bytes() == PDF
     queued.get_by_label("说明（异议成立时公开，请勿写入个人信息）").fill("经核实，抽检样品来源有误")
     queued.get_by_role("button", name="异议成立，停止公示").click()
     clerk.wait_for_load_state()

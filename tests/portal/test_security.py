@@ -233,3 +233,40 @@ def test_a_filled_honeypot_and_too_many_applications_are_refused(
     assert sixth.status_code == 400 and "已达上限" in sixth.text
     with Session(engine) as session:
         assert len(session.exec(select(pm.Application)).all()) == 5
+
+
+def test_an_attachment_goes_only_to_the_department_that_must_decide(
+    world: dict[str, object], app_settings: settings.Settings, engine: sa.Engine
+) -> None:
+    public = helpers.client(app_settings, engine)
+    ours = world["ours"]
+    assert isinstance(ours, models.Penalty)
+    path = f"/portal/apply/penalty/{ours.id}"
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    filed = public.post(
+        path,
+        data={
+            "csrf": helpers.csrf(public.get(path).text),
+            "type": "objection",
+            "applicant": "鸿达食品",
+            "contact": "0759-1234567",
+            "text": "样品来源有误",
+        },
+        files={"attachments": ("证明.png", pdf, "image/png")},
+        follow_redirects=False,
+    )
+    assert filed.status_code == 303
+    assert public.get("/portal/attachments/1", follow_redirects=False).status_code == 303
+    other = helpers.client(app_settings, engine)
+    helpers.sign_in(other, "lisi")
+    assert other.get("/portal/attachments/1").status_code == 404
+    clerk = helpers.client(app_settings, engine)
+    helpers.sign_in(clerk, "wangfang")
+    got = clerk.get("/portal/attachments/1")
+    assert (got.status_code, got.content, got.headers["content-type"]) == (
+        200,
+        pdf,
+        "application/pdf",
+    )
+    assert got.headers["content-disposition"].startswith("attachment;")
+    assert got.headers["x-content-type-options"] == "nosniff"
