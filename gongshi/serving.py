@@ -129,8 +129,8 @@ def serve(
         env.settings = dataclasses.replace(env.settings, base_url=settings.local_base_url(port))
     where = f"[{host}]" if ":" in host else host
     console.print(
-        f"gongshi serve: http://{where}:{port}/ — GraphQL at /graphql, /healthz, and the site "
-        f"published into {env.settings.releases_dir} at /",
+        f"gongshi serve: http://{where}:{port}/ — GraphQL at /graphql, /healthz, the portal at "
+        f"/portal/, and the site published into {env.settings.releases_dir} at /",
         soft_wrap=True,
     )
     if not env.settings.base_url_given and not _loopback(host):
@@ -303,5 +303,6 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
         require_free("127.0.0.1", port, "--port (make demo PORT=…)")  # it may be taken since
         click.echo(f"the site:    {base_url}")
         click.echo(f"the API:     {base_url}graphql  (GraphiQL in a browser)")
+        click.echo(f"the portal:  {base_url}portal/  (accounts: gongshi user create)")
         click.echo("stop with Ctrl-C")
         run_server(env, "127.0.0.1", port, _limits(env, 32, True), True, 5.0)

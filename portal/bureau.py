@@ -26,7 +26,7 @@ REPAIR_STATES = {
 
 
 async def home(portal: web.Portal, request: Request) -> Response:
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     if visitor.account is None:
         return web.redirect("/portal/login")
     if visitor.account.role is not models.Role.OPERATOR:

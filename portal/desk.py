@@ -42,8 +42,8 @@ WITHDRAWAL_KINDS = {
 }
 
 
-def _department(portal: web.Portal, request: Request) -> web.Visitor | Response:
-    visitor = portal.visitor(request)
+async def _department(portal: web.Portal, request: Request) -> web.Visitor | Response:
+    visitor = await portal.visitor(request)
     if visitor.account is None:
         return web.redirect("/portal/login")
     if visitor.account.role is not models.Role.DEPARTMENT:
@@ -57,7 +57,7 @@ def _unit_id(visitor: web.Visitor) -> int:
 
 
 async def home(portal: web.Portal, request: Request) -> Response:
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
     text = request.query_params.get("q", "")[:100]
@@ -106,7 +106,7 @@ def _files_of(session: Session, filed: pm.Application | None) -> list[pm.Attachm
 
 async def attachment(portal: web.Portal, request: Request) -> Response:
     """An attachment of an application the department must decide, as a download."""
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
     with Session(portal.engine) as session:
@@ -127,7 +127,7 @@ def _upload_folder(portal: web.Portal, unit_id: int, token: str) -> Path:
 
 
 async def upload(portal: web.Portal, request: Request) -> Response:
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
     form = await portal.form(request, visitor)
@@ -185,7 +185,7 @@ async def upload(portal: web.Portal, request: Request) -> Response:
 
 
 async def rejects(portal: web.Portal, request: Request) -> Response:
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
     token, name = request.path_params["token"], request.path_params["name"]
@@ -205,7 +205,7 @@ def _ascii(name: str) -> str:
 
 
 async def withdraw(portal: web.Portal, request: Request) -> Response:
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
     kind_name, record_id = request.path_params["kind"], int(request.path_params["record_id"])
@@ -274,7 +274,7 @@ def _date(text: str) -> dt.date:
 
 async def decide(portal: web.Portal, request: Request) -> Response:
     """Decide an objection, a repair application or a report of the department's queue."""
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
     form = await portal.form(request, visitor)
@@ -375,7 +375,7 @@ EXPORT_COLUMNS = [
 
 async def export(portal: web.Portal, request: Request) -> Response:
     """The department's queue as CSV: what it must decide, never who reported."""
-    visitor = _department(portal, request)
+    visitor = await _department(portal, request)
     if isinstance(visitor, Response):
         return visitor
 

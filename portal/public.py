@@ -46,7 +46,7 @@ def _spam(portal: web.Portal, request: Request, visitor: web.Visitor) -> Respons
 
 async def apply(portal: web.Portal, request: Request) -> Response:
     """GET: the form of an objection or repair about a public record; POST: file it."""
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     kind_name, record_id = request.path_params["kind"], int(request.path_params["record_id"])
     kind = KINDS.get(kind_name)
     chosen = TYPES.get(request.query_params.get("type", "objection"), pm.ApplicationType.OBJECTION)
@@ -141,7 +141,7 @@ async def apply(portal: web.Portal, request: Request) -> Response:
 
 async def report(portal: web.Portal, request: Request) -> Response:
     """GET: the form of a report (举报); POST: file it for the department chosen."""
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     form: FormData | None = None
     files: list[attachments.Checked] = []
     error = None
@@ -214,7 +214,7 @@ async def report(portal: web.Portal, request: Request) -> Response:
 
 async def track(portal: web.Portal, request: Request) -> Response:
     """The status of an application: its state and dates only."""
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     number = request.path_params.get("number") or request.query_params.get("number", "")
     if not number:
         return portal.page(request, visitor, "track.html", status=None, number="", new=False)

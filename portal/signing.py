@@ -17,7 +17,7 @@ def home_of(visitor: web.Visitor) -> str:
 
 
 async def login(portal: web.Portal, request: Request) -> Response:
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     if request.method == "GET":
         if visitor.account is not None:
             return web.redirect(home_of(visitor))
@@ -59,7 +59,7 @@ async def login(portal: web.Portal, request: Request) -> Response:
 
 
 async def logout(portal: web.Portal, request: Request) -> Response:
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     form = await portal.form(request, visitor)
     if isinstance(form, Response):
         return form
@@ -78,7 +78,7 @@ async def logout(portal: web.Portal, request: Request) -> Response:
 
 
 async def password(portal: web.Portal, request: Request) -> Response:
-    visitor = portal.visitor(request)
+    visitor = await portal.visitor(request)
     secret = request.path_params["secret"]
     with Session(portal.engine) as session:
         account = accounts.setup_account(session, secret, portal.now())

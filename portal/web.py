@@ -108,8 +108,12 @@ class Portal:
             db.lock_for_writing(session)
             yield session
 
-    def visitor(self, request: Request) -> Visitor:
-        """The account signed in by the request's cookie, or an anonymous visitor."""
+    async def visitor(self, request: Request) -> Visitor:
+        """The account signed in by the request's cookie, or an anonymous visitor (looked up in
+        a worker thread: the node's event loop serves the API too)."""
+        return await run_in_threadpool(self._visitor, request)
+
+    def _visitor(self, request: Request) -> Visitor:
         secret = self.cookies.session_secret(request)
         if secret is not None:
             with Session(self.engine, expire_on_commit=False) as session:
