@@ -76,6 +76,7 @@ def create_app(
             methods=["GET", "POST"],
         ),
         Route(PREFIX + "/{what:str}/{item_id:int}/decide", bound(desk.decide), methods=["POST"]),
+        Route(PREFIX + "/objections/{item_id:int}/correct", bound(desk.correct), methods=["POST"]),
         Route(PREFIX + "/queue.csv", bound(desk.export), methods=["GET"]),
         Route(PREFIX + "/attachments/{attachment_id:int}", bound(desk.attachment), methods=["GET"]),
         Route(PREFIX + "/bureau", bound(bureau.home), methods=["GET"]),

@@ -23,6 +23,7 @@ from disclosure import (
     queries,
     readers,
     spreadsheet,
+    submission,
     template,
     timeliness,
     workflows,
@@ -357,6 +358,89 @@ def _decide(
             raise workflows.InvalidChange(f"未知操作 {action}")
         return [(repair.record_kind, repair.record_id)]
     raise foreign
+
+
+async def correct(portal: web.Portal, request: Request) -> Response:
+    """Uphold an objection by correcting its record from a one-row template file (the row the
+    API's resolveObjection takes), checked as a submitted row is."""
+    visitor = await _department(portal, request)
+    if isinstance(visitor, Response):
+        return visitor
+    form = await portal.form(request, visitor)
+    if isinstance(form, Response):
+        return form
+    sent = form.get("file")
+    content = await sent.read() if isinstance(sent, UploadFile) else b""
+    name = Path((sent.filename or "") if isinstance(sent, UploadFile) else "").name
+    await form.close()
+    if not name.lower().endswith(UPLOAD_SUFFIXES) or not content:
+        return portal.refusal(
+            request, visitor, "请上传更正后的 CSV 或 XLSX 文件 / send a file", 400
+        )
+    objection_id = int(request.path_params["item_id"])
+    folder = _upload_folder(portal, _unit_id(visitor), secrets.token_urlsafe(16))
+
+    def work() -> Response:
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        path.write_bytes(content)
+        unit = visitor.unit
+        assert unit is not None and visitor.account is not None
+        ctx = portal.ctx(f"portal account #{visitor.account.id}")
+        with portal.writing() as session:
+            savepoint = session.begin_nested()
+            try:
+                objection = session.get(models.Objection, objection_id)
+                record = (
+                    casework.owned(
+                        session, objection.record_kind, objection.record_id, unit.id or 0
+                    )
+                    if objection is not None
+                    else None
+                )
+                if objection is None or record is None:
+                    raise workflows.NotFound(f"本单位没有异议 #{objection_id} / no such objection")
+                with readers.open_table(path) as table:
+                    rows = [cells for _number, cells in table.rows]
+                    header = table.header
+                if len(rows) != 1:
+                    raise workflows.InvalidChange(
+                        f"文件须恰有一行数据，而不是 {len(rows)} 行 / one data row, not {len(rows)}"
+                    )
+                changes = submission.correction(
+                    session, record, columns=header, cells=rows[0], unit=unit, ctx=ctx
+                )
+                workflows.resolve_objection(
+                    session,
+                    objection,
+                    outcome=models.ObjectionOutcome.CORRECTED,
+                    ctx=ctx,
+                    corrections=changes,
+                )
+            except (readers.ReadError, template.TemplateError) as error:
+                savepoint.rollback()
+                portal.audit(session, visitor, "objections.correct", "unreadable")
+                return portal.refusal(request, visitor, str(error), 400)
+            except submission.RowRejected as rejected:
+                savepoint.rollback()
+                portal.audit(session, visitor, "objections.correct", "row_rejected")
+                return portal.refusal(request, visitor, str(rejected.reason), 400)
+            except submission.ForeignRows as foreign:
+                savepoint.rollback()
+                portal.audit(session, visitor, "objections.correct", "forbidden")
+                return portal.refusal(request, visitor, str(foreign), 403)
+            except workflows.Refused as refusal:
+                savepoint.rollback()
+                portal.audit(session, visitor, "objections.correct", refusal.code.lower())
+                code = 404 if isinstance(refusal, workflows.NotFound) else 400
+                return portal.refusal(request, visitor, str(refusal), code)
+            savepoint.commit()
+            portal.audit(
+                session, visitor, "objections.correct", "ok", [(record.KIND, record.id or 0)]
+            )
+        return web.redirect("/portal/?done=objections")
+
+    return await web.threaded(work)
 
 
 EXPORT_COLUMNS = [

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from disclosure import models, settings, workflows
+from disclosure import ingest, models, settings, workflows
 from tests import factories
+from tests.disclosure.test_ingest import write_csv
+from tests.disclosure.test_validation import penalty_cells
 from tests.portal import helpers
 
 ON = helpers.ON
@@ -128,3 +132,46 @@ def test_a_portal_key_that_is_not_a_key_is_refused(key: str) -> None:
 def test_the_portal_key_comes_from_the_environment() -> None:
     given = settings.Settings.from_env({"GONGSHI_PORTAL_KEY": "ab" * 32})
     assert given.portal_key == bytes.fromhex("ab" * 32)
+
+
+def test_an_objection_is_upheld_by_correcting_the_record_from_its_row(
+    session: Session, app_settings: settings.Settings, engine: sa.Engine, tmp_path: Path
+) -> None:
+    unit = factories.add_department(session)
+    session.commit()
+    sent = write_csv(tmp_path / "p.csv", [penalty_cells()])
+    ingest.ingest(session, sent, kind=models.RecordKind.PENALTY, ctx=factories.ctx())
+    record = session.exec(select(models.Penalty)).one()
+    objection = workflows.open_objection(session, record, grounds="金额有误", ctx=factories.ctx())
+    session.commit()
+    helpers.account(session, unit, "wangfang")
+    web = helpers.client(app_settings, engine)
+    helpers.sign_in(web, "wangfang")
+    token = helpers.csrf(web.get("/portal/").text)
+    two = write_csv(tmp_path / "two.csv", [penalty_cells(), penalty_cells()])
+    refused = web.post(
+        f"/portal/objections/{objection.id}/correct",
+        data={"csrf": token},
+        files={"file": ("two.csv", two.read_bytes(), "text/csv")},
+    )
+    assert refused.status_code == 400 and "文件须恰有一行数据，而不是 2 行" in refused.text
+    fixed = write_csv(
+        tmp_path / "fixed.csv", [penalty_cells(penalty_content="罚款1000元", fine_amount_wan="0.1")]
+    )
+    done = web.post(
+        f"/portal/objections/{objection.id}/correct",
+        data={"csrf": token},
+        files={"file": ("fixed.csv", fixed.read_bytes(), "text/csv")},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    with Session(engine) as fresh:
+        corrected = fresh.get(models.Penalty, record.id)
+        closed = fresh.get(models.Objection, objection.id)
+        assert corrected is not None and closed is not None
+        assert (corrected.content, corrected.fine_amount_wan, corrected.objection_opened_on) == (
+            "罚款1000元",
+            Decimal("0.1"),
+            None,
+        )
+        assert closed.outcome is models.ObjectionOutcome.CORRECTED
