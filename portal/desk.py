@@ -26,6 +26,7 @@ from disclosure import (
     submission,
     template,
     timeliness,
+    workdays,
     workflows,
 )
 from disclosure import portal_models as pm
@@ -178,8 +179,15 @@ async def upload(portal: web.Portal, request: Request) -> Response:
         rejects = None
         if report.rejects_path is not None:
             rejects = f"/portal/rejects/{token}/{report.rejects_path.name}"
+        years = workdays.fallback_years([ctx.on], portal.calendar) if report.accepted else set()
         return portal.page(
-            request, visitor, "upload.html", report=report, name=name, rejects=rejects
+            request,
+            visitor,
+            "upload.html",
+            report=report,
+            name=name,
+            rejects=rejects,
+            fallback_years=sorted(years),
         )
 
     return await web.threaded(work)

@@ -147,6 +147,8 @@ def test_a_clerk_uploads_bad_rows_downloads_them_fixes_and_resends_them(
     assert tab.locator("h1").inner_text() == "校验结果"
     assert _cell(tab, "退回 rejected") == "3"
     assert _cell(tab, "新增 accepted").startswith("2")
+    rules = tab.locator("main ul li").all_inner_texts()
+    assert len(rules) == 3 and sum(int(rule.split("：")[1].split()[0]) for rule in rules) == 3
     _axe_clean(tab)
     shot(tab, "portal-upload")
     with tab.expect_download() as download:
