@@ -71,7 +71,6 @@ def _clean(text: str, what: str, most: int = TEXT_MAX) -> str:
 
 
 def _new(
-    session: Session,
     kind: pm.ApplicationType,
     filing: Filing,
     *,
@@ -81,7 +80,7 @@ def _new(
     on: dt.date,
     record: models.Record | None,
 ) -> pm.Application:
-    application = pm.Application(
+    return pm.Application(
         tracking_no=tracking_number(kind, on),
         type=kind,
         department_id=department_id,
@@ -95,7 +94,6 @@ def _new(
         text=filing.text.strip(),
         address=address,
     )
-    return application
 
 
 def _attach(
@@ -146,7 +144,6 @@ def file_about_record(
     _clean(filing.contact, "联系方式", 200)
     text = _clean(filing.text, "异议理由" if kind is pm.ApplicationType.OBJECTION else "信用承诺")
     application = _new(
-        session,
         kind,
         filing,
         department_id=record.source_unit_id,
@@ -192,7 +189,6 @@ def file_report(
     contact = _clean(reporter_contact, "举报人联系方式", 200)
     assert department.id is not None
     application = _new(
-        session,
         pm.ApplicationType.REPORT,
         dataclasses.replace(filing, applicant="", contact=""),
         department_id=record.source_unit_id if record is not None else department.id,

@@ -17,7 +17,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from disclosure import settings
-from portal import bureau, desk, public, signing, web
+from portal import bureau, desk, public, queue, signing, web
 
 ASSETS = Path(__file__).with_name("assets")
 PREFIX = "/portal"
@@ -75,10 +75,12 @@ def create_app(
             bound(desk.withdraw),
             methods=["GET", "POST"],
         ),
-        Route(PREFIX + "/{what:str}/{item_id:int}/decide", bound(desk.decide), methods=["POST"]),
-        Route(PREFIX + "/objections/{item_id:int}/correct", bound(desk.correct), methods=["POST"]),
-        Route(PREFIX + "/queue.csv", bound(desk.export), methods=["GET"]),
-        Route(PREFIX + "/attachments/{attachment_id:int}", bound(desk.attachment), methods=["GET"]),
+        Route(PREFIX + "/{what:str}/{item_id:int}/decide", bound(queue.decide), methods=["POST"]),
+        Route(PREFIX + "/objections/{item_id:int}/correct", bound(queue.correct), methods=["POST"]),
+        Route(PREFIX + "/queue.csv", bound(queue.export), methods=["GET"]),
+        Route(
+            PREFIX + "/attachments/{attachment_id:int}", bound(queue.attachment), methods=["GET"]
+        ),
         Route(PREFIX + "/bureau", bound(bureau.home), methods=["GET"]),
         Route(
             PREFIX + "/apply/{kind}/{record_id:int}", bound(public.apply), methods=["GET", "POST"]
