@@ -266,3 +266,37 @@ def test_a_repair_before_the_minimum_period_is_refused_with_its_date(
     error = tab.get_by_role("alert").inner_text()
     assert f"最短公示期未满，{earliest} 起方可修复" in error
     _axe_clean(tab)
+
+
+def test_a_report_is_filed_from_a_phone_and_the_withdrawal_form_is_accessible(
+    node: Node, browser: Any
+) -> None:
+    with Session(node.engine, expire_on_commit=False) as session:
+        unit = factories.add_department(session)
+        penalty = factories.add_penalty(session, source_unit_id=unit.id, authority_id=unit.id)
+        session.commit()
+        helpers.account(session, unit, "wangfang")
+    public = _tab(browser)
+    public.goto(node.base + "portal/report")
+    _axe_clean(public)
+    public.get_by_label("受理部门").select_option(label=unit.name)
+    public.get_by_label("被举报人（单位名称或姓名）").fill("某某小吃店")
+    public.get_by_label("举报内容（时间、地点、经过）").fill("12月5日晚后厨使用过期原料")
+    public.get_by_label("举报人姓名（保密）").fill("匿名市民")
+    public.get_by_label("举报人联系方式（保密）").fill("13700001111")
+    public.get_by_role("button", name="提交举报").click()
+    assert public.locator("#tracking").inner_text().startswith(f"JB{ON:%Y%m%d}-")
+    assert public.locator("#state").inner_text() == "已受理，核查中"
+    clerk = _tab(browser)
+    _sign_in(clerk, node.base, "wangfang")
+    assert "12月5日晚后厨使用过期原料" in clerk.content()
+    assert "匿名市民" not in clerk.content()
+    clerk.get_by_role("link", name=f"撤回 {penalty.decision_doc_no}").click()
+    assert clerk.locator("h1").inner_text() == "撤回公示"
+    _axe_clean(clerk)
+    clerk.get_by_label("撤回类型").select_option("revoked")
+    clerk.get_by_label("撤回理由（公开，请勿写入个人信息）").fill("原决定已被复议机关撤销")
+    clerk.get_by_role("button", name="撤回").click()
+    clerk.wait_for_load_state()
+    table = clerk.locator("table").last.inner_text()
+    assert penalty.decision_doc_no in table and "已停止公示" in table
