@@ -28,11 +28,13 @@ def _folder(portal: web.Portal) -> Path:
 
 
 async def _files(form: FormData) -> list[attachments.Checked]:
-    checked = []
-    for item in form.getlist("attachments"):
-        if isinstance(item, UploadFile) and item.filename:
-            checked.append(attachments.check(item.filename, await item.read()))
-    return checked
+    sent = [item for item in form.getlist("attachments") if isinstance(item, UploadFile)]
+    sent = [item for item in sent if item.filename]
+    if len(sent) > attachments.MAX_FILES:
+        raise attachments.AttachmentRefused(
+            f"最多 {attachments.MAX_FILES} 个附件 / at most {attachments.MAX_FILES} attachments"
+        )
+    return [attachments.check(item.filename or "", await item.read()) for item in sent]
 
 
 def _remove(paths: list[Path]) -> None:

@@ -207,6 +207,18 @@ def test_an_html_file_renamed_pdf_is_refused(
         (tmp_path / attachments.FOLDER).iterdir()
     )
     pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    six = web.post(
+        path,
+        data={
+            "csrf": token,
+            "type": "objection",
+            "applicant": "鸿达食品",
+            "contact": "0759-1234567",
+            "text": "我司已整改",
+        },
+        files=[("attachments", (f"{n}.pdf", pdf, "application/pdf")) for n in range(6)],
+    )
+    assert six.status_code == 400 and "最多 5 个附件" in six.text
     assert attachments.check("x.png", pdf).media_type == "application/pdf"
     assert attachments.check("x.png", pdf).filename == "x.pdf"
 
