@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy gongshi disclosure api search_index publishers bench tests
+	$(BIN)/mypy gongshi disclosure api portal search_index publishers bench tests
 
 check: lint typecheck test
 

@@ -1,4 +1,4 @@
-"""The audit trail of writes through the API: appended in the transaction of the effect."""
+"""The audit trail of writes through the API and the portal, in the transaction of the effect."""
 
 from __future__ import annotations
 
@@ -17,11 +17,15 @@ def append(
     outcome: str,
     token: models.Token | None = None,
     records: Iterable[tuple[models.RecordKind, int]] = (),
+    user_id: int | None = None,
+    unit_id: int | None = None,
 ) -> models.AuditEntry:
-    """Add one audit entry to the session's transaction."""
+    """Add one audit entry to the session's transaction: of a token's write, or (`user_id`,
+    `unit_id`) of a portal account's sign-in, sign-out or action."""
     entry = models.AuditEntry(
         token_id=token.id if token else None,
-        unit_id=token.unit_id if token else None,
+        unit_id=token.unit_id if token else unit_id,
+        user_id=user_id,
         operation=operation,
         records=[f"{kind.value}:{record_id}" for kind, record_id in records],
         outcome=outcome,

@@ -515,8 +515,9 @@ class Token(SQLModel, table=True):
 
 
 class AuditEntry(SQLModel, table=True):
-    """One write attempt through the API, allowed or refused: append-only, written in the
-    transaction of its effect. Never holds a token or a request body."""
+    """One write attempt through the API or the portal, allowed or refused, and every portal
+    login and logout: append-only, written in the transaction of its effect. Never holds a
+    token, a password or a request body."""
 
     __tablename__ = "audit_entry"
 
@@ -528,6 +529,8 @@ class AuditEntry(SQLModel, table=True):
     at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime, index=True)
     token_id: int | None = Field(default=None, foreign_key="token.id")
     unit_id: int | None = Field(default=None, foreign_key="department.id")
+    # the portal account that acted (portal_models.Account); no foreign key: accounts may go
+    user_id: int | None = Field(default=None)
     operation: str = Field(max_length=100)
     records: list[str] = Field(default_factory=list, sa_type=JSON)  # "<kind>:<id>"
     outcome: str = Field(max_length=100)  # ok | unauthenticated | forbidden | a refusal's code
@@ -563,3 +566,7 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
             "after_create",
             sa.DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )
+
+
+# the portal's tables share this metadata; imported last, since they refer to the tables above
+from disclosure import portal_models  # noqa: E402, F401

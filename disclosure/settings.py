@@ -51,6 +51,8 @@ class Settings:
     # in the database, so that a copy of it cannot be matched back to the numbers
     id_key: idkey.IdKey | None = dataclasses.field(default=None, repr=False)
     id_key_in_env: bool = False  # GONGSHI_ID_KEY gave id_key: a rotation cannot write it there
+    # the key signing the portal's cookies and forms (GONGSHI_PORTAL_KEY, else DATA_DIR/portal.key)
+    portal_key: bytes | None = dataclasses.field(default=None, repr=False)
 
     @property
     def id_key_file(self) -> Path:
@@ -104,6 +106,11 @@ class Settings:
             trusted_proxies=_networks(environ, "GONGSHI_TRUSTED_PROXIES"),
             id_key=_id_key(environ, data_dir / ID_KEY_FILE),
             id_key_in_env=bool(environ.get("GONGSHI_ID_KEY")),
+            portal_key=(
+                _secret_text(environ["GONGSHI_PORTAL_KEY"], "GONGSHI_PORTAL_KEY")
+                if environ.get("GONGSHI_PORTAL_KEY")
+                else None
+            ),
         )
 
 
@@ -112,6 +119,14 @@ def _key_text(text: str, origin: str) -> idkey.IdKey:
         return idkey.IdKey.parse(text, origin)
     except idkey.IdKeyError as error:
         raise SettingsError(str(error)) from None
+
+
+def _secret_text(text: str, origin: str) -> bytes:
+    """One secret of at least 32 bytes, in hex (a key that is not a chain)."""
+    key = _key_text(text, origin)
+    if len(key.secrets) > 1:
+        raise SettingsError(f"{origin} is one secret, not a list of them")
+    return key.secrets[0]
 
 
 def _id_key(environ: Mapping[str, str], path: Path) -> idkey.IdKey | None:

@@ -46,6 +46,12 @@ def list_path(code: str) -> str:
 _PLAIN_PATH = re.compile(r"(?:[\w-][\w.-]*/)*(?:[\w-][\w.-]*)?")
 
 
+def application_path(kind: models.RecordKind, record_id: int, application: str) -> str:
+    """The portal's form of an objection or repair application about a record (served by
+    `gongshi serve` beside the site, at the same base URL)."""
+    return f"portal/apply/{kind.value}/{record_id}?type={application}"
+
+
 def absolute(base_url: str, path: str) -> str:
     """`path` on the site at `base_url` (which ends with a slash)."""
     plain_base = base_url.endswith("/") and "?" not in base_url and "#" not in base_url

@@ -1,4 +1,5 @@
-"""Commands of the platform operator: API tokens, the audit trail, overdue deadlines."""
+"""Commands of the platform operator: API tokens, portal accounts, the audit trail, overdue
+deadlines."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import datetime as dt
 import click
 
 from disclosure import (
+    accounts,
     audit,
     db,
     models,
@@ -80,7 +82,7 @@ def token_revoke(env: Env, token_id: int) -> None:
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), required=True)
 @click.pass_obj
 def audit_command(env: Env, since: dt.datetime) -> None:
-    """Print the audit trail of API writes since a day (UTC)."""
+    """Print the audit trail of API and portal writes since a day (UTC)."""
     with user_errors():
         env.require_schema()
         with db.transaction(env.engine) as session:
@@ -89,7 +91,8 @@ def audit_command(env: Env, since: dt.datetime) -> None:
         records = ",".join(entry.records) or "-"
         click.echo(
             f"{entry.at:%Y-%m-%dT%H:%M:%SZ}\ttoken={entry.token_id or '-'}\t"
-            f"unit={entry.unit_id or '-'}\t{entry.operation}\t{records}\t{entry.outcome}"
+            f"unit={entry.unit_id or '-'}\tuser={entry.user_id or '-'}\t{entry.operation}\t"
+            f"{records}\t{entry.outcome}"
         )
 
 
@@ -124,3 +127,36 @@ def overdue_command(env: Env, as_of: dt.datetime | None) -> None:
         f"as of {on}: {len(late.objections)} objections and {len(late.repairs)} repairs overdue, "
         f"{len(slow)} withdrawals later than {timeliness.WITHDRAWAL_WORKING_DAYS} working days"
     )
+
+
+@click.group()
+def user() -> None:
+    """Portal accounts of departments' clerks and the bureau's officials."""
+
+
+@user.command(name="create")
+@click.option("--unit", "unit_code", required=True, help="The department's credit code.")
+@click.option(
+    "--role",
+    type=click.Choice([role.value for role in models.Role]),
+    default=models.Role.DEPARTMENT.value,
+    show_default=True,
+)
+@click.option("--name", required=True, help="The person's name, shown in the portal.")
+@click.option("--login", default=None, help="The login name [default: --name].")
+@click.pass_obj
+def user_create(env: Env, unit_code: str, role: str, name: str, login: str | None) -> None:
+    """Create a portal account and print its one-time password-setting link (valid 72 hours)."""
+    with user_errors():
+        env.require_schema()
+        with db.transaction(env.engine) as session:
+            created, secret = accounts.create(
+                session, unit_code=unit_code, role=models.Role(role), name=name, login=login
+            )
+            unit = accounts.unit_of(session, created)
+    console.print(
+        f"account #{created.id} {created.login} of {unit.name} ({role}); its password-setting "
+        f"link, valid until {created.setup_expires_at:%Y-%m-%d %H:%M} UTC and shown once:",
+        soft_wrap=True,
+    )
+    click.echo(f"{env.settings.base_url}portal/password/{secret}")

@@ -30,6 +30,7 @@ for _command in (
     serving.serve,
     serving.demo,
     admin.token,
+    admin.user,
     admin.audit_command,
     admin.overdue_command,
 ):

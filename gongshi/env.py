@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from disclosure import (
+    accounts,
     db,
     idkey,
     ingest,
@@ -94,6 +95,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     indexer.IndexUnavailable,
     ingest.IngestError,
     tokens.TokenError,
+    accounts.AccountError,
     sa.exc.OperationalError,
     db.DatabaseUnavailable,
     release.ReleaseError,

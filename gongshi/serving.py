@@ -13,6 +13,7 @@ import sys
 
 import click
 from rich.table import Table
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api import limits as api_limits
 from api import ratelimit
@@ -128,8 +129,8 @@ def serve(
         env.settings = dataclasses.replace(env.settings, base_url=settings.local_base_url(port))
     where = f"[{host}]" if ":" in host else host
     console.print(
-        f"gongshi serve: http://{where}:{port}/ — GraphQL at /graphql, /healthz, and the site "
-        f"published into {env.settings.releases_dir} at /",
+        f"gongshi serve: http://{where}:{port}/ — GraphQL at /graphql, /healthz, the portal at "
+        f"/portal/, and the site published into {env.settings.releases_dir} at /",
         soft_wrap=True,
     )
     if not env.settings.base_url_given and not _loopback(host):
@@ -193,6 +194,7 @@ def run_server(
     import uvicorn
 
     from api import app as api_app
+    from portal import app as portal_app
 
     if access_log:
         handler = logging.StreamHandler(sys.stderr)
@@ -201,11 +203,9 @@ def run_server(
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    application = api_app.create_app(
-        env.settings,
-        env.engine,
-        limits=limits,
-        follow_seconds=follow,
+    application = compose(
+        api_app.create_app(env.settings, env.engine, limits=limits, follow_seconds=follow),
+        portal_app.create_app(env.settings, env.engine),
     )
     # what is alive now (modules, the schema, the engine: ~110,000 objects) lives as long as the
     # node. Frozen, a full collection under load no longer walks it: those pauses of tens of
@@ -220,6 +220,24 @@ def run_server(
         log_level="warning",
         proxy_headers=False,  # the API decides whose X-Forwarded-For to believe (--trusted-proxy)
     )
+
+
+def compose(api: ASGIApp, portal: ASGIApp) -> ASGIApp:
+    """One node's application: /portal/ to the portal, all else (and the lifespan) to the API,
+    so that none of the API's middleware (its open CORS above all) touches the portal's pages."""
+
+    async def application(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and portal_paths(scope["path"]):
+            await portal(scope, receive, send)
+            return
+        await api(scope, receive, send)
+
+    return application
+
+
+def portal_paths(path: str) -> bool:
+    """Whether the portal answers `path` (/portal and below)."""
+    return path == "/portal" or path.startswith("/portal/")
 
 
 @click.command()
@@ -285,5 +303,6 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
         require_free("127.0.0.1", port, "--port (make demo PORT=…)")  # it may be taken since
         click.echo(f"the site:    {base_url}")
         click.echo(f"the API:     {base_url}graphql  (GraphiQL in a browser)")
+        click.echo(f"the portal:  {base_url}portal/  (accounts: gongshi user create)")
         click.echo("stop with Ctrl-C")
         run_server(env, "127.0.0.1", port, _limits(env, 32, True), True, 5.0)

@@ -132,6 +132,10 @@ def render_record(public: Public, base_url: str) -> str:
         search_terms=search.page_terms(shown),
         subject_path=urls.subject_key_path(public.subject.key),
         unit_path=urls.department_path(public.source_unit.credit_code),
+        objection_url=urls.absolute(
+            base_url, urls.application_path(public.kind, public.id, "objection")
+        ),
+        repair_url=urls.absolute(base_url, urls.application_path(public.kind, public.id, "repair")),
         kind_list_path=urls.kind_path(public.kind)
         if public.kind is not models.RecordKind.LIST_ENTRY
         else urls.LISTS,

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import httpx
@@ -208,12 +209,15 @@ def test_serve_prints_its_address_and_names_its_port_in_records(tmp_path: Path) 
     try:
         _wait_healthy(process, port)
         edges = _graphql(port, URLS)["penalties"]["edges"]  # type: ignore[index]
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/portal/login") as answer:
+            login = (answer.status, answer.headers["x-content-type-options"], answer.read())
     finally:
         out = _stop(process)
     assert out.splitlines()[0] == (
-        f"gongshi serve: http://127.0.0.1:{port}/ — GraphQL at /graphql, /healthz, and the site "
-        f"published into {world.data_dir / 'site'} at /"
+        f"gongshi serve: http://127.0.0.1:{port}/ — GraphQL at /graphql, /healthz, the portal at "
+        f"/portal/, and the site published into {world.data_dir / 'site'} at /"
     )
+    assert login[:2] == (200, "nosniff") and "工作人员登录".encode() in login[2]
     assert edges and all(
         edge["node"]["url"].startswith(f"http://127.0.0.1:{port}/records/") for edge in edges
     )

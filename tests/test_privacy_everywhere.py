@@ -215,3 +215,103 @@ def test_no_output_holds_an_unmasked_identity_number(
         if (found := found_numbers(data))
     }
     assert leaks == {}
+
+
+REPORTER = "隐名举报人欧阳秋"
+REPORTER_CONTACT = "13987654321"
+APPLICANT_CONTACT = "0759-3888777"
+
+
+def test_a_reporters_identity_is_in_no_output(
+    engine: sa.Engine,
+    session: Session,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from disclosure import models
+    from tests.portal import helpers
+
+    caplog.set_level(logging.DEBUG)
+    if db.current_revision(engine) is None:
+        alembic.command.stamp(db.alembic_config(engine), "head")
+    url = engine.url.render_as_string(hide_password=False)
+    for name, value in {
+        "DATABASE_URL": url,
+        "GONGSHI_DATA_DIR": str(tmp_path / "var"),
+        "GONGSHI_BASE_URL": "https://credit.example.gov.cn/",
+        "GONGSHI_ID_KEY": factories.ID_KEY_TEXT,
+    }.items():
+        monkeypatch.setenv(name, value)
+    app_settings = settings.Settings(
+        database_url=url, data_dir=tmp_path / "var", id_key=factories.ID_KEY
+    )
+    unit = factories.add_department(session)
+    penalty = factories.add_penalty(session, on=ON, source_unit_id=unit.id, authority_id=unit.id)
+    session.commit()
+    helpers.account(session, unit, "wangfang")
+    outputs: dict[str, bytes] = {}
+    web = TestClient(helpers.node(app_settings, engine))  # type: ignore[arg-type]
+    with web:
+        form = web.get("/portal/report")
+        filed = web.post(
+            "/portal/report",
+            data={
+                "csrf": helpers.csrf(form.text),
+                "department": str(unit.id),
+                "reported_party": penalty.subject.name,
+                "text": f"{penalty.subject.name}继续销售过期食品",
+                "reporter_name": REPORTER,
+                "reporter_contact": REPORTER_CONTACT,
+            },
+        )
+        assert filed.status_code == 200 and "已受理" in filed.text
+        outputs["track page"] = filed.content
+        apply_path = f"/portal/apply/penalty/{penalty.id}"
+        objection = web.post(
+            apply_path,
+            data={
+                "csrf": helpers.csrf(web.get(apply_path).text),
+                "type": "objection",
+                "applicant": "鸿达食品",
+                "contact": APPLICANT_CONTACT,
+                "text": "样品来源有误",
+            },
+        )
+        assert objection.status_code == 200, objection.text
+        helpers.sign_in(web, "wangfang")
+        desk = web.get("/portal/")
+        assert "继续销售过期食品" in desk.text  # the department sees the report, not who sent it
+        outputs["desk"] = desk.content
+        export = web.get("/portal/queue.csv")
+        assert "继续销售过期食品".encode() in export.content
+        assert APPLICANT_CONTACT.encode() in export.content  # an objector's contact is for it
+        outputs["queue.csv"] = export.content
+        for query in QUERIES:
+            outputs[query] = web.post("/graphql", json={"query": query}).content
+    runner = CliRunner()
+    for args in (
+        ["index", "--rebuild", "--as-of", ON.isoformat()],
+        ["publish", "--out", str(tmp_path / "out"), "--as-of", ON.isoformat()],
+        ["audit", "--since", "2000-01-01"],
+        ["overdue", "--as-of", "2026-12-31"],
+    ):
+        result = runner.invoke(cli.main, args)
+        assert result.exit_code == 0, result.output
+        outputs[" ".join(args)] = result.output.encode()
+    outputs["logs"] = caplog.text.encode()
+    published = dict(files(tmp_path / "out" / "current"))
+    index = dict(files(tmp_path / "var" / "index"))
+    assert any(path.startswith("records/") for path in published) and index
+    with engine.connect() as connection:
+        events = repr(connection.execute(sa.select(models.Event)).all()).encode()
+    secrets_ = [s.encode() for s in (REPORTER, REPORTER_CONTACT)]
+    leaks = {
+        name
+        for name, data in [*outputs.items(), *published.items(), *index.items(), ("events", events)]
+        if any(secret in data for secret in secrets_)
+        or (name != "queue.csv" and APPLICANT_CONTACT.encode() in data)
+    }
+    assert leaks == set()
+    with engine.connect() as connection:  # the identity is kept, apart, for the bureau
+        assert REPORTER in repr(connection.execute(sa.text("SELECT name FROM reporter")).all())
