@@ -9,41 +9,21 @@ Event payloads are internal (a correction keeps the values it replaced) and neve
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections import defaultdict
 
+from api import cursors
 from api.context import Context
-from api.limits import ApiError
 from api.types import Change, ChangePage
 from disclosure import lifecycle, models, privacy, tombstones
 from disclosure.queries import change_log, plain_rows
-
-EVENT_IDS = range(2**63)  # the change log's ids are BIGINT; 0 stands before the first
-
-
-def encode(event_id: int) -> str:
-    """The cursor standing behind event `event_id`."""
-    return base64.urlsafe_b64encode(f"e:{event_id}".encode()).decode()
-
-
-def decode(cursor: str | None) -> int:
-    """The event id a cursor stands behind (0 for none)."""
-    if cursor is None:
-        return 0
-    try:
-        tag, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if tag != "e" or int(number) not in EVENT_IDS:
-            raise ValueError(tag)
-        return int(number)
-    except (binascii.Error, UnicodeError, ValueError) as error:
-        raise ApiError(f"not a cursor of the change stream: {cursor!r}") from error
 
 
 def page(context: Context, after: str | None, first: int) -> ChangePage:
     """Up to `first` events behind the cursor `after`, each with what may be said of its record."""
     found = list(
-        change_log.events_after(context.session, decode(after), first + 1, shown_on=context.on)
+        change_log.events_after(
+            context.session, cursors.event_id(after), first + 1, shown_on=context.on
+        )
     )
     events, more = found[:first], len(found) > first
     wanted: dict[models.RecordKind, set[int]] = defaultdict(set)
@@ -63,7 +43,7 @@ def page(context: Context, after: str | None, first: int) -> ChangePage:
     changes = [change for change in said if change is not None]
     return ChangePage(
         changes=changes,
-        end_cursor=encode(events[-1].id) if events and events[-1].id else after,
+        end_cursor=cursors.event_cursor(events[-1].id) if events and events[-1].id else after,
         has_more=more,
     )
 
@@ -81,7 +61,7 @@ def _change(event: models.Event, record: models.Record | None, context: Context)
     if public is None and tombstone is None:
         return None
     return Change(
-        cursor=encode(event.id),
+        cursor=cursors.event_cursor(event.id),
         type=event.type,
         kind=event.record_kind,
         record_id=event.record_id,

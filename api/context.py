@@ -17,7 +17,8 @@ from sqlmodel import Session
 from strawberry.dataloader import DataLoader
 
 from api import ratelimit
-from api.limits import Limits, TimeBudgetExceeded
+from api.errors import TimeBudgetExceeded
+from api.limits import Limits
 from disclosure import models, settings
 from disclosure.queries import record_pages
 from search_index import search

@@ -26,7 +26,9 @@ from graphql import (
 )
 from strawberry.extensions import SchemaExtension, ValidationCache
 
-CODE = "GRAPHQL_VALIDATION_FAILED"
+from api import errors
+
+CODE = errors.VALIDATION_FAILED
 INTROSPECTION = frozenset({"__schema", "__type"})
 
 

@@ -18,8 +18,9 @@ import strawberry
 from sqlmodel import Session
 
 from api import receipts
-from api.limits import ApiError
-from api.types import ContextInfo, parse_global_id
+from api.cursors import parse_global_id
+from api.errors import ApiError
+from api.types import ContextInfo
 from disclosure import (
     audit,
     db,

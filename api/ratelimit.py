@@ -23,9 +23,10 @@ from typing import Any
 from sqlmodel import Session
 from starlette.types import Scope
 
+from api import errors
 from disclosure import tokens
 
-CODE = "RATE_LIMITED"
+CODE = errors.RATE_LIMITED
 
 
 @dataclasses.dataclass

@@ -7,7 +7,9 @@ from typing import Annotated
 
 import strawberry
 
-from api.types import describe_enum, global_id
+from api import errors
+from api.cursors import global_id
+from api.types import describe_enum
 from disclosure import models, upsert, validation
 
 describe_enum(
@@ -95,18 +97,18 @@ class RowRejected(MutationError):
 
 def unauthenticated(message: str) -> Unauthenticated:
     """The error of a request without a live token."""
-    return Unauthenticated(code="UNAUTHENTICATED", message=message)
+    return Unauthenticated(code=errors.UNAUTHENTICATED, message=message)
 
 
 def forbidden(message: str, rows: list[int] | None = None) -> Forbidden:
     """The error of an act outside the token's role or department."""
-    return Forbidden(code="FORBIDDEN", message=message, rows=rows)
+    return Forbidden(code=errors.FORBIDDEN, message=message, rows=rows)
 
 
 def row_rejected(reason: validation.Reason) -> RowRejected:
     """The error of a row that fails the template's checks."""
     return RowRejected(
-        code="INVALID_ROW",
+        code=errors.INVALID_ROW,
         message=str(reason),
         column=reason.column,
         header=reason.header,

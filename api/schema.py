@@ -21,12 +21,15 @@ from strawberry.types.graphql import OperationType
 
 from api import changes, execution, expansion, mutations, stats
 from api import search as full_text
-from api.limits import CodedErrors, CostLimit, Limits, NulText, coded, page_size, should_mask
+from api.cost import CostLimit
+from api.cursors import Cursor, parse_global_id
+from api.errors import CodedErrors, coded, should_mask
+from api.limits import Limits, page_size
+from api.nul import NulText
 from api.types import (
     ChangePage,
     Connection,
     ContextInfo,
-    Cursor,
     DepartmentCount,
     Edge,
     License,
@@ -41,7 +44,6 @@ from api.types import (
     RecordFilter,
     Stats,
     Subject,
-    parse_global_id,
     public,
 )
 from disclosure import models, privacy

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 from typing import Any
 
 import strawberry
 from strawberry.types.nodes import SelectedField
 
-from api.limits import ApiError
+from api import cursors
+from api.errors import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy
 from disclosure.queries import figures, plain_rows
@@ -91,22 +90,6 @@ class SearchConnection:
     )
 
 
-def _cursor(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"search:{offset}".encode()).decode()
-
-
-def _offset(cursor: str | None) -> int:
-    if cursor is None:
-        return 0
-    try:
-        prefix, _, number = base64.urlsafe_b64decode(cursor.encode()).decode().partition(":")
-        if prefix == "search" and int(number) >= 0:
-            return int(number)
-    except (binascii.Error, UnicodeError, ValueError):
-        pass
-    raise ApiError(f"not a search cursor: {cursor!r}")
-
-
 def _selects(selections: list[Any], name: str) -> bool:
     """Whether a field of this name is selected here, directly or through a fragment."""
     for selection in selections:
@@ -145,7 +128,7 @@ def resolve(
     if context.searcher is None:
         raise ApiError("search is not available on this node: its index has not been built")
     context.volatile = True  # follows the index, not only the data version
-    offset = _offset(after)
+    offset = cursors.search_offset(after)
     # what the index still holds but the database no longer shows: neither a hit nor counted
     mark = context.searcher.watermark()
     hidden = lag.hidden(context.session, mark.event_id, mark.as_of, context.on)
@@ -176,7 +159,7 @@ def resolve(
             continue
         edges.append(
             SearchEdge(
-                cursor=_cursor(position),
+                cursor=cursors.search_cursor(position),
                 node=SearchHit(
                     record=privacy.project(record, context.on),  # type: ignore[arg-type]
                     score=hit.score,
@@ -185,7 +168,7 @@ def resolve(
             )
         )
     units = figures.departments_by_code(context.session, found.by_department)
-    end_cursor = _cursor(offset + len(found.hits)) if found.hits else None
+    end_cursor = cursors.search_cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,
         page_info=PageInfo(

@@ -6,9 +6,6 @@ field of a table row can reach a response unless `disclosure.privacy` put it in 
 
 from __future__ import annotations
 
-import base64
-import binascii
-import dataclasses
 import datetime as dt
 import enum
 from collections.abc import Callable
@@ -19,7 +16,8 @@ from strawberry.types import Info
 
 from api import execution
 from api.context import Context
-from api.limits import MAX_PAGE, ApiError, page_size
+from api.cursors import global_id
+from api.limits import MAX_PAGE, page_size
 from disclosure import models, privacy, tombstones, urls
 from disclosure.queries import record_pages
 
@@ -85,26 +83,6 @@ describe_enum(
 )
 
 ContextInfo = Info[Context, None]
-
-
-# The ids a database row may have: INTEGER columns (PostgreSQL's int4), counted from 1.
-ROW_IDS = range(1, 2**31)
-
-
-def global_id(kind: models.RecordKind, record_id: int) -> str:
-    """The opaque global ID of a record, for `node(id:)`."""
-    return base64.urlsafe_b64encode(f"{kind.value}:{record_id}".encode()).decode()
-
-
-def parse_global_id(value: str) -> tuple[models.RecordKind, int]:
-    """The record kind and id behind a global ID (raises ApiError when it is not one)."""
-    try:
-        kind, _, number = base64.urlsafe_b64decode(value.encode()).decode().partition(":")
-        if int(number) not in ROW_IDS:
-            raise ValueError(number)
-        return models.RecordKind(kind), int(number)
-    except (binascii.Error, UnicodeError, ValueError) as error:
-        raise ApiError(f"not a record ID: {value!r}") from error
 
 
 def _url_of(root: privacy.RecordPublic, context: Context) -> str:
@@ -399,25 +377,3 @@ class ChangePage:
         description="游标 pass as `after` next time (null: nothing read, keep your cursor)"
     )
     has_more: bool = strawberry.field(description="更多 more events follow right away")
-
-
-@dataclasses.dataclass(frozen=True)
-class Cursor:
-    """A keyset position, opaque to callers."""
-
-    decision_on: dt.date
-    record_id: int
-
-    def encode(self) -> str:
-        text = f"k:{self.decision_on.isoformat()}:{self.record_id}"
-        return base64.urlsafe_b64encode(text.encode()).decode()
-
-    @classmethod
-    def decode(cls, value: str) -> Cursor:
-        try:
-            tag, day, number = base64.urlsafe_b64decode(value.encode()).decode().split(":")
-            if tag != "k" or int(number) not in ROW_IDS:
-                raise ValueError(tag)
-            return cls(dt.date.fromisoformat(day), int(number))
-        except (binascii.Error, UnicodeError, ValueError) as error:
-            raise ApiError(f"not a cursor of this list: {value!r}") from error

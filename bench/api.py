@@ -18,7 +18,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from api import types
+from api import cursors
 from bench import data, report, servers
 
 RECORDS = int(os.environ.get("BENCH_RECORDS", "1000000"))
@@ -40,7 +40,7 @@ SUBJECT = "query Subject($code: String!) { subject(creditCode: $code) { name lic
 def run(workdir: Path) -> list[report.Result]:
     database = data.sample_database(workdir, RECORDS)
     positions, codes = _samples(database)
-    cold = [_body(PAGE % FIELDS, {"after": types.Cursor(*p).encode()}) for p in positions]
+    cold = [_body(PAGE % FIELDS, {"after": cursors.Cursor(*p).encode()}) for p in positions]
     warm = [_body(PAGE % FIELDS, {"after": None})]
     subjects = [_body(SUBJECT % FIELDS, {"code": code}) for code in codes]
     floor_paths = [f"/penalties?on={AS_OF}&before={day}" for day, _ in positions]

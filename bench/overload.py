@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 
-from api import types
+from api import cursors
 from bench import api as api_bench
 from bench import data, report, servers
 
@@ -44,7 +44,7 @@ def run(workdir: Path) -> list[report.Result]:
         json.dumps(
             [
                 api_bench._body(
-                    api_bench.PAGE % api_bench.FIELDS, {"after": types.Cursor(*p).encode()}
+                    api_bench.PAGE % api_bench.FIELDS, {"after": cursors.Cursor(*p).encode()}
                 )
                 for p in positions
             ]

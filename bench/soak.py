@@ -32,7 +32,7 @@ from typing import Any
 import httpx
 from stdnum.cn import uscc
 
-from api import types
+from api import cursors
 from bench import report, servers
 
 RECORDS = int(os.environ.get("BENCH_SOAK_RECORDS", "1000000"))
@@ -252,7 +252,7 @@ class _Samples:
         finally:
             connection.close()
         self.cursors = [
-            types.Cursor(dt.date.fromisoformat(day), record_id).encode()
+            cursors.Cursor(dt.date.fromisoformat(day), record_id).encode()
             for day, record_id, _code, _name in rows
         ]
         self.codes = [code for _day, _id, code, _name in rows if code]

@@ -16,6 +16,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from api import app as api_app
+from api import http as api_http
 from disclosure import db, settings
 from tests import conftest
 from tests.factories import add_penalty
@@ -92,7 +93,7 @@ def test_an_unreadable_sqlite_file_answers_503_not_500(tmp_path: Path) -> None:
     assert (answer.status_code, answer.headers["retry-after"], answer.json()) == (
         503,
         "5",
-        {"errors": [{"message": api_app.UNREACHABLE}]},
+        {"errors": [{"message": api_http.UNREACHABLE}]},
     )
 
 
@@ -189,7 +190,7 @@ def test_the_api_reports_an_outage_and_recovers_when_the_database_returns(
             )
             assert (during.status_code, during.json()) == (
                 503,
-                {"errors": [{"message": api_app.UNREACHABLE}]},
+                {"errors": [{"message": api_http.UNREACHABLE}]},
             )
 
             proxy.start()

@@ -4,7 +4,7 @@ import httpx
 from starlette.responses import PlainTextResponse
 from starlette.types import Receive, Scope, Send
 
-from api.app import Admission
+from api.middleware import Admission
 
 
 async def slow(scope: Scope, receive: Receive, send: Send) -> None:

@@ -22,9 +22,9 @@ from schemathesis.specs.openapi.checks import response_schema_conformance
 from sqlmodel import Session, col, select
 from starlette.applications import Starlette
 
-from api import limits
+from api import errors as api_errors
 from api.app import create_app
-from api.types import global_id
+from api.cursors import global_id
 from disclosure import lifecycle, models, sample, template, tokens, workdays
 from disclosure import settings as gongshi_settings
 from search_index import indexer
@@ -34,12 +34,12 @@ POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
 
 # Every code an error may carry: the GraphQL ones and those of requests refused before GraphQL.
 CODES = {
-    limits.PARSE_FAILED,
-    limits.VALIDATION_FAILED,
-    limits.BAD_USER_INPUT,
-    limits.COST_EXCEEDED,
-    limits.TimeBudgetExceeded.code,
-    limits.INTERNAL,
+    api_errors.PARSE_FAILED,
+    api_errors.VALIDATION_FAILED,
+    api_errors.BAD_USER_INPUT,
+    api_errors.COST_EXCEEDED,
+    api_errors.TimeBudgetExceeded.code,
+    api_errors.INTERNAL,
     "BAD_REQUEST",
     "METHOD_NOT_ALLOWED",
     "PAYLOAD_TOO_LARGE",
@@ -171,7 +171,7 @@ def check(case: Case[Any], headers: dict[str, str]) -> None:
     for error in errors:
         code = (error.get("extensions") or {}).get("code")
         assert code in CODES, f"an error without a stable code: {error}"
-        assert code != limits.INTERNAL, f"an unexpected error, for {case.body!r}"
+        assert code != api_errors.INTERNAL, f"an unexpected error, for {case.body!r}"
         assert not LEAK.search(error["message"]), f"an exception leaked: {error['message']}"
 
 

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from graphql import get_introspection_query
 from sqlmodel import Session
 
-from api import limits, schema
+from api import cost, errors, schema
 from api.limits import Limits
 from disclosure import settings
 from tests import factories
@@ -68,7 +68,7 @@ def test_cost_counts_through_fragments() -> None:
         fragment top on Query { changes(first: 300) { changes { record { ...p } } } }
         fragment p on Penalty { subject { licenses(first: 3) { id } penalties { id } } }"""
     )
-    assert limits.cost(document, {}, None) == 300 + 300 * 3 + 300 * 100
+    assert cost.cost(document, {}, None) == 300 + 300 * 3 + 300 * 100
 
 
 def test_a_huge_token_count_is_refused(run: Run) -> None:
@@ -120,7 +120,7 @@ def test_unexpected_errors_are_masked(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret connection string postgres://admin:pw@db")
 
-    monkeypatch.setattr(limits, "should_mask", limits.should_mask)  # the real masking
+    monkeypatch.setattr(errors, "should_mask", errors.should_mask)  # the real masking
     monkeypatch.setattr("disclosure.queries.record_pages.count_records", broken)
     assert run("{ penalties { totalCount } }") == {"data": None, "errors": ["Unexpected error."]}
 

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
-from api.types import global_id
+from api.cursors import global_id
 from disclosure import models, objections, repairs, template, tokens
 from tests import factories
 from tests.api.conftest import ON, Run

@@ -16,8 +16,8 @@ from starlette.testclient import TestClient
 
 from api import schema
 from api.app import create_app
+from api.cursors import global_id
 from api.limits import Limits
-from api.types import global_id
 from disclosure import db, models, settings, tokens
 from tests import factories
 from tests.api.conftest import ON, execute

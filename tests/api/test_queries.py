@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlmodel import Session
 
-from api import types
+from api import cursors
 from disclosure import endings, models, objections, sample
 from tests import factories
 from tests.api.conftest import ON, Run
@@ -203,12 +203,12 @@ def test_node_by_global_id(run: Run, session: Session) -> None:
     penalty = factories.add_penalty(session)
     session.commit()
     assert penalty.id is not None
-    gid = types.global_id(models.RecordKind.PENALTY, penalty.id)
+    gid = cursors.global_id(models.RecordKind.PENALTY, penalty.id)
     query = "query ($id: ID!) { node(id: $id) { __typename ... on Penalty { id globalId } } }"
     assert run(query, {"id": gid}) == {
         "data": {"node": {"__typename": "Penalty", "id": penalty.id, "globalId": gid}}
     }
-    missing = types.global_id(models.RecordKind.LICENSE, 999)
+    missing = cursors.global_id(models.RecordKind.LICENSE, 999)
     assert run(query, {"id": missing}) == {"data": {"node": None}}
     assert run(query, {"id": "not-an-id"}) == {
         "data": {"node": None},
@@ -392,7 +392,7 @@ def test_an_expired_penalty_vanishes_the_day_after_without_any_batch_job(
     )
     session.commit()
     assert penalty.id is not None
-    gid = types.global_id(models.RecordKind.PENALTY, penalty.id)
+    gid = cursors.global_id(models.RecordKind.PENALTY, penalty.id)
     query = """query ($code: String!, $id: ID!) {
       penalties { totalCount edges { node { id } } }
       subject(creditCode: $code) { penalties { id } }

@@ -90,9 +90,9 @@ def test_the_session_cookie_is_scoped_and_never_honoured_by_the_api(
         'mutation { withdrawRecord(id: "%s", reason: "撤销", kind: REVOKED) '
         "{ __typename ... on MutationError { code } } }"
     )
-    from api import types
+    from api import cursors
 
-    global_id = types.global_id(models.RecordKind.PENALTY, ours.id or 0)
+    global_id = cursors.global_id(models.RecordKind.PENALTY, ours.id or 0)
     value = web.cookies.get(auth.SESSION_COOKIE, path="/portal/")
     answer = web.post(
         "/graphql",
