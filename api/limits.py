@@ -35,8 +35,8 @@ from strawberry.types.execution import ExecutionResult as StrawberryResult
 
 from api import ratelimit
 from disclosure import privacy
+from disclosure.queries.record_pages import MAX_PAGE as MAX_PAGE
 
-MAX_PAGE = 100  # records per page of every record list
 MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up read many
 DEFAULT_PAGE = 20
 

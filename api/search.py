@@ -13,7 +13,7 @@ from strawberry.types.nodes import SelectedField
 from api.limits import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy
-from disclosure.queries import figures, plain_rows
+from disclosure.queries import directory, plain_rows
 from search_index import lag
 from search_index import search as index_search
 
@@ -184,7 +184,7 @@ def resolve(
                 ),
             )
         )
-    units = figures.departments_by_code(context.session, found.by_department)
+    units = directory.departments_by_code(context.session, found.by_department)
     end_cursor = _cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,
