@@ -20,7 +20,7 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 from stdnum.cn import ric, uscc
 
-from disclosure import db, events, lifecycle, models, privacy, sample_stories, workdays
+from disclosure import db, events, idkey, lifecycle, models, privacy, sample_stories, workdays
 
 VOCABULARY = Path(__file__).with_name("sample.toml")
 BATCH = 5_000
@@ -122,10 +122,10 @@ def ensure_lists(
 
 
 # Keys the digests of the synthetic people when no key is given: their numbers are made up.
-SAMPLE_ID_KEY = b"gongshi sample data: made-up identity numbers"
+SAMPLE_ID_KEY = idkey.IdKey.of(b"gongshi sample data: made-up identity numbers")
 
 
-def _subject_row(rng: random.Random, codes: set[str], id_key: bytes) -> dict[str, Any]:
+def _subject_row(rng: random.Random, codes: set[str], id_key: idkey.IdKey) -> dict[str, Any]:
     words = vocabulary()["names"]
     region = rng.choice(vocabulary()["region_codes"])
     roll = rng.random()
@@ -332,7 +332,7 @@ def generate(
     calendar: workdays.Calendar,
     progress: Callable[[int], None] | None = None,
     kinds: Sequence[models.RecordKind] | None = None,
-    id_key: bytes | None = None,
+    id_key: idkey.IdKey | None = None,
 ) -> SampleReport:
     """Create `records` decisions and list entries (with subjects, departments and lists) and
     run the stories that end some of them, all in the session's transaction. `kinds` limits the

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col
 
-from disclosure import events, lifecycle, models, workdays
+from disclosure import events, idkey, lifecycle, models, workdays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +23,9 @@ class Context:
     on: dt.date
     rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
     calendar: workdays.Calendar = dataclasses.field(default_factory=workdays.Calendar)
-    id_key: bytes | None = dataclasses.field(default=None, repr=False)  # settings.Settings.id_key
+    id_key: idkey.IdKey | None = dataclasses.field(
+        default=None, repr=False
+    )  # settings.Settings.id_key
 
 
 class Refused(Exception):

@@ -391,3 +391,33 @@ def test_a_tombstone_page_answers_410_with_the_end_and_the_public_reason_only(
             assert detail not in text
         assert story.company.name not in text
         assert helpers.RAW_ID not in text
+
+
+def test_a_node_serves_what_the_release_lists_and_nothing_copied_in_beside_it(
+    engine: sa.Engine, session: Session, app_settings: settings.Settings
+) -> None:
+    helpers.tell(session)
+    built = helpers.publish_all(engine, app_settings.releases_dir, search=True)
+    folder = built.folder
+    published = tree(folder)
+    assert set(published) == set(built.files)  # the listing names every file, pagefind's too
+    for stray in (".env", "notes.txt", "records/penalties/1.html~", "search/extra.js", "data/x"):
+        (folder / stray).parent.mkdir(parents=True, exist_ok=True)
+        (folder / stray).write_text("DATABASE_URL=postgresql://clerk:secret@db/gongshi")
+    with TestClient(create_app(app_settings, engine, as_of=helpers.ON)) as client:
+        strays = {
+            path: client.get("/" + path).status_code
+            for path in (
+                ".env",
+                "notes.txt",
+                "records/penalties/1.html~",
+                "search/extra.js",
+                "data/x",
+            )
+        }
+        served = {path: client.get("/" + path).status_code for path in sorted(published)[::7]}
+        folders = [client.get(path).status_code for path in ("/", "/departments/")]
+    assert strays == dict.fromkeys(strays, 404)
+    assert set(served.values()) <= {200, 410}, served
+    assert 200 in served.values()
+    assert folders == [200, 200]
