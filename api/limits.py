@@ -13,8 +13,8 @@ from strawberry.extensions.max_aliases import create_validator as alias_validato
 from strawberry.extensions.query_depth_limiter import create_validator as depth_validator
 
 from api.errors import ApiError
+from disclosure.queries.record_pages import MAX_PAGE as MAX_PAGE
 
-MAX_PAGE = 100  # records per page of every record list
 MAX_CHANGES = 1000  # events per page of the change stream: agencies catching up read many
 DEFAULT_PAGE = 20
 

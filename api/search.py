@@ -12,7 +12,7 @@ from api import cursors
 from api.errors import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy
-from disclosure.queries import figures, plain_rows
+from disclosure.queries import directory, plain_rows
 from search_index import lag
 from search_index import search as index_search
 
@@ -167,7 +167,7 @@ def resolve(
                 ),
             )
         )
-    units = figures.departments_by_code(context.session, found.by_department)
+    units = directory.departments_by_code(context.session, found.by_department)
     end_cursor = cursors.search_cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,

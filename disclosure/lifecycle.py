@@ -143,7 +143,7 @@ def publicity_end(
         return window.max_end_on if window.rule.published_by_default else None
     if not window.min_end_on <= supplied <= window.max_end_on:
         raise PublicityEndError(
-            f"公示截止期 {supplied} 不在{_severity_zh(severity)}失信信息的公示期限内 "
+            f"公示截止期 {supplied} 不在{severity.zh}失信信息的公示期限内 "
             f"({window.min_end_on} – {window.max_end_on}) / publicity end {supplied} is outside "
             f"the window for a {severity.value} penalty decided on {decision_on} "
             f"({window.min_end_on} to {window.max_end_on}; {window.rule.source})"
@@ -151,12 +151,29 @@ def publicity_end(
     return supplied
 
 
-def _severity_zh(severity: models.Severity) -> str:
-    return {"minor": "轻微", "general": "一般", "serious": "严重"}[severity.value]
-
-
 # The rules below tell kinds apart by `KIND`, not by class: the bulk export hands them plain rows
-# (privacy.RecordRow) that carry it too.
+# (privacy.RecordRow) that carry it too. Each has its SQL twin (`…_clause`, `…_column`) beside
+# it, and a test holds each pair equal.
+
+# The field holding a record's own last day of publicity, by kind: a penalty's 公示截止期 and a
+# list entry's validity. Licenses have none: they stay public until they end early.
+_LAST_PUBLIC_DAY = {
+    models.RecordKind.PENALTY: "publicity_end_on",
+    models.RecordKind.LIST_ENTRY: "valid_until_on",
+}
+
+
+def last_public_day(record: models.Record) -> dt.date | None:
+    """The record's own last day of publicity by its dates; None when it has none (licenses, and
+    list entries valid until exit)."""
+    name = _LAST_PUBLIC_DAY.get(record.KIND)
+    return None if name is None else cast(dt.date | None, getattr(record, name))
+
+
+def last_public_day_column(model: models.RecordModel) -> Any:
+    """`last_public_day` as a column of `model`'s table; None for licenses, which have none."""
+    name = _LAST_PUBLIC_DAY.get(model.KIND)
+    return None if name is None else col(getattr(model, name))
 
 
 def withheld(record: models.Record) -> bool:
@@ -165,14 +182,11 @@ def withheld(record: models.Record) -> bool:
     return record.KIND is models.RecordKind.PENALTY and last_public_day(record) is None
 
 
-def last_public_day(record: models.Record) -> dt.date | None:
-    """The record's own last day of publicity by its dates; None when it has none (licenses, and
-    list entries valid until exit)."""
-    if record.KIND is models.RecordKind.PENALTY:
-        return cast(models.Penalty, record).publicity_end_on
-    if record.KIND is models.RecordKind.LIST_ENTRY:
-        return cast(models.ListEntry, record).valid_until_on
-    return None
+def withheld_clause(model: models.RecordModel) -> sa.ColumnElement[bool]:
+    """`withheld` as a SQL condition on `model`'s table."""
+    if model.KIND is not models.RecordKind.PENALTY:
+        return sa.false()
+    return cast(sa.ColumnElement[bool], last_public_day_column(model).is_(None))
 
 
 def is_public(record: models.Record, on: dt.date) -> bool:
@@ -188,27 +202,31 @@ def is_public(record: models.Record, on: dt.date) -> bool:
 def public_clause(
     model: models.RecordModel, on: dt.date | sa.ColumnElement[dt.date]
 ) -> sa.ColumnElement[bool]:
-    """`is_public` as a SQL condition on `model`'s table (a test holds the two equal); `on` may
-    be a parameter of the statement."""
+    """`is_public` as a SQL condition on `model`'s table; `on` may be a parameter of the
+    statement."""
     clauses = [
         col(model.published_on) <= on,
         sa.or_(col(model.ended_on).is_(None), col(model.ended_on) > on),
     ]
-    if model is models.Penalty:
-        end = col(models.Penalty.publicity_end_on)
-        clauses.append(sa.and_(end.is_not(None), end >= on))
-    elif model is models.ListEntry:
-        end = col(models.ListEntry.valid_until_on)
-        clauses.append(sa.or_(end.is_(None), end >= on))
+    last = last_public_day_column(model)
+    if model.KIND is models.RecordKind.PENALTY:
+        clauses.append(sa.and_(sa.not_(withheld_clause(model)), last >= on))
+    elif last is not None:
+        clauses.append(sa.or_(last.is_(None), last >= on))
     return sa.and_(*clauses)
 
 
-def shown_clause(model: models.RecordModel, on: dt.date) -> sa.ColumnElement[bool]:
-    """Records that have a page on `on`: public ones, and ended ones (their tombstones).
+def has_page(record: models.Record, on: dt.date) -> bool:
+    """Whether `record` has a page on `on`: public ones, and ended ones (their tombstones).
     Records not yet published and penalties never published have none."""
+    return not withheld(record) and record.published_on <= on
+
+
+def shown_clause(model: models.RecordModel, on: dt.date) -> sa.ColumnElement[bool]:
+    """`has_page` as a SQL condition on `model`'s table."""
     clauses = [col(model.published_on) <= on]
-    if model is models.Penalty:
-        clauses.append(col(models.Penalty.publicity_end_on).is_not(None))
+    if model.KIND is models.RecordKind.PENALTY:
+        clauses.append(sa.not_(withheld_clause(model)))
     return sa.and_(*clauses)
 
 
@@ -249,11 +267,11 @@ class LifecycleReport:
 def _ran_out(
     session: Session,
     model: type[models.Penalty] | type[models.ListEntry],
-    end_column: Any,
     event_type: models.EventType,
     as_of: dt.date,
 ) -> Sequence[tuple[int, dt.date]]:
     """Records public at some point whose own end date is before `as_of`, without `event_type`."""
+    end_column = last_public_day_column(model)
     logged = sa.exists().where(
         col(models.Event.record_kind) == model.KIND,
         col(models.Event.record_id) == col(model.id),
@@ -276,20 +294,8 @@ def run(session: Session, *, as_of: dt.date, actor: str = "lifecycle") -> Lifecy
 
     Idempotent: a record that has its event gets none again (and the database refuses a second).
     """
-    expired = _ran_out(
-        session,
-        models.Penalty,
-        col(models.Penalty.publicity_end_on),
-        models.EventType.EXPIRED,
-        as_of,
-    )
-    exited = _ran_out(
-        session,
-        models.ListEntry,
-        col(models.ListEntry.valid_until_on),
-        models.EventType.EXITED,
-        as_of,
-    )
+    expired = _ran_out(session, models.Penalty, models.EventType.EXPIRED, as_of)
+    exited = _ran_out(session, models.ListEntry, models.EventType.EXITED, as_of)
     occurred_at = models.now_utc()
     lapsed = (
         (models.Penalty, models.EventType.EXPIRED, expired),

@@ -91,19 +91,13 @@ class Trigger:
     def describe(self) -> str:
         """The trigger in a clerk's words (Chinese)."""
         if self.kind is TriggerKind.LIST:
-            names = [*self.list_codes, *(_LIST_KIND_ZH[kind] for kind in self.list_kinds)]
+            names = [*self.list_codes, *(kind.zh for kind in self.list_kinds)]
             return "列入" + "、".join(names)
         if self.kind is TriggerKind.PENALTY:
-            severity = "、".join(_SEVERITY_ZH[s] for s in self.severities)
+            severity = "、".join(s.zh for s in self.severities)
             field = f"{'、'.join(self.fields)}领域" if self.fields else ""
             return f"{field}{severity}失信行政处罚"
         return f"连续{self.years}年无不良信用记录"
-
-
-_LIST_KIND_ZH = {models.ListKind.RED: "红名单", models.ListKind.BLACK: "黑名单"}
-_LIST_KIND_ZH[models.ListKind.WATCH] = "重点关注名单"
-_SEVERITY_ZH = {models.Severity.MINOR: "轻微", models.Severity.GENERAL: "一般"}
-_SEVERITY_ZH[models.Severity.SERIOUS] = "严重"
 
 
 @dataclasses.dataclass(frozen=True)

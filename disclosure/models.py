@@ -15,17 +15,37 @@ from sqlmodel import JSON, Field, Relationship, SQLModel
 class SubjectCategory(enum.StrEnum):
     """行政相对人类别."""
 
-    LEGAL_PERSON = "legal_person"  # 法人及非法人组织
-    INDIVIDUAL_BUSINESS = "individual_business"  # 个体工商户
-    NATURAL_PERSON = "natural_person"  # 自然人
+    LEGAL_PERSON = "legal_person"
+    INDIVIDUAL_BUSINESS = "individual_business"
+    NATURAL_PERSON = "natural_person"
+
+    @property
+    def zh(self) -> str:
+        """Its Chinese name (法人及非法人组织, 个体工商户, 自然人), as pages say it."""
+        return _SUBJECT_CATEGORY_ZH[self]
+
+
+_SUBJECT_CATEGORY_ZH = {
+    SubjectCategory.LEGAL_PERSON: "法人及非法人组织",
+    SubjectCategory.INDIVIDUAL_BUSINESS: "个体工商户",
+    SubjectCategory.NATURAL_PERSON: "自然人",
+}
 
 
 class Severity(enum.StrEnum):
     """失信程度 of a penalty: drives its publicity window."""
 
-    MINOR = "minor"  # 轻微
-    GENERAL = "general"  # 一般
-    SERIOUS = "serious"  # 严重
+    MINOR = "minor"
+    GENERAL = "general"
+    SERIOUS = "serious"
+
+    @property
+    def zh(self) -> str:
+        """Its Chinese name (轻微, 一般, 严重), as templates, messages and pages say it."""
+        return _SEVERITY_ZH[self]
+
+
+_SEVERITY_ZH = {Severity.MINOR: "轻微", Severity.GENERAL: "一般", Severity.SERIOUS: "严重"}
 
 
 class LicenseCategory(enum.StrEnum):
@@ -40,19 +60,40 @@ class LicenseCategory(enum.StrEnum):
 
 
 class ListKind(enum.StrEnum):
-    """Kind of a named list."""
+    """Kind of a named list; lists are shown in this order, red first."""
 
-    RED = "red"  # 红名单 (诚信典型, 守信激励)
-    BLACK = "black"  # 黑名单 (严重失信主体名单)
-    WATCH = "watch"  # 重点关注名单
+    RED = "red"  # 诚信典型, 守信激励
+    BLACK = "black"  # 严重失信主体名单
+    WATCH = "watch"
+
+    @property
+    def zh(self) -> str:
+        """Its Chinese name (红名单, 黑名单, 重点关注名单), as pages and feeds say it."""
+        return _LIST_KIND_ZH[self]
+
+
+_LIST_KIND_ZH = {ListKind.RED: "红名单", ListKind.BLACK: "黑名单", ListKind.WATCH: "重点关注名单"}
 
 
 class RecordKind(enum.StrEnum):
     """The kinds of public records; every event, objection and repair names one."""
 
-    LICENSE = "license"  # 行政许可
-    PENALTY = "penalty"  # 行政处罚
-    LIST_ENTRY = "list_entry"  # 名单条目
+    LICENSE = "license"
+    PENALTY = "penalty"
+    LIST_ENTRY = "list_entry"
+
+    @property
+    def zh(self) -> str:
+        """Its Chinese name (行政许可, 行政处罚, 名单条目), as templates, messages and pages say
+        it."""
+        return _RECORD_KIND_ZH[self]
+
+
+_RECORD_KIND_ZH = {
+    RecordKind.LICENSE: "行政许可",
+    RecordKind.PENALTY: "行政处罚",
+    RecordKind.LIST_ENTRY: "名单条目",
+}
 
 
 class EventType(enum.StrEnum):

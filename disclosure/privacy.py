@@ -235,8 +235,15 @@ def department(unit: models.Department) -> DepartmentPublic:
 
 
 def subject_key(subject: models.Subject) -> str:
-    """The public key of a subject: its credit code, else a surrogate from its row id."""
+    """The public key of a subject: its credit code, else a surrogate from its row id ("P<id>",
+    which `person_of_key` reads back)."""
     return subject.credit_code or f"P{subject.id}"
+
+
+def person_of_key(key: str) -> int | None:
+    """The row id a surrogate key ("P<id>", from `subject_key`) names, or None for a credit
+    code."""
+    return int(key[1:]) if key.startswith("P") and key[1:].isdigit() else None
 
 
 def subject_fields(entity: models.Subject) -> Fields:

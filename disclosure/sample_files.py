@@ -24,12 +24,6 @@ FILE_NAMES = {
     models.RecordKind.PENALTY: "penalty",
     models.RecordKind.LIST_ENTRY: "list-entry",
 }
-_SEVERITY_ZH = {severity: zh for zh, severity in validation.SEVERITY_VALUES.items() if zh[0] > "~"}
-_CATEGORY_ZH = {
-    models.SubjectCategory.LEGAL_PERSON: "法人及非法人组织",
-    models.SubjectCategory.INDIVIDUAL_BUSINESS: "个体工商户",
-    models.SubjectCategory.NATURAL_PERSON: "自然人",
-}
 
 
 def _day(value: dt.date | None, *, indefinite: bool = False) -> str:
@@ -96,7 +90,7 @@ def _cells(kind: models.RecordKind, row: Any) -> dict[str, str]:
     person = row["s_category"] == models.SubjectCategory.NATURAL_PERSON
     cells = {
         "subject_name": row["s_name"],
-        "subject_category": _CATEGORY_ZH[models.SubjectCategory(row["s_category"])],
+        "subject_category": models.SubjectCategory(row["s_category"]).zh,
         "subject_uscc": row["s_code"] or "",
         "legal_rep_name": row["legal_rep_name"] or "",
         "legal_rep_id_type": row["legal_rep_id_type"] or "",
@@ -133,7 +127,7 @@ def _cells(kind: models.RecordKind, row: Any) -> dict[str, str]:
             "suspended_revoked_license": row["suspended_revoked_license"] or "",
             "penalty_valid_until": _day(row["valid_until_on"], indefinite=True),
             "publicity_end_date": _day(row["publicity_end_on"]),
-            "severity": _SEVERITY_ZH[models.Severity(row["severity"])],
+            "severity": models.Severity(row["severity"]).zh,
         }
     return cells | {
         "list_code": row["list_code"],

@@ -188,7 +188,7 @@ def match_header(
             continue
         if found is None:
             raise TemplateError(
-                f"第{position}列「{cell}」不是{_KIND_ZH[kind]}模板的字段 / column {position} "
+                f"第{position}列「{cell}」不是{kind.zh}模板的字段 / column {position} "
                 f"{cell!r} is not a column of the {kind.value} template"
             )
         if found.key in keys:
@@ -207,10 +207,3 @@ def match_header(
             f"({first.code}, {first.zh}) is missing"
         )
     return keys
-
-
-_KIND_ZH = {
-    models.RecordKind.LICENSE: "行政许可",
-    models.RecordKind.PENALTY: "行政处罚",
-    models.RecordKind.LIST_ENTRY: "名单条目",
-}

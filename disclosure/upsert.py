@@ -28,11 +28,6 @@ BATCH = 5_000
 
 # Record fields a workflow refusal may name, to the template column a clerk fixes.
 _FIELD_COLUMN = {"decision_on": "decision_date", "publicity_end_on": "publicity_end_date"}
-# Fields the workflows set, never compared with a row.
-_MANAGED = {"id", "published_on", "ended_on", "end_reason", "objection_opened_on"} | {
-    "created_at",
-    "updated_at",
-}
 
 
 @dataclasses.dataclass
@@ -177,7 +172,7 @@ class Batch:
         self.rows: list[tuple[validation.Valid, list[str]]] = []
         self.rejects: RejectSink | None = None
         self.results: list[RowResult] | None = None  # kept for a submitted batch
-        self.compared = [c.key for c in self.table.c if c.key not in _MANAGED and c.key != "id"]
+        self.compared = [c.key for c in self.table.c if c.key not in workflows.MANAGED]
         # Records stored before this run have ids up to here; a key found above it, or one
         # already touched, repeats an earlier row of the file.
         self.first_new_id = session.execute(

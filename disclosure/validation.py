@@ -46,11 +46,9 @@ CATEGORY_VALUES = {
     "自然人": models.SubjectCategory.NATURAL_PERSON,
 } | {category.value: category for category in models.SubjectCategory}
 
-SEVERITY_VALUES = {
-    "轻微": models.Severity.MINOR,
-    "一般": models.Severity.GENERAL,
-    "严重": models.Severity.SERIOUS,
-} | {severity.value: severity for severity in models.Severity}
+SEVERITY_VALUES = {severity.zh: severity for severity in models.Severity} | {
+    severity.value: severity for severity in models.Severity
+}
 
 RESIDENT_ID_TYPES = frozenset({"身份证", "居民身份证", "二代身份证", "中华人民共和国居民身份证"})
 

@@ -78,16 +78,10 @@ class TooEarly(Refused):
     code = "TOO_EARLY"
 
 
-KIND_ZH = {
-    models.RecordKind.LICENSE: "行政许可",
-    models.RecordKind.PENALTY: "行政处罚",
-    models.RecordKind.LIST_ENTRY: "名单条目",
-}
-
 _WINDOW_FIELDS = frozenset({"severity", "decision_on", "publicity_end_on"})
 
-# Fields set by the workflows themselves, never by a correction.
-_MANAGED = frozenset(
+# Fields set by the workflows themselves, never by a correction nor compared with a row.
+MANAGED = frozenset(
     {"id", "published_on", "ended_on", "end_reason", "objection_opened_on"}
     | {"created_at", "updated_at"}
 )
@@ -95,7 +89,7 @@ _MANAGED = frozenset(
 
 def label(record: models.Record) -> str:
     """How messages name a record: kind, id and decision document number."""
-    return f"{KIND_ZH[record.KIND]} {record.KIND.value} #{record.id} ({record.decision_doc_no})"
+    return f"{record.KIND.zh} {record.KIND.value} #{record.id} ({record.decision_doc_no})"
 
 
 def snapshot(record: models.Record) -> dict[str, Any]:
@@ -111,7 +105,7 @@ def get_record(session: Session, kind: models.RecordKind, record_id: int) -> mod
     """The record of `kind` with `record_id`, or NotFound."""
     record: models.Record | None = session.get(models.RECORD_MODELS[kind], record_id)  # type: ignore[assignment]
     if record is None:
-        raise NotFound(f"{KIND_ZH[kind]} {kind.value} #{record_id} 不存在 / does not exist")
+        raise NotFound(f"{kind.zh} {kind.value} #{record_id} 不存在 / does not exist")
     return record
 
 
@@ -184,7 +178,7 @@ def settle_new(
     entry's `valid_until_on` when absent, from its list's `default_validity_months`. `publish`
     and bulk ingestion both decide through this function.
     """
-    name = f"{KIND_ZH[kind]} {kind.value} ({fields['decision_doc_no']})"
+    name = f"{kind.zh} {kind.value} ({fields['decision_doc_no']})"
     decision_on: dt.date = fields["decision_on"]
     _check_decision_date(name, decision_on, ctx)
     settled: dict[str, Any] = {"published_on": ctx.on}
@@ -257,7 +251,7 @@ def correct(
     from `changes.get("publicity_end_on")` (None: the maximum of the new window).
     """
     columns = set(snapshot(record))
-    unknown = sorted(set(changes) - (columns - _MANAGED))
+    unknown = sorted(set(changes) - (columns - MANAGED))
     if unknown:
         raise InvalidChange(
             f"{label(record)}: 不能更正字段 {', '.join(unknown)} / fields cannot be corrected: "

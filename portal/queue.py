@@ -307,7 +307,7 @@ def _row(
         [
             kind,
             filed.tracking_no if filed else "",
-            workflows.KIND_ZH[record.KIND],
+            record.KIND.zh,
             str(record.id),
             str(on),
             str(due or ""),

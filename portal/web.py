@@ -54,7 +54,7 @@ ENVIRONMENT = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENVIRONMENT.filters["zh_date"] = zh_date
-ENVIRONMENT.globals["KIND_ZH"] = {kind.value: name for kind, name in workflows.KIND_ZH.items()}
+ENVIRONMENT.globals["KIND_ZH"] = {kind.value: kind.zh for kind in models.RecordKind}
 
 
 @dataclasses.dataclass

@@ -29,7 +29,7 @@ from sqlmodel import Session
 
 from disclosure import models, urls
 from disclosure.queries import plain_rows
-from publishers import bulk_chunk, bulk_schema, records, release
+from publishers import bulk_chunk, bulk_schema, release
 
 NAME = "bulk"
 KEEP_CHANGES = 30  # releases whose change files stay downloadable
@@ -329,7 +329,8 @@ def _catalogue() -> list[dict[str, str]]:
         (urls.CHECKSUMS, "SHA256SUMS", "全部文件的 SHA-256 校验值"),
         (urls.RELEASES, "发布记录 releases.json", "各次发布的日期、记录数和变更文件"),
     ]
-    for kind, name in records.KIND_NAMES.items():
+    for kind in models.RecordKind:
+        name = kind.zh
         items.append(
             (urls.data_path(kind, "csv.gz"), f"{name} CSV", "国家双公示模板表头，UTF-8（带 BOM）")
         )

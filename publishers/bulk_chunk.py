@@ -21,10 +21,10 @@ from typing import IO, Any, cast
 
 import sqlalchemy as sa
 from isal import isal_zlib
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from disclosure import db, models, privacy, tombstones
-from disclosure.queries import plain_rows
+from disclosure.queries import directory, plain_rows
 from publishers import bulk_schema, release
 
 CHUNK_IDS = 25_000  # ids per chunk: a few MB of output, work for a pool of any size
@@ -206,8 +206,8 @@ def _lookups(
 ) -> tuple[dict[int | None, privacy.Fields], dict[int | None, privacy.Fields]]:
     """Departments and named lists, projected once: every record names one or two of the few
     there are (subjects, nearly one per record in an id range, come with the records)."""
-    units = {u.id: privacy.department_fields(u) for u in session.exec(select(models.Department))}
-    lists = {n.id: privacy.list_fields(n) for n in session.exec(select(models.List))}
+    units = {u.id: privacy.department_fields(u) for u in directory.departments(session)}
+    lists = {n.id: privacy.list_fields(n) for n in directory.named_lists(session)}
     return units, lists
 
 

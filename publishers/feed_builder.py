@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from disclosure import models, privacy, tombstones, urls
-from disclosure.queries import plain_rows, publication, record_pages
+from disclosure.queries import directory, plain_rows, publication, record_pages
 from publishers import feeds, records, release
 
 NAME = "feeds"
@@ -98,7 +98,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
         )
     ]
     for kind in models.RecordKind:
-        name = records.KIND_NAMES[kind]
+        name = kind.zh
         page = urls.LISTS if kind is models.RecordKind.LIST_ENTRY else urls.kind_path(kind)
         specs.append(
             _Spec(
@@ -109,8 +109,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 _newest(options, (kind,), record_pages.RecordFilter()),
             )
         )
-    units = session.exec(select(models.Department).order_by(col(models.Department.credit_code)))
-    for unit in units:
+    for unit in directory.departments(session):
         specs.append(
             _Spec(
                 f"departments/{unit.credit_code}",
@@ -120,7 +119,8 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 _newest(options, every, record_pages.RecordFilter(source_unit=unit.credit_code)),
             )
         )
-    for list_kind, label in records.LIST_KIND_NAMES.items():
+    for list_kind in models.ListKind:
+        label = list_kind.zh
         specs.append(
             _Spec(
                 f"list-kinds/{list_kind.value}",
@@ -134,8 +134,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 ),
             )
         )
-    named = session.exec(select(models.List).order_by(col(models.List.code)))
-    for entry_list in named:
+    for entry_list in directory.named_lists(session):
         specs.append(
             _Spec(
                 f"lists/{entry_list.code}",
@@ -301,7 +300,7 @@ def _catalogue() -> list[dict[str, str]]:
     ]
     items += [
         (feeds.KIND_FEEDS[kind], f"{name}订阅", f"最新公示的{name}")
-        for kind, name in records.KIND_NAMES.items()
+        for kind, name in ((kind, kind.zh) for kind in models.RecordKind)
     ]
     catalogue = []
     for name, title, description in items:

@@ -91,7 +91,7 @@ def record_entry(public: records.Public, corrected_on: dt.date | None, base_url:
     link = urls.absolute(base_url, urls.record_path(public.kind, public.id))
     unit = public.source_unit
     categories = [
-        Category(scheme(base_url, "kind"), public.kind.value, records.KIND_NAMES[public.kind]),
+        Category(scheme(base_url, "kind"), public.kind.value, public.kind.zh),
         Category(scheme(base_url, "department"), unit.credit_code, unit.name),
     ]
     if isinstance(public, privacy.LicensePublic):
@@ -113,7 +113,7 @@ def record_entry(public: records.Public, corrected_on: dt.date | None, base_url:
     return Entry(
         id=link,
         key=records.key(public.kind, public.id),
-        title=f"{records.KIND_NAMES[public.kind]}：{public.subject.name}｜{records.record_title(public)}",
+        title=f"{public.kind.zh}：{public.subject.name}｜{records.record_title(public)}",
         link=link,
         published=midnight(public.published_on),
         updated=midnight(max(public.published_on, corrected_on or public.published_on)),
@@ -128,7 +128,7 @@ def exit_entry(tomb: tombstones.Tombstone, base_url: str) -> Entry:
     link = urls.absolute(base_url, urls.record_path(tomb.kind, tomb.id))
     notice = "移出名单" if tomb.kind is models.RecordKind.LIST_ENTRY else "停止公示"
     reason = tomb.label
-    kind = records.KIND_NAMES[tomb.kind]
+    kind = tomb.kind.zh
     when = midnight(tomb.ended_on)
     return Entry(
         id=f"{link}#ended",

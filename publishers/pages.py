@@ -24,7 +24,6 @@ from publishers import records
 PER_PAGE = 50
 LATEST = 20
 EXITS_SHOWN = 100
-SEVERITY_NAMES = {"minor": "轻微", "general": "一般", "serious": "严重"}
 
 Row = dict[str, Any]
 
@@ -176,7 +175,7 @@ def site_pages(
         [shown[id(row)] for row in latest], exits, by_kind, lists, by_list, on, base_url
     )
     for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
-        name = records.KIND_NAMES[kind]
+        name = kind.zh
         yield from _paginated(
             urls.kind_path(kind), by_kind[kind.value], "listing.html", base_url, name, lead=None
         )
@@ -199,13 +198,14 @@ def _home(
 ) -> Iterator[Page]:
     counts = [
         {
-            "label": records.KIND_NAMES[kind],
+            "label": kind.zh,
             "count": len(by_kind[kind.value]),
             "path": urls.kind_path(kind),
         }
         for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY)
     ]
-    for kind, name in records.LIST_KIND_NAMES.items():
+    for kind in models.ListKind:
+        name = kind.zh
         codes = [meta.code for meta in lists if meta.kind == kind.value]
         counts.append(
             {"label": name, "count": sum(len(by_list[c]) for c in codes), "path": urls.LISTS}
@@ -264,7 +264,7 @@ def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) ->
             }
             for label in labels
         ]
-        groups.append({"title": records.KIND_NAMES[kind] + "类别", "items": items})
+        groups.append({"title": kind.zh + "类别", "items": items})
     yield Page(
         urls.CATEGORIES,
         "index_of.html",
@@ -277,7 +277,7 @@ def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) ->
             found,
             "listing.html",
             base_url,
-            f"{records.KIND_NAMES[kind]}：{label}",
+            f"{kind.zh}：{label}",
             lead=None,
         )
 
@@ -286,7 +286,8 @@ def _lists(
     lists: Sequence[ListMeta], by_list: dict[str, list[Row]], exits: list[Row], base_url: str
 ) -> Iterator[Page]:
     groups = []
-    for kind, name in records.LIST_KIND_NAMES.items():
+    for kind in models.ListKind:
+        name = kind.zh
         items = [
             {"label": m.name, "path": urls.list_path(m.code), "count": len(by_list[m.code])}
             for m in lists
@@ -312,14 +313,14 @@ def _lists(
             base_url,
             meta.name,
             named=dataclasses.asdict(meta),
-            kind_label=records.LIST_KIND_NAMES[models.ListKind(meta.kind)],
+            kind_label=models.ListKind(meta.kind).zh,
             authority=meta.authority,
             measures=meta.measures,
             exits=[t for t in exits if t["list"] == meta.code][:EXITS_SHOWN],
         )
 
 
-_SECTIONS = [(records.KIND_NAMES[kind], kind.value) for kind in models.RecordKind]
+_SECTIONS = [(kind.zh, kind.value) for kind in models.RecordKind]
 
 
 def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
@@ -357,7 +358,7 @@ def _static(
     )
     in_force = [
         {
-            "severity": SEVERITY_NAMES[rule.severity.value],
+            "severity": rule.severity.zh,
             "published": "是" if rule.published_by_default else "仅在处罚机关确定公示期限时",
             "min_months": rule.min_months,
             "max_months": rule.max_months,

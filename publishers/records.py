@@ -21,21 +21,6 @@ from disclosure.queries import publication
 from publishers import release, render, search
 
 SITE_NAME = "信用信息双公示"
-KIND_NAMES = {
-    models.RecordKind.LICENSE: "行政许可",
-    models.RecordKind.PENALTY: "行政处罚",
-    models.RecordKind.LIST_ENTRY: "名单条目",
-}
-CATEGORY_NAMES = {
-    models.SubjectCategory.LEGAL_PERSON: "法人及非法人组织",
-    models.SubjectCategory.INDIVIDUAL_BUSINESS: "个体工商户",
-    models.SubjectCategory.NATURAL_PERSON: "自然人",
-}
-LIST_KIND_NAMES = {
-    models.ListKind.RED: "红名单",
-    models.ListKind.BLACK: "黑名单",
-    models.ListKind.WATCH: "重点关注名单",
-}
 
 
 def root_of(path: str) -> str:
@@ -44,8 +29,8 @@ def root_of(path: str) -> str:
 
 
 # by value, as pages show them; shared by every page's context, which no template changes
-_KIND_NAMES_BY_VALUE = {kind.value: name for kind, name in KIND_NAMES.items()}
-_CATEGORY_NAMES_BY_VALUE = {kind.value: name for kind, name in CATEGORY_NAMES.items()}
+_KIND_NAMES_BY_VALUE = {kind.value: kind.zh for kind in models.RecordKind}
+_CATEGORY_NAMES_BY_VALUE = {kind.value: kind.zh for kind in models.SubjectCategory}
 
 
 def page_context(path: str, title: str, base_url: str, **extra: Any) -> dict[str, Any]:
@@ -126,7 +111,7 @@ def render_record(public: Public, base_url: str) -> str:
         extra["list_page"] = urls.list_path(public.list.code)
     context = page_context(
         path,
-        f"{public.party_name}｜{KIND_NAMES[public.kind]}｜{public.decision_doc_no}",
+        f"{public.party_name}｜{public.kind.zh}｜{public.decision_doc_no}",
         base_url,
         r=(shown := public.model_dump(mode="json")),
         search_terms=search.page_terms(shown),
@@ -153,7 +138,7 @@ def render_tombstone(tomb: tombstones.Tombstone, list_code: str | None, base_url
     if list_code is not None:
         back_path, back_title = urls.list_path(list_code), "名单"
     elif tomb.kind is not models.RecordKind.LIST_ENTRY:
-        back_path, back_title = urls.kind_path(tomb.kind), KIND_NAMES[tomb.kind] + "列表"
+        back_path, back_title = urls.kind_path(tomb.kind), tomb.kind.zh + "列表"
     context = page_context(
         path,
         "已移出名单" if exited else "停止公示",

@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from disclosure import lifecycle, models, urls
-from disclosure.queries import change_log, publication
+from disclosure.queries import change_log, directory, publication
 from publishers import pages, records, release, render, search, sitemaps
 
 NAME = "site"
@@ -238,12 +238,11 @@ class _Runner:
 
 
 def _list_metas(session: Session) -> list[pages.ListMeta]:
-    names = dict(
-        session.execute(sa.select(col(models.Department.id), col(models.Department.name))).all()
-    )
-    order = {models.ListKind.RED: 0, models.ListKind.BLACK: 1, models.ListKind.WATCH: 2}
-    found = sorted(session.exec(select(models.List)).all(), key=lambda n: (order[n.kind], n.code))
-    return [pages.list_meta(named, names.get(named.authority_id)) for named in found]
+    names = directory.department_names(session)
+    return [
+        pages.list_meta(named, names.get(named.authority_id or 0))
+        for named in directory.named_lists(session)
+    ]
 
 
 def builder(engine: sa.Engine, options: SiteOptions, report: SiteReport) -> release.Builder:

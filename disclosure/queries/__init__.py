@@ -5,5 +5,6 @@
 - `publication`: what the static site and the feeds publish.
 - `plain_rows`: records as plain rows for the bulk export and the search index, and by id.
 - `figures`: counts and statistics for the supervising bureau and the operators.
+- `directory`: the departments and the named lists, read whole.
 - `change_log`: the events, their watermark, and what a span of them changed.
 """

@@ -75,12 +75,10 @@ def changed_records(
             between(col(model.ended_on), last_day=False),
             between(col(model.objection_opened_on), last_day=False),
         ]
-        if model is models.Penalty:
-            flips.append(between(col(models.Penalty.publicity_end_on), last_day=True))
-        elif model is models.ListEntry:
-            flips.append(between(col(models.ListEntry.valid_until_on), last_day=True))
-        else:
-            flips.append(between(col(models.License.valid_to_on), last_day=True))
+        last = lifecycle.last_public_day_column(model)
+        if last is None:  # a license stays public, but its page tells whether it is still valid
+            last = col(models.License.valid_to_on)
+        flips.append(between(last, last_day=True))
         found = session.execute(sa.select(col(model.id)).where(sa.or_(*flips))).scalars()
         changed[kind].update(int(record_id) for record_id in found)
     return changed
@@ -91,11 +89,8 @@ def lapsed_between(
 ) -> list[int]:
     """Ids of records whose own last public day falls in [start, end): they left publication by
     date alone, without an event (licenses never do)."""
-    if model is models.Penalty:
-        last = col(models.Penalty.publicity_end_on)
-    elif model is models.ListEntry:
-        last = col(models.ListEntry.valid_until_on)
-    else:
+    last = lifecycle.last_public_day_column(model)
+    if last is None:
         return []
     return list(
         session.execute(

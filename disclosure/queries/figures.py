@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from disclosure import lifecycle, models, timeliness, workdays
+from disclosure.queries import directory
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,12 +59,7 @@ def lists(session: Session, on: dt.date) -> list[ListCount]:
             .group_by(col(models.ListEntry.list_id))
         ).all()
     )
-    order = {models.ListKind.RED: 0, models.ListKind.BLACK: 1, models.ListKind.WATCH: 2}
-    found = session.exec(select(models.List)).all()
-    return [
-        ListCount(named, rows.get(named.id, 0))
-        for named in sorted(found, key=lambda named: (order[named.kind], named.code))
-    ]
+    return [ListCount(named, rows.get(named.id, 0)) for named in directory.named_lists(session)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,9 +217,6 @@ def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
     few rows, from which on-time publication rates follow with a working-day calendar."""
     lags = []
     for kind, model in models.RECORD_MODELS.items():
-        conditions = [col(model.published_on) <= on]
-        if model is models.Penalty:
-            conditions.append(col(models.Penalty.publicity_end_on).is_not(None))
         rows = session.execute(
             sa.select(
                 col(model.source_unit_id),
@@ -231,7 +224,7 @@ def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
                 col(model.published_on),
                 sa.func.count(),
             )
-            .where(*conditions)
+            .where(lifecycle.shown_clause(model, on))
             .group_by(col(model.source_unit_id), col(model.decision_on), col(model.published_on))
         ).all()
         lags += [
@@ -239,11 +232,3 @@ def publication_lags(session: Session, on: dt.date) -> list[PublicationLag]:
             for unit, decided, published, n in rows
         ]
     return lags
-
-
-def departments_by_code(session: Session, codes: Collection[str]) -> dict[str, models.Department]:
-    """The departments with these credit codes, by code."""
-    found = session.exec(
-        select(models.Department).where(col(models.Department.credit_code).in_(list(codes)))
-    )
-    return {unit.credit_code: unit for unit in found}

@@ -79,15 +79,6 @@ def _newest_first(
     return list(session.exec(statement).unique())  # type: ignore[arg-type]
 
 
-def _last_public_day(model: models.RecordModel) -> Any:
-    """`lifecycle.last_public_day` as a column; None for licenses, which have none."""
-    if model is models.Penalty:
-        return col(models.Penalty.publicity_end_on)
-    if model is models.ListEntry:
-        return col(models.ListEntry.valid_until_on)
-    return None
-
-
 def latest_ended(
     session: Session,
     model: models.RecordModel,
@@ -100,7 +91,7 @@ def latest_ended(
     or past their own last day), each ending taken from the index that orders it; with
     `reasons`, only those that ended early for one of them."""
     shown = lifecycle.shown_clause(model, on)
-    last = _last_public_day(model)
+    last = lifecycle.last_public_day_column(model)
     early = [col(model.ended_on).is_not(None), col(model.ended_on) <= on]
     if last is not None:
         early.append(sa.or_(last.is_(None), col(model.ended_on) <= last))

@@ -12,13 +12,11 @@ from typing import Any, NamedTuple, TypeVar, cast
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from disclosure import lifecycle, models
+from disclosure import lifecycle, models, privacy
 from disclosure.queries import plain_rows
 
 R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
-
-
-MAX_PAGE = 100
+MAX_PAGE = 100  # records per page of every record list
 
 
 @dataclasses.dataclass(frozen=True)
@@ -146,7 +144,7 @@ def public_since(session: Session, model: models.RecordModel, on: dt.date) -> dt
     kind has none (licenses, and list entries valid until exit, have no end that bounds it).
 
     The last page of a list stops there: without it, that page reads every expired penalty
-    behind the public ones to learn that none of them is public (47 ms on 1,000,000 records)."""
+    behind the public ones to learn that none of them is public."""
     if model is not models.Penalty:
         return None
     oldest = session.connection().execute(_OLDEST_UNEXPIRED_PENALTY, {"on": on}).scalar()
@@ -154,9 +152,8 @@ def public_since(session: Session, model: models.RecordModel, on: dt.date) -> dt
 
 
 # Every public penalty is unexpired. Taken per publicity end day, the oldest decision is read
-# from the index on (publicity end, decision date) alone (9 ms on 1,000,000 records); asked
-# directly, SQLite walks the decision date index from its oldest end and reads each penalty
-# from the table (30 ms).
+# from the index on (publicity end, decision date) alone; asked directly, SQLite walks the
+# decision date index from its oldest end and reads each penalty from the table.
 _OLDEST_BY_END_DAY = (
     sa.select(sa.func.min(col(models.Penalty.decision_on)).label("oldest"))
     .where(col(models.Penalty.publicity_end_on) >= sa.bindparam("on", type_=sa.Date))
@@ -285,9 +282,10 @@ def subject_by_key(session: Session, key: str) -> Any:
     """The subject with public key `key` (a credit code, or "P<id>" for a person without one),
     as a plain row of its table, or None: what privacy projects, without an ORM object (which
     cost the API's subject lookup a fifth of its time)."""
-    person = key.startswith("P") and key[1:].isdigit()
-    value = int(key[1:]) if person else key.upper()
-    row = session.connection().execute(_subject_statement(person), {"key": value}).first()
+    person = privacy.person_of_key(key)
+    value = key.upper() if person is None else person
+    statement = _subject_statement(person is not None)
+    row = session.connection().execute(statement, {"key": value}).first()
     return (
         None
         if row is None
@@ -336,12 +334,12 @@ def subjects_records(
 ) -> dict[str, list[RecordRow]]:
     """The public records of `model` of the subjects with public keys `keys` on `on`, newest
     decision first, in one query: what the API's subject loader batches."""
-    codes = [key.upper() for key in keys if not (key.startswith("P") and key[1:].isdigit())]
-    people = [int(key[1:]) for key in keys if key.startswith("P") and key[1:].isdigit()]
-    values = {"codes": codes, "people": people, "on": on}
+    people = {key: privacy.person_of_key(key) for key in keys}
+    codes = [key.upper() for key, person in people.items() if person is None]
+    values = {"codes": codes, "people": [p for p in people.values() if p is not None], "on": on}
     found: dict[str, list[RecordRow]] = {key: [] for key in keys}
     for row in _rows(session, model, _subjects_statement(model), values):
-        key = row.subject.credit_code or f"P{row.subject.id}"
+        key = privacy.subject_key(row.subject)
         found.setdefault(key, []).append(row)
     return found
 

@@ -1,4 +1,5 @@
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +212,7 @@ def _unpublished(kind: models.RecordKind, number: int, parties: dict[str, Any]) 
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(records=st.lists(generated_records(), min_size=40, max_size=60), on=dates)
-def test_sql_predicate_equals_python_predicate(
+def test_sql_predicates_equal_python_predicates(
     engine: sa.Engine, records: list[tuple[models.RecordKind, dict[str, object]]], on: dt.date
 ) -> None:
     with Session(engine) as session:
@@ -230,14 +231,27 @@ def test_sql_predicate_equals_python_predicate(
             stored.append(record)
         session.add_all(stored)
         session.flush()
+        Twin = tuple[Callable[[Any], Any], Callable[[models.Record], bool]]
+        twins: list[Twin] = [
+            (
+                lambda model: lifecycle.public_clause(model, on),
+                lambda r: lifecycle.is_public(r, on),
+            ),
+            (lambda model: lifecycle.shown_clause(model, on), lambda r: lifecycle.has_page(r, on)),
+            (lifecycle.withheld_clause, lifecycle.withheld),
+        ]
         for model in models.RECORD_MODELS.values():
-            in_sql = set(
-                session.exec(select(model.id).where(lifecycle.public_clause(model, on))).all()
+            mine = [r for r in stored if isinstance(r, model)]
+            for clause, predicate in twins:
+                in_sql = set(session.exec(select(model.id).where(clause(model))).all())
+                assert in_sql == {r.id for r in mine if predicate(r)}
+            last = lifecycle.last_public_day_column(model)
+            by_column = dict(
+                session.execute(
+                    sa.select(col(model.id), last if last is not None else sa.null())
+                ).all()
             )
-            in_python = {
-                r.id for r in stored if isinstance(r, model) and lifecycle.is_public(r, on)
-            }
-            assert in_sql == in_python
+            assert by_column == {r.id: lifecycle.last_public_day(r) for r in mine}
         session.rollback()
 
 
