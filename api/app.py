@@ -9,7 +9,7 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +77,7 @@ def create_app(
     as_of: dt.date | None = None,
     limits: Limits | None = None,
     follow_seconds: float | None = None,
+    routes: Sequence[Route] = (),
 ) -> Starlette:
     """The API node's application; `as_of` fixes the day (tests), else it is today in Shanghai.
 
@@ -114,6 +115,7 @@ def create_app(
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route(ide.PATH + "/{name}", ide.asset, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *routes,  # what the serving node adds before the site (its feeds on request)
             Route("/{path:path}", site, methods=["GET", "HEAD"]),
         ],
         middleware=[

@@ -193,6 +193,7 @@ def run_server(
     import uvicorn
 
     from api import app as api_app
+    from gongshi import served_feeds
 
     if access_log:
         handler = logging.StreamHandler(sys.stderr)
@@ -206,6 +207,7 @@ def run_server(
         env.engine,
         limits=limits,
         follow_seconds=follow,
+        routes=served_feeds.FeedRoutes(env.settings, env.engine).routes(),
     )
     # what is alive now (modules, the schema, the engine: ~110,000 objects) lives as long as the
     # node. Frozen, a full collection under load no longer walks it: those pauses of tens of
