@@ -18,7 +18,8 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from api import cache
-from disclosure import models, queries, settings
+from disclosure import models, settings
+from disclosure.queries import change_log
 from publishers import feeds, query_feeds, records
 from search_index import indexer, lag
 from search_index import search as index_search
@@ -134,7 +135,7 @@ class FeedRoutes:
     def _made(self, name: str, make: object) -> tuple[cache.Entry, dt.datetime] | Response:
         on = self._on()
         with Session(self.engine) as session:
-            version = queries.last_event_id(session)
+            version = change_log.last_event_id(session)
             key = hashlib.blake2b(
                 f"{name}\n{on.isoformat()}\n{version}".encode(), digest_size=16
             ).hexdigest()

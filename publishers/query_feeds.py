@@ -9,7 +9,8 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from disclosure import lifecycle, models, privacy, queries, subject_history, tombstones, urls
+from disclosure import lifecycle, models, privacy, subject_history, tombstones, urls
+from disclosure.queries import plain_rows, publication, record_pages
 from publishers import feeds
 
 SIZE = 100  # entries of a feed made on request
@@ -33,7 +34,7 @@ def _entries(
     corrected: dict[models.RecordKind, dict[int, dt.date]] = {}
     for kind in models.RecordKind:
         ids = [r.id for r in found if r.KIND is kind and r.id is not None]
-        corrected[kind] = queries.last_corrections(session, kind, ids, on) if ids else {}
+        corrected[kind] = publication.last_corrections(session, kind, ids, on) if ids else {}
     entries: list[feeds.Entry] = []
     deleted: list[feeds.Deleted] = []
     for record in found:
@@ -56,7 +57,7 @@ def _entries(
 
 def subject_feed(session: Session, key: str, on: dt.date, base_url: str) -> feeds.Feed | None:
     """The feed of the subject with public key `key`, or None when there is no such subject."""
-    row = queries.subject_by_key(session, key)
+    row = record_pages.subject_by_key(session, key)
     if row is None:
         return None
     subject = privacy.subject(row)
@@ -88,7 +89,7 @@ def search_feed(
     for kind in models.RecordKind:
         ids = [record_id for hit_kind, record_id in hits if hit_kind is kind]
         if ids:
-            found += queries.records_by_ids(session, kind, ids).values()
+            found += plain_rows.records_by_ids(session, kind, ids).values()
     entries, deleted = _entries(session, found, on, base_url)
     return feeds.Feed(
         name=SEARCH_FEED,
