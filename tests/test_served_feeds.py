@@ -1,5 +1,6 @@
 """`gongshi serve`'s feeds made on request: a subject's and any search's, read with feedparser."""
 
+import dataclasses
 import datetime as dt
 
 import feedparser
@@ -110,3 +111,21 @@ def test_any_search_is_a_feed_filtered_by_kind_and_department(
         assert again.status_code == 304
         assert http.get("/feeds/search.atom").status_code == 400
         assert http.get("/feeds/search.atom", params={"q": "x", "kind": "nope"}).status_code == 400
+
+
+def test_a_subject_page_links_its_feed_on_the_server(
+    engine: sa.Engine, session: Session, app_settings: settings.Settings
+) -> None:
+    story = helpers.tell(session)
+    app_settings = dataclasses.replace(app_settings, base_url=helpers.BASE_URL)
+    built, _ = helpers.publish(engine, app_settings.releases_dir)
+    key = story.company.credit_code or ""
+    page = (built.folder / urls.subject_key_path(key)).read_text()
+    feed = urls.absolute(helpers.BASE_URL, f"feeds/subjects/{key}.atom")
+    assert '<link rel="alternate" type="application/atom+xml"' in page
+    assert f'href="{feed}"' in page
+    with client(app_settings, engine) as http:
+        served = http.get("/" + feed.removeprefix(helpers.BASE_URL))
+        assert served.status_code == 200
+        link = feedparser.parse(served.content).feed.link
+        assert link == urls.absolute(helpers.BASE_URL, urls.subject_key_path(key))
