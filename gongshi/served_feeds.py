@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
 from api import cache
-from disclosure import models, settings
+from disclosure import models, privacy, settings
 from disclosure.queries import change_log
 from publishers import feeds, query_feeds, records
 from search_index import indexer, lag
@@ -88,7 +88,9 @@ class FeedRoutes:
         except ValueError:
             choices = ", ".join(k.value for k in models.RecordKind)
             return PlainTextResponse(f"kind must be one of {choices}", status_code=400)
-        pairs = [("q", text), *(("kind", k) for k in kinds_given)]
+        # what the feed says of its query (title, self link) never shows an identity number
+        shown = privacy.scrub(text, person=True) or ""
+        pairs = [("q", shown), *(("kind", k) for k in kinds_given)]
         if department:
             pairs.append(("department", department))
         query = urlencode(pairs)
@@ -113,9 +115,10 @@ class FeedRoutes:
                 return str(error)
             hits = [(hit.kind, hit.record_id) for hit in found.hits]
             base = self.settings.base_url
-            return query_feeds.search_feed(session, hits, on, base, query, text)
+            return query_feeds.search_feed(session, hits, on, base, query, shown)
 
-        return await self._answer(request, f"search:{query}", make)
+        cached = urlencode([("q", text), *pairs[1:]])
+        return await self._answer(request, f"search:{cached}", make)
 
     async def _answer(self, request: Request, name: str, make: object) -> Response:
         made = await anyio.to_thread.run_sync(self._made, name, make)
