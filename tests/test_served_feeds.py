@@ -2,6 +2,7 @@
 
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import feedparser
 import sqlalchemy as sa
@@ -129,3 +130,19 @@ def test_a_subject_page_links_its_feed_on_the_server(
         assert served.status_code == 200
         link = feedparser.parse(served.content).feed.link
         assert link == urls.absolute(helpers.BASE_URL, urls.subject_key_path(key))
+
+
+def test_every_page_of_the_site_discovers_the_sites_feeds(
+    engine: sa.Engine, session: Session, tmp_path: Path
+) -> None:
+    helpers.tell(session)
+    built = helpers.publish_all(engine, tmp_path / "out")
+    pages = sorted(built.folder.rglob("*.html"))
+    assert pages
+    for page in pages:
+        text = page.read_text()
+        root = "../" * (len(page.relative_to(built.folder).parts) - 1)
+        for kind, path in (("atom+xml", "feeds/all.atom"), ("rss+xml", "feeds/all.xml")):
+            link = f'<link rel="alternate" type="application/{kind}"'
+            assert link in text and f'href="{root}{path}"' in text, page
+            assert (built.folder / path).is_file()
