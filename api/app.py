@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import anyio
 import anyio.to_thread
@@ -37,6 +37,7 @@ def create_app(
     as_of: dt.date | None = None,
     limits: Limits | None = None,
     follow_seconds: float | None = None,
+    routes: Sequence[Route] = (),
 ) -> Starlette:
     """The API node's application; `as_of` fixes the day (tests), else it is today in Shanghai.
 
@@ -78,6 +79,7 @@ def create_app(
             Route("/graphql", endpoint, methods=["GET", "POST"]),
             Route(ide.PATH + "/{name}", ide.asset, methods=["GET", "HEAD"]),
             Route("/healthz", healthz, methods=["GET"]),
+            *routes,  # what the serving node adds before the site (its feeds on request)
             Route("/{path:path}", site, methods=["GET", "HEAD"]),
         ],
         middleware=[

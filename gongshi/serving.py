@@ -194,6 +194,7 @@ def run_server(
     import uvicorn
 
     from api import app as api_app
+    from gongshi import served_feeds
     from portal import app as portal_app
 
     if access_log:
@@ -204,7 +205,13 @@ def run_server(
         logger.setLevel(logging.INFO)
         logger.propagate = False
     application = compose(
-        api_app.create_app(env.settings, env.engine, limits=limits, follow_seconds=follow),
+        api_app.create_app(
+            env.settings,
+            env.engine,
+            limits=limits,
+            follow_seconds=follow,
+            routes=served_feeds.FeedRoutes(env.settings, env.engine).routes(),
+        ),
         portal_app.create_app(env.settings, env.engine),
     )
     # what is alive now (modules, the schema, the engine: ~110,000 objects) lives as long as the

@@ -270,6 +270,14 @@ def _build(
     rel.catalogue += _catalogue()
 
 
+# The licence the open data is offered under: reuse with attribution (署名).
+DATA_LICENSE = {
+    "name": "CC-BY-4.0",
+    "path": "https://creativecommons.org/licenses/by/4.0/",
+    "title": "Creative Commons Attribution 4.0 International（署名 4.0 国际）",
+}
+
+
 def datapackage(
     files: dict[str, tuple[str, int]], options: BulkOptions, counts: dict[str, int]
 ) -> str:
@@ -317,6 +325,7 @@ def datapackage(
         "description": "正在公示的行政许可、行政处罚和名单条目。已停止公示的信息不在其中。",
         "homepage": urls.absolute(options.base_url, urls.OPEN_DATA),
         "version": options.on.isoformat(),
+        "licenses": [DATA_LICENSE],
         "resources": resources,
     }
     return json.dumps(package, ensure_ascii=False, indent=1) + "\n"

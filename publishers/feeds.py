@@ -68,6 +68,7 @@ class Feed:
     page: str  # the site page it follows (path)
     entries: tuple[Entry, ...]
     deleted: tuple[Deleted, ...] = ()
+    query: str = ""  # the query string of a feed made on request (feeds/search.atom?q=…)
 
     def updated(self) -> dt.datetime:
         """The newest date the feed carries (never the time of rendering)."""
@@ -171,12 +172,16 @@ class _TombstonesEntry(BaseEntryExtension):  # type: ignore[misc]
 def render_feed(feed: Feed, fmt: str, base_url: str, site_name: str) -> bytes:
     """The feed as RSS 2.0 (`fmt` rss) or Atom (`fmt` atom), byte-stable for the same input."""
     self_url = urls.absolute(base_url, urls.feed_path(feed.name, fmt))
+    self_url += f"?{feed.query}" if feed.query else ""
     generator = FeedGenerator()
     generator.register_extension(
         "tombstones", _TombstonesFeed, _TombstonesEntry, atom=True, rss=False
     )
     generator.tombstones.deleted = feed.deleted
-    generator.id(urls.absolute(base_url, urls.feed_path(feed.name, "atom")))
+    generator.id(
+        urls.absolute(base_url, urls.feed_path(feed.name, "atom"))
+        + (f"?{feed.query}" if feed.query else "")
+    )
     generator.title(feed.title)
     generator.subtitle(feed.subtitle)
     generator.author({"name": site_name})

@@ -329,8 +329,9 @@ def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
         {"title": title, "rows": [row for row in rows if row["kind"] == value]}
         for title, value in _SECTIONS
     ]
+    feed = urls.absolute(base_url, urls.feed_path(f"subjects/{subject['key']}", "atom"))
     context = records.page_context(
-        path, subject["name"], base_url, subject=subject, sections=sections
+        path, subject["name"], base_url, subject=subject, sections=sections, feed_url=feed
     )
     return Page(path, "subject.html", context)
 

@@ -18,13 +18,13 @@ import alembic.command
 import pytest
 import sqlalchemy as sa
 from click.testing import CliRunner
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, select
 from starlette.testclient import TestClient
 from stdnum.cn import ric
 
 from api.app import create_app
-from disclosure import db, sample, settings
-from gongshi import cli
+from disclosure import db, models, sample, settings
+from gongshi import cli, served_feeds
 from tests import factories
 from tests.api.conftest import ON
 from tests.api.test_mutations import SUBMIT
@@ -146,7 +146,9 @@ def test_no_output_holds_an_unmasked_identity_number(
     command("index", "--rebuild", "--as-of", ON.isoformat())
 
     # the API door, with the index following the change log
-    with TestClient(create_app(app_settings, engine, as_of=ON, follow_seconds=0.1)) as client:
+    feed_routes = served_feeds.FeedRoutes(app_settings, engine, as_of=ON).routes()
+    served = create_app(app_settings, engine, as_of=ON, follow_seconds=0.1, routes=feed_routes)
+    with TestClient(served) as client:
         bearer = {"authorization": f"Bearer {secret}"}
         batch = [
             person(PEOPLE[1], "赤市监罚〔2026〕503号", "黄丽萍"),
@@ -181,6 +183,19 @@ def test_no_output_holds_an_unmasked_identity_number(
                 time.sleep(0.1)
             outputs[f"search {term}"] = response.content
         assert b"\xe9\xbb\x84\xe4\xb8\xbd\xe8\x90\x8d" in outputs["search 黄丽萍"]  # 黄丽萍 found
+        # the feeds made on request: any search's, and every subject's
+        caplog.set_level(logging.WARNING, logger="httpx")  # the test client logs its own URLs
+        for term in ("陈志强", "黄丽萍", *NUMBERS, PEOPLE[0][:6]):
+            response = client.get("/feeds/search.atom", params={"q": term})
+            assert response.status_code == 200, response.text
+            outputs[f"search feed {term}"] = response.content
+        assert "黄丽萍".encode() in outputs["search feed 黄丽萍"]
+        for subject in session.exec(select(models.Subject)).all():
+            key = subject.credit_code or f"P{subject.id}"
+            response = client.get(f"/feeds/subjects/{key}.atom")
+            assert response.status_code == 200, response.text
+            outputs[f"subject feed {key}"] = response.content
+        caplog.set_level(logging.DEBUG, logger="httpx")
 
     command("lifecycle", "--as-of", ON.isoformat())
     command("publish", "--out", str(tmp_path / "out"), "--as-of", ON.isoformat())

@@ -297,6 +297,23 @@ def test_the_search_page_shows_results(story_site: Site, page: Any) -> None:
     shot(page, "search")
 
 
+def test_the_home_page_leads_with_a_search_that_finds_a_company(
+    story_site: Site, page: Any
+) -> None:
+    story, base, _ = story_site
+    page.goto(base)
+    first = page.locator("main > :is(form, h2, ul, p)").first
+    assert first.get_attribute("role") == "search"
+    assert page.locator("main form[role=search] ~ ul.counts").count() == 1
+    page.get_by_label("查企业或个人：输入名称或统一社会信用代码").fill(
+        story.company.credit_code or ""
+    )
+    page.get_by_role("button", name="搜索").click()
+    page.wait_for_url("**/search/index.html?q=*")
+    page.locator(".result-title").first.wait_for()
+    assert story.penalty.decision_doc_no in page.locator("#search-results").inner_text()
+
+
 @pytest.mark.parametrize("path", ["", "penalties/index.html", "record", "search/index.html"])
 def test_pages_have_no_serious_accessibility_violations(
     story_site: Site, page: Any, path: str

@@ -82,6 +82,14 @@ def test_a_release_with_one_kind_only_validates(
     assert counted[name] == counted[f"{name}-jsonl"] > 0
     package = json.loads((folder / urls.DATAPACKAGE).read_text())
     assert all("fields" in resource["schema"] for resource in package["resources"])
+    # the package names its data licence, which frictionless checked above with the rest
+    assert package["licenses"] == [
+        {
+            "name": "CC-BY-4.0",
+            "path": "https://creativecommons.org/licenses/by/4.0/",
+            "title": "Creative Commons Attribution 4.0 International（署名 4.0 国际）",
+        }
+    ]
 
 
 @pytest.fixture(scope="module")
