@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from sqlmodel import Session
 
-from api import receipts
+from api import feedback, receipts
 from api.limits import ApiError
 from api.types import ContextInfo, parse_global_id
 from disclosure import (
@@ -390,3 +390,18 @@ class Mutation:
             return receipts.repair(found)
 
         return _write(info, "refuseRepair", act)  # type: ignore[return-value]
+
+    @strawberry.mutation(
+        description="触发反馈 (implementing department) report a measure applied to a subject"
+    )
+    def report_measure_applied(
+        self,
+        info: ContextInfo,
+        credit_code: Annotated[str, strawberry.argument(description="统一社会信用代码 or P…")],
+        measure: Annotated[str, strawberry.argument(description="措施编码")],
+        applied_on: Annotated[dt.date, strawberry.argument(description="实施日期")],
+        outcome: Annotated[models.FeedbackOutcome, strawberry.argument(description="结果")],
+        note: Annotated[str | None, strawberry.argument(description="说明 (internal)")] = None,
+    ) -> feedback.ReportResult:
+        act = feedback.report_act(credit_code, measure, applied_on, outcome, note, info)
+        return _write(info, "reportMeasureApplied", act)  # type: ignore[arg-type, return-value]
