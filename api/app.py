@@ -41,7 +41,8 @@ from strawberry.types.graphql import OperationType
 
 from api import cache, context, execution, ide, ratelimit, schema
 from api.limits import Limits
-from disclosure import db, queries, settings
+from disclosure import db, listing, settings
+from disclosure.queries import change_log
 from search_index import indexer, search
 
 access_log = logging.getLogger("gongshi.access")
@@ -136,7 +137,7 @@ def _database_problem(engine: sa.Engine) -> str | None:
     event), or None when it can."""
     try:
         with Session(engine) as session:
-            queries.last_event_id(session)
+            change_log.last_event_id(session)
     except sa.exc.DBAPIError as error:
         return str(db.unavailable(engine, error))
     return None
@@ -279,7 +280,7 @@ class GraphQLEndpoint:
                     return Response(
                         body, media_type=JSON_TYPE, headers={"cache-control": "no-store"}
                     )
-                version = ctx.version = queries.last_event_id(ctx.session)
+                version = ctx.version = change_log.last_event_id(ctx.session)
                 key = cache.key(query, variables, operation_name, on, version)
                 entry = self.cache.get(key)
                 if entry is None:
@@ -439,7 +440,10 @@ class Site:
                 return HTMLResponse(target.read_bytes(), status_code=410)
             return PlainTextResponse("停止公示 / no longer public", status_code=410)
         if target is not None and target.is_dir():
-            target = target / "index.html"
+            target, relative = target / "index.html", f"{relative.rstrip('/')}/index.html"
+        listed = _listing(release)
+        if listed is not None and relative not in listed:
+            target = None  # in the folder but not published (a file copied in): not the site's
         if target is None or not target.is_file():
             return PlainTextResponse("not found", 404)
         response = FileResponse(target, media_type=_media_type(relative), stat_result=target.stat())
@@ -490,6 +494,12 @@ def _inside(release: Path, relative: str) -> Path | None:
         return None  # a publish writes no dotfile: one in a release (.git, .env) is not the site's
     candidate = (release / relative).resolve()
     return candidate if candidate.is_relative_to(release) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _listing(release: Path) -> listing.Listing | None:
+    """The files a release publishes (releases never change once published)."""
+    return listing.open_listing(release)
 
 
 @functools.lru_cache(maxsize=8)

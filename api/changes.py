@@ -16,7 +16,8 @@ from collections import defaultdict
 from api.context import Context
 from api.limits import ApiError
 from api.types import Change, ChangePage
-from disclosure import lifecycle, models, privacy, queries, tombstones
+from disclosure import lifecycle, models, privacy, tombstones
+from disclosure.queries import change_log, plain_rows
 
 EVENT_IDS = range(2**63)  # the change log's ids are BIGINT; 0 stands before the first
 
@@ -42,7 +43,7 @@ def decode(cursor: str | None) -> int:
 def page(context: Context, after: str | None, first: int) -> ChangePage:
     """Up to `first` events behind the cursor `after`, each with what may be said of its record."""
     found = list(
-        queries.events_after(context.session, decode(after), first + 1, shown_on=context.on)
+        change_log.events_after(context.session, decode(after), first + 1, shown_on=context.on)
     )
     events, more = found[:first], len(found) > first
     wanted: dict[models.RecordKind, set[int]] = defaultdict(set)
@@ -51,7 +52,9 @@ def page(context: Context, after: str | None, first: int) -> ChangePage:
     records = {
         (kind, record_id): record
         for kind, ids in wanted.items()
-        for record_id, record in queries.records_by_ids(context.session, kind, sorted(ids)).items()
+        for record_id, record in plain_rows.records_by_ids(
+            context.session, kind, sorted(ids)
+        ).items()
     }
     said = (
         _change(event, records.get((event.record_kind, event.record_id)), context)

@@ -12,7 +12,8 @@ from strawberry.types.nodes import SelectedField
 
 from api.limits import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
-from disclosure import lifecycle, models, privacy, queries
+from disclosure import lifecycle, models, privacy
+from disclosure.queries import figures, plain_rows
 from search_index import lag
 from search_index import search as index_search
 
@@ -164,7 +165,9 @@ def resolve(
     records: dict[tuple[models.RecordKind, int], models.Record] = {}
     for kind in {hit.kind for hit in found.hits}:
         ids = [hit.record_id for hit in found.hits if hit.kind is kind]
-        for record_id, found_record in queries.records_by_ids(context.session, kind, ids).items():
+        for record_id, found_record in plain_rows.records_by_ids(
+            context.session, kind, ids
+        ).items():
             records[(kind, record_id)] = found_record
     edges = []
     for position, hit in enumerate(found.hits, start=offset + 1):
@@ -181,7 +184,7 @@ def resolve(
                 ),
             )
         )
-    units = queries.departments_by_code(context.session, found.by_department)
+    units = figures.departments_by_code(context.session, found.by_department)
     end_cursor = _cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,

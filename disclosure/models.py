@@ -385,7 +385,8 @@ class ListEntry(RecordBase, table=True):
 
 
 Record = License | Penalty | ListEntry
-RECORD_MODELS: dict[RecordKind, type[License] | type[Penalty] | type[ListEntry]] = {
+RecordModel = type[License] | type[Penalty] | type[ListEntry]
+RECORD_MODELS: dict[RecordKind, RecordModel] = {
     RecordKind.LICENSE: License,
     RecordKind.PENALTY: Penalty,
     RecordKind.LIST_ENTRY: ListEntry,
@@ -530,6 +531,15 @@ class AuditEntry(SQLModel, table=True):
     operation: str = Field(max_length=100)
     records: list[str] = Field(default_factory=list, sa_type=JSON)  # "<kind>:<id>"
     outcome: str = Field(max_length=100)  # ok | unauthenticated | forbidden | a refusal's code
+
+
+class IdKeyCheck(SQLModel, table=True):
+    """The check of the identity-number key a database's digests were made with
+    (`disclosure.idkey`): it recognises that key, and tells nothing without it."""
+
+    __tablename__ = "id_key_check"
+    id: int = Field(default=1, primary_key=True)
+    value: str = Field(max_length=64)
 
 
 # The audit trail is append-only in the database itself, not only by convention.

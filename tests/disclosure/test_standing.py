@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from disclosure import measures, models, standing, workflows
+from disclosure import endings, measures, models, objections, standing
 from tests import factories
 
 D = dt.date
@@ -62,14 +62,14 @@ def test_objection_suspends_punishments_at_once_and_rejection_restores_them(
     entry = factories.add_list_entry(session, subject_id=subject.id)
     assert subject.id is not None
     assert set(codes(both(session, subject.id, ON)).values()) == {standing.State.APPLIES}
-    objection = workflows.open_objection(
+    objection = objections.open_objection(
         session, entry, grounds="认定有误", ctx=factories.ctx(D(2026, 6, 3))
     )
     assert set(codes(both(session, subject.id, D(2026, 6, 2))).values()) == {standing.State.APPLIES}
     assert set(codes(both(session, subject.id, D(2026, 6, 3))).values()) == {
         standing.State.SUSPENDED
     }
-    workflows.resolve_objection(
+    objections.resolve_objection(
         session,
         objection,
         outcome=models.ObjectionOutcome.REJECTED,
@@ -150,7 +150,7 @@ def test_repaired_withdrawn_penalties_trigger_nothing(session: Session) -> None:
     assert both(session, subject.id, ON).measures[0].triggers == tuple(
         sorted(standing.TriggerRef(models.RecordKind.PENALTY, p.id or 0) for p in (kept, withdrawn))
     )
-    workflows.withdraw(
+    endings.withdraw(
         session,
         withdrawn,
         kind=models.WithdrawalKind.REVOKED,
