@@ -13,7 +13,8 @@ from api import receipts
 from api import standing as standing_api
 from api.limits import ApiError
 from api.types import ContextInfo, describe_enum
-from disclosure import feedback, models, queries, tokens, workdays, workflows
+from disclosure import feedback, models, tokens, workdays, workflows
+from disclosure.queries import record_pages
 
 describe_enum(
     models.FeedbackOutcome,
@@ -108,7 +109,7 @@ def report_act(
     ) -> MeasureReport:
         token: models.Token = actor.token  # type: ignore[attr-defined]
         _implementer(token)
-        row = queries.subject_by_key(session, credit_code.strip())
+        row = record_pages.subject_by_key(session, credit_code.strip())
         if row is None:
             raise workflows.NotFound(f"{credit_code}: 无此主体 / no such subject")
         found = feedback.report(

@@ -10,7 +10,8 @@ import strawberry
 
 from api.limits import ApiError
 from api.types import ContextInfo, describe_enum, global_id
-from disclosure import measures, models, privacy, queries, standing, urls
+from disclosure import measures, models, privacy, standing, urls
+from disclosure.queries import record_pages
 from disclosure.settings import Settings
 
 MAX_CODES = 500  # credit codes one `standings` asks about: the bidders of a large tender
@@ -118,7 +119,7 @@ def standings_of(info: ContextInfo, keys: list[str], as_of: dt.date | None) -> l
     session = context.session
     ids: dict[str, int] = {}
     for key in dict.fromkeys(k.strip() for k in keys):
-        row = queries.subject_by_key(session, key)
+        row = record_pages.subject_by_key(session, key)
         if row is not None:
             ids[key] = row.id
     found = standing.standings(

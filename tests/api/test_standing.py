@@ -7,7 +7,7 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from api.types import global_id
-from disclosure import feedback, measures, models, tokens, workdays, workflows
+from disclosure import endings, feedback, measures, models, objections, tokens, workdays
 from tests import factories
 from tests.api.conftest import ON, Run
 
@@ -131,7 +131,7 @@ def test_report_of_an_inapplicable_measure_is_refused_and_changes_nothing(
     )
     assert before["data"]["reportMeasureApplied"]["code"] == "NOT_APPLICABLE"
     assert _reports(session) == []
-    workflows.open_objection(session, entry, grounds="有误", ctx=factories.ctx(ON))
+    objections.open_objection(session, entry, grounds="有误", ctx=factories.ctx(ON))
     session.commit()
     suspended = run(
         REPORT, {"code": subject.credit_code, "measure": "CJ-03", "on": str(ON)}, token=secret
@@ -164,7 +164,7 @@ def test_withdrawal_after_a_report_flags_it_for_reversal(session: Session, run: 
         "items": [],
     }
     withdrawn_on = D(2026, 6, 10)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         penalty,
         kind=models.WithdrawalKind.REVOKED,
