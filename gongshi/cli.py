@@ -6,7 +6,7 @@ import os
 
 import click
 
-from gongshi import admin, publishing, records, serving
+from gongshi import admin, publishing, records, reports, serving
 from gongshi.env import Env, user_errors
 
 
@@ -32,5 +32,6 @@ for _command in (
     admin.token,
     admin.audit_command,
     admin.overdue_command,
+    reports.report,
 ):
     main.add_command(_command)
