@@ -4,9 +4,12 @@ of bidders, and the measures list (措施清单)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from pathlib import Path
 from typing import Annotated
 
 import strawberry
+from sqlmodel import Session
 
 from api.limits import ApiError
 from api.types import ContextInfo, describe_enum, global_id
@@ -80,9 +83,15 @@ class Measure:
     until_on: dt.date | None = strawberry.field(description="失效日期; null: open")
 
 
-def catalogue(settings: Settings, session: object) -> measures.Catalogue:
+@functools.lru_cache(maxsize=4)
+def _configured(path: Path | None) -> measures.Catalogue:
+    """The measures file, read once per node (a change takes a restart, like every setting)."""
+    return measures.load(path)
+
+
+def catalogue(settings: Settings, session: Session) -> measures.Catalogue:
     """The measures list the node applies."""
-    return measures.catalogue(session, measures.load(settings.measures_path))  # type: ignore[arg-type]
+    return measures.catalogue(session, _configured(settings.measures_path))
 
 
 def _applied(found: standing.AppliedMeasure, base_url: str) -> AppliedMeasure:
