@@ -131,6 +131,29 @@ def report_act(
     return act
 
 
+def reverse_act(report_id: int, reversed_on: dt.date, note: str, info: ContextInfo) -> object:
+    """The act of `reportMeasureReversed`, for `mutations._write`."""
+    context = info.context
+
+    def act(
+        session: Session, actor: object, touched: list[tuple[models.RecordKind, int]]
+    ) -> MeasureReport:
+        token: models.Token = actor.token  # type: ignore[attr-defined]
+        _implementer(token)
+        if reversed_on > context.on:
+            raise workflows.InvalidChange(
+                f"撤销日期 {reversed_on} 晚于今天 / undone on {reversed_on}, after today",
+                field="reversedOn",
+            )
+        return _report(
+            feedback.reverse(
+                session, token=token, report_id=report_id, reversed_on=reversed_on, note=note
+            )
+        )
+
+    return act
+
+
 def pending(info: ContextInfo) -> PendingReversals | receipts.Unauthenticated | receipts.Forbidden:
     """The token's department's reports to undo."""
     context = info.context

@@ -406,3 +406,16 @@ class Mutation:
     ) -> feedback.ReportResult:
         act = feedback.report_act(credit_code, measure, applied_on, outcome, note, info)
         return _write(info, "reportMeasureApplied", act)  # type: ignore[arg-type, return-value]
+
+    @strawberry.mutation(
+        description="撤销反馈 (implementing department) the measure of a report was undone"
+    )
+    def report_measure_reversed(
+        self,
+        info: ContextInfo,
+        report: Annotated[int, strawberry.argument(description="反馈编号 the report's id")],
+        reversed_on: Annotated[dt.date, strawberry.argument(description="撤销日期")],
+        note: Annotated[str, strawberry.argument(description="说明 (internal)")] = "",
+    ) -> feedback.ReportResult:
+        act = feedback.reverse_act(report, reversed_on, note, info)
+        return _write(info, "reportMeasureReversed", act)  # type: ignore[arg-type, return-value]

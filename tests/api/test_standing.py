@@ -188,6 +188,20 @@ def test_withdrawal_after_a_report_flags_it_for_reversal(session: Session, run: 
     ]
     late = run(PENDING, token=secret, on=due + dt.timedelta(days=1))
     assert late["data"]["pendingReversals"]["items"] == [item | {"overdue": True}]
+    undo = """mutation($id: Int!, $on: Date!) { reportMeasureReversed(report: $id, reversedOn: $on,
+      note: "已恢复投标资格") { __typename ... on MutationError { code } } }"""
+    report_id = session.exec(select(models.MeasureReport.id)).one()
+    on_late = due + dt.timedelta(days=2)
+    undone = run(undo, {"id": report_id, "on": str(on_late)}, token=secret, on=on_late)
+    assert undone["data"]["reportMeasureReversed"] == {"__typename": "MeasureReport"}
+    again = run(undo, {"id": report_id, "on": str(on_late)}, token=secret, on=on_late)
+    assert again["data"]["reportMeasureReversed"] == {
+        "__typename": "Refused",
+        "code": "WRONG_STATE",
+    }
+    assert run(PENDING, token=secret, on=on_late)["data"]["pendingReversals"]["items"] == []
+    late_done = feedback.reversals(session, workdays.Calendar(), on=on_late, pending_only=False)
+    assert [r.overdue(on_late) for r in late_done] == [True]  # undone, but after its deadline
     assert run(PENDING)["data"]["pendingReversals"] == {
         "__typename": "Unauthenticated",
         "code": "UNAUTHENTICATED",
