@@ -14,6 +14,7 @@ from graphql import (
     GraphQLError,
     InlineFragmentNode,
     IntValueNode,
+    ListValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
     VariableNode,
@@ -81,6 +82,9 @@ def _selection_cost(
             if charged and not nested and name in TIMED_FIELDS:
                 size = 1
             total += multiplier * size
+        elif name == BATCH_FIELD and not nested:
+            size = _list_length(node, "creditCodes", variables)
+            total += size
         if node.selection_set is not None and not name.startswith("__"):
             total += _selection_cost(
                 node.selection_set,
@@ -110,6 +114,22 @@ def _fields(
             name = selection.name.value
             if name in fragments and name not in seen:
                 yield from _fields(fragments[name].selection_set, fragments, seen | {name})
+
+
+BATCH_FIELD = "standings"  # charged one record per credit code asked about
+
+
+def _list_length(node: FieldNode, argument_name: str, variables: Mapping[str, Any]) -> int:
+    for argument in node.arguments or ():
+        if argument.name.value != argument_name:
+            continue
+        value = argument.value
+        if isinstance(value, ListValueNode):
+            return len(value.values)
+        if isinstance(value, VariableNode):
+            found = variables.get(value.name.value)
+            return len(found) if isinstance(found, list) else 1
+    return 1
 
 
 def _first(node: FieldNode, variables: Mapping[str, Any]) -> int | None:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, TypeVar
 import strawberry
 from sqlmodel import Session
 
-from api import receipts
+from api import feedback, receipts
 from api.cursors import parse_global_id
 from api.errors import ApiError
 from api.types import ContextInfo
@@ -392,3 +392,31 @@ class Mutation:
             return receipts.repair(found)
 
         return _write(info, "refuseRepair", act)  # type: ignore[return-value]
+
+    @strawberry.mutation(
+        description="触发反馈 (implementing department) report a measure applied to a subject"
+    )
+    def report_measure_applied(
+        self,
+        info: ContextInfo,
+        credit_code: Annotated[str, strawberry.argument(description="统一社会信用代码 or P…")],
+        measure: Annotated[str, strawberry.argument(description="措施编码")],
+        applied_on: Annotated[dt.date, strawberry.argument(description="实施日期")],
+        outcome: Annotated[models.FeedbackOutcome, strawberry.argument(description="结果")],
+        note: Annotated[str | None, strawberry.argument(description="说明 (internal)")] = None,
+    ) -> feedback.ReportResult:
+        act = feedback.report_act(credit_code, measure, applied_on, outcome, note, info)
+        return _write(info, "reportMeasureApplied", act)  # type: ignore[arg-type, return-value]
+
+    @strawberry.mutation(
+        description="撤销反馈 (implementing department) the measure of a report was undone"
+    )
+    def report_measure_reversed(
+        self,
+        info: ContextInfo,
+        report: Annotated[int, strawberry.argument(description="反馈编号 the report's id")],
+        reversed_on: Annotated[dt.date, strawberry.argument(description="撤销日期")],
+        note: Annotated[str, strawberry.argument(description="说明 (internal)")] = "",
+    ) -> feedback.ReportResult:
+        act = feedback.reverse_act(report, reversed_on, note, info)
+        return _write(info, "reportMeasureReversed", act)  # type: ignore[arg-type, return-value]

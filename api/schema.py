@@ -19,8 +19,9 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
-from api import changes, execution, expansion, mutations, stats
+from api import changes, execution, expansion, feedback, mutations, stats
 from api import search as full_text
+from api import standing as standing_api
 from api.cost import CostLimit
 from api.cursors import Cursor, parse_global_id
 from api.errors import CodedErrors, coded, should_mask
@@ -231,6 +232,31 @@ class Query:
     @strawberry.field(description="统计 counts, on-time publication rates, objections")
     def stats(self, info: ContextInfo) -> Stats:
         return stats.stats(info.context)
+
+    @strawberry.field(
+        description="联合奖惩 the standing of up to 500 subjects at once (the bidders of a "
+        "tender), in the order of their codes"
+    )
+    def standings(
+        self,
+        info: ContextInfo,
+        credit_codes: Annotated[
+            list[str], strawberry.argument(description="统一社会信用代码 or a person's key (P…)")
+        ],
+        as_of: standing_api.AsOf = None,
+    ) -> list[standing_api.Standing]:
+        return standing_api.standings_of(info, credit_codes, as_of)
+
+    @strawberry.field(description="措施清单 every joint incentive and punishment in force")
+    def measures(self, info: ContextInfo) -> list[standing_api.Measure]:
+        return standing_api.measures_list(info)
+
+    @strawberry.field(
+        description="待撤销 (implementing department) reports of measures to be undone: their "
+        "triggering record was withdrawn, repaired or found wrong"
+    )
+    def pending_reversals(self, info: ContextInfo) -> feedback.PendingReversalsResult:
+        return feedback.pending(info)
 
     @strawberry.field(
         description="变更流 the change log, oldest first: replay it to keep an exact copy"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import enum
 from collections.abc import Callable
-from typing import Annotated, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Generic, TypeVar
 
 import strawberry
 from strawberry.types import Info
@@ -20,6 +20,10 @@ from api.cursors import global_id
 from api.limits import MAX_PAGE, page_size
 from disclosure import models, privacy, tombstones, urls
 from disclosure.queries import record_pages
+
+if TYPE_CHECKING:
+    from api.feedback import FeedbackRow
+    from api.standing import Standing
 
 
 def describe_enum(kind: type[enum.Enum], description: str, **values: str) -> None:
@@ -192,6 +196,18 @@ class Subject:
     def url(root: privacy.SubjectPublic, info: ContextInfo) -> str:
         return _subject_url(root, info.context)
 
+    @strawberry.field(description="联合奖惩 the measures that apply to the subject, and why")
+    def standing(
+        root: privacy.SubjectPublic,
+        info: ContextInfo,
+        as_of: Annotated[
+            dt.date | None, strawberry.argument(description="日期 default today")
+        ] = None,
+    ) -> Annotated[Standing, strawberry.lazy("api.standing")]:
+        from api import standing  # here: api.standing builds on these types
+
+        return standing.of_subject(root, info, as_of)
+
 
 @strawberry.experimental.pydantic.type(
     model=privacy.LicensePublic, all_fields=True, description="行政许可 a licensing decision"
@@ -352,6 +368,14 @@ class Stats:
         description="按时公示率 overall first, then per department (as data source)"
     )
     overdue: Deadlines = strawberry.field(description="超期 deadlines missed")
+
+    @strawberry.field(description="触发反馈 the month's measures triggered, applied, undone")
+    def feedback(
+        self, info: ContextInfo, month: Annotated[str, strawberry.argument(description="YYYY-MM")]
+    ) -> list[Annotated[FeedbackRow, strawberry.lazy("api.feedback")]]:
+        from api import feedback  # here: api.feedback builds on these types
+
+        return feedback.month_rows(info, month)
 
 
 @strawberry.type(description="变更 one event of the change stream")

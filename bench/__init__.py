@@ -13,4 +13,5 @@ BENCHMARKS = (
     "bench.site",
     "bench.feeds",
     "bench.soak",
+    "bench.standing",
 )

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import enum
+import functools
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -199,8 +200,14 @@ def _applied(
 # --- the same rule as queries, for many subjects at once ---
 
 
-def _in(column: Any, ids: Sequence[int]) -> sa.ColumnElement[bool]:
-    return col(column).in_(sa.bindparam("ids", value=list(ids), expanding=True))
+# The statements are built once per measures list in force and take the subjects and the day as
+# parameters: building them anew cost more than running them (bench/standing.py).
+IDS = sa.bindparam("ids", expanding=True, type_=sa.Integer)
+ON = sa.bindparam("on", type_=sa.Date)
+
+
+def _in(column: Any) -> sa.ColumnElement[bool]:
+    return col(column).in_(IDS)
 
 
 def _list_clause(trigger: measures.Trigger) -> sa.ColumnElement[bool]:
@@ -230,68 +237,85 @@ def _penalty_clause(trigger: measures.Trigger) -> sa.ColumnElement[bool]:
     )
 
 
-def _triggering(
-    session: Session, ids: Sequence[int], on: dt.date, in_force: Sequence[measures.Measure]
-) -> dict[int, dict[str, set[TriggerRef]]]:
-    """For each subject, the public records triggering each measure (by code)."""
-    found: dict[int, dict[str, set[TriggerRef]]] = {}
-    pairs = [(m, t) for m in in_force for t in m.triggers]
+Pair = tuple[measures.Measure, measures.Trigger]
+
+
+@functools.lru_cache(maxsize=16)
+def _trigger_statements(
+    in_force: tuple[measures.Measure, ...],
+) -> tuple[tuple[Pair, ...], tuple[tuple[models.RecordKind, Any, tuple[int, ...]], ...]]:
+    """The measure-trigger pairs, and per record kind the statement selecting the public records
+    that match any of them, with one column a pair for the pairs it can match."""
+    pairs = tuple((m, t) for m in in_force for t in m.triggers)
     entry, penalty = models.ListEntry, models.Penalty
-    of_lists = [_list_clause(t) for _, t in pairs]
-    of_penalties = [_penalty_clause(t) for _, t in pairs]
-    statements = (
+    bases = (
         (
             models.RecordKind.LIST_ENTRY,
             sa.select(col(entry.id), col(entry.subject_id))
             .join(models.List, col(models.List.id) == col(entry.list_id))
-            .where(_in(entry.subject_id, ids), lifecycle.public_clause(entry, on)),
-            of_lists,
+            .where(_in(entry.subject_id), lifecycle.public_clause(entry, ON)),
+            [_list_clause(t) for _, t in pairs],
         ),
         (
             models.RecordKind.PENALTY,
             sa.select(col(penalty.id), col(penalty.subject_id)).where(
-                _in(penalty.subject_id, ids), lifecycle.public_clause(penalty, on)
+                _in(penalty.subject_id), lifecycle.public_clause(penalty, ON)
             ),
-            of_penalties,
+            [_penalty_clause(t) for _, t in pairs],
         ),
     )
-    for kind, statement, clauses in statements:
+    statements = []
+    for kind, base, clauses in bases:
         wanted = [(n, c) for n, c in enumerate(clauses) if not isinstance(c, sa.False_)]
-        if not wanted:
-            continue
-        hits = statement.add_columns(*(c.label(f"t{n}") for n, c in wanted))
+        if wanted:
+            hits = base.add_columns(*(c.label(f"t{n}") for n, c in wanted))
+            statement = hits.where(sa.or_(*(c for _, c in wanted)))
+            statements.append((kind, statement, tuple(n for n, _ in wanted)))
+    return pairs, tuple(statements)
+
+
+def _triggering(
+    session: Session, ids: Sequence[int], on: dt.date, in_force: tuple[measures.Measure, ...]
+) -> dict[int, dict[str, set[TriggerRef]]]:
+    """For each subject, the public records triggering each measure (by code)."""
+    found: dict[int, dict[str, set[TriggerRef]]] = {}
+    pairs, statements = _trigger_statements(in_force)
+    for kind, statement, wanted in statements:
         for record_id, subject_id, *matched in session.execute(
-            hits.where(sa.or_(*(c for _, c in wanted)))
+            statement, {"ids": list(ids), "on": on}
         ):
-            for hit, (n, _) in zip(matched, wanted, strict=True):
+            for hit, n in zip(matched, wanted, strict=True):
                 if hit:
                     by_code = found.setdefault(subject_id, {})
                     by_code.setdefault(pairs[n][0].code, set()).add(TriggerRef(kind, record_id))
     return found
 
 
+@functools.cache
+def _verifying_statement(kind: models.RecordKind) -> Any:
+    objection = models.Objection
+    return sa.select(col(objection.record_id)).where(
+        col(objection.record_kind) == kind,
+        _in(objection.record_id),
+        col(objection.opened_on) <= ON,
+        sa.or_(col(objection.closed_on).is_(None), col(objection.closed_on) > ON),
+    )
+
+
 def _verifying(session: Session, refs: Iterable[TriggerRef], on: dt.date) -> set[TriggerRef]:
     """Which of `refs` are under an objection being verified on `on`."""
     refs = list(refs)
     found: set[TriggerRef] = set()
-    objection = models.Objection
     for kind in models.RecordKind:
         ids = [ref.id for ref in refs if ref.kind is kind]
         if not ids:
             continue
-        rows = session.execute(
-            sa.select(col(objection.record_id)).where(
-                col(objection.record_kind) == kind,
-                _in(objection.record_id, ids),
-                col(objection.opened_on) <= on,
-                sa.or_(col(objection.closed_on).is_(None), col(objection.closed_on) > on),
-            )
-        )
+        rows = session.execute(_verifying_statement(kind), {"ids": ids, "on": on})
         found |= {TriggerRef(kind, record_id) for (record_id,) in rows}
     return found
 
 
-def _counted(model: Any, on: dt.date) -> list[sa.ColumnElement[bool]]:
+def _counted(model: Any, on: sa.BindParameter[dt.date]) -> list[sa.ColumnElement[bool]]:
     """`_counts` as SQL: public at some day up to `on`, and not void."""
     ended, published = col(model.ended_on), col(model.published_on)
     clauses = [
@@ -326,22 +350,15 @@ def _early(model: Any) -> sa.ColumnElement[bool]:
     )
 
 
-def _records_since(
-    session: Session, ids: Sequence[int], on: dt.date
-) -> tuple[dict[int, dt.date], dict[int, dt.date], set[int]]:
-    """Per subject: its first decision on record, the day its last unfavourable record closed,
-    and whether one is public on `on`."""
-    known: dict[int, dt.date] = {}
-    closed: dict[int, dt.date] = {}
-    blemished: set[int] = set()
-    for model in (models.License, models.Penalty, models.ListEntry):
-        rows = session.execute(
-            sa.select(col(model.subject_id), sa.func.min(col(model.decision_on)))
-            .where(_in(model.subject_id, ids), *_counted(model, on))
-            .group_by(col(model.subject_id))
-        )
-        for subject_id, first in rows:
-            known[subject_id] = min(first, known.get(subject_id, first))
+@functools.cache
+def _since_statements() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The first-decision statements per kind, and the unfavourable records' per kind."""
+    first = tuple(
+        sa.select(col(model.subject_id), sa.func.min(col(model.decision_on)))
+        .where(_in(model.subject_id), *_counted(model, ON))
+        .group_by(col(model.subject_id))
+        for model in (models.License, models.Penalty, models.ListEntry)
+    )
     unfavourable: tuple[tuple[Any, Any, sa.ColumnElement[bool]], ...] = (
         (
             models.Penalty,
@@ -358,19 +375,37 @@ def _records_since(
             ),
         ),
     )
+    closing = []
     for model, last, kind in unfavourable:
         early = _early(model)
-        rows = session.execute(
+        closing.append(
             sa.select(
                 col(model.subject_id),
                 sa.func.max(sa.case((early, col(model.ended_on)))),
                 sa.func.max(sa.case((~early, last))),
-                sa.func.max(sa.case((lifecycle.public_clause(model, on), 1), else_=0)),
+                sa.func.max(sa.case((lifecycle.public_clause(model, ON), 1), else_=0)),
             )
-            .where(_in(model.subject_id, ids), kind, *_counted(model, on))
+            .where(_in(model.subject_id), kind, *_counted(model, ON))
             .group_by(col(model.subject_id))
         )
-        for subject_id, ended, natural_last, public in rows:
+    return first, tuple(closing)
+
+
+def _records_since(
+    session: Session, ids: Sequence[int], on: dt.date
+) -> tuple[dict[int, dt.date], dict[int, dt.date], set[int]]:
+    """Per subject: its first decision on record, the day its last unfavourable record closed,
+    and whether one is public on `on`."""
+    known: dict[int, dt.date] = {}
+    closed: dict[int, dt.date] = {}
+    blemished: set[int] = set()
+    values = {"ids": list(ids), "on": on}
+    first, closing = _since_statements()
+    for statement in first:
+        for subject_id, day in session.execute(statement, values):
+            known[subject_id] = min(day, known.get(subject_id, day))
+    for statement in closing:
+        for subject_id, ended, natural_last, public in session.execute(statement, values):
             if public:
                 blemished.add(subject_id)
             days = [d for d in (ended, natural_last + ONE_DAY if natural_last else None) if d]

@@ -72,6 +72,7 @@ SEARCH_BUNDLE = "search/pagefind/"  # Pagefind's indexes (one per bundle) and sc
 SEARCH_BUNDLES = "search/pagefind/bundles.json"  # the bundles the search page searches
 OPEN_DATA = "open-data.html"
 RULES = "rules.html"
+MEASURES = "measures.html"  # 措施清单
 DEPARTMENTS = "departments/index.html"
 LISTS = "lists/index.html"
 CATEGORIES = "categories/index.html"

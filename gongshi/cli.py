@@ -6,7 +6,7 @@ import os
 
 import click
 
-from gongshi import admin, publishing, records, serving
+from gongshi import admin, publishing, records, reports, serving
 from gongshi.env import Env, user_errors
 
 
@@ -33,5 +33,6 @@ for _command in (
     admin.user,
     admin.audit_command,
     admin.overdue_command,
+    reports.report,
 ):
     main.add_command(_command)

@@ -146,8 +146,11 @@ def site_pages(
     base_url: str,
     rules: lifecycle.Rules,
     catalogue: Sequence[dict[str, str]] = (),
+    measures: Sequence[dict[str, Any]] = (),
+    standings: dict[str, list[dict[str, Any]]] | None = None,
 ) -> Iterator[Page]:
-    """Every page of the site but the records', from the public rows of `on`."""
+    """Every page of the site but the records', from the public rows of `on`; `measures` and
+    `standings` from `measures_pages`."""
     ordered = newest_first(rows)
     by_kind: dict[str, list[Row]] = defaultdict(list)
     by_unit: dict[str, list[Row]] = defaultdict(list)
@@ -183,8 +186,13 @@ def site_pages(
     yield from _categories(by_category, base_url)
     yield from _lists(lists, by_list, exits, base_url)
     for key, subject_rows in sorted(by_subject.items()):
-        yield _subject(subjects[key], subject_rows, base_url)
+        yield _subject(subjects[key], subject_rows, base_url, (standings or {}).get(key, []))
     yield from _static(on, base_url, rules, catalogue)
+    yield Page(
+        urls.MEASURES,
+        "measures.html",
+        records.page_context(urls.MEASURES, "联合奖惩措施清单", base_url, measures=list(measures)),
+    )
 
 
 def _home(
@@ -323,7 +331,9 @@ def _lists(
 _SECTIONS = [(kind.zh, kind.value) for kind in models.RecordKind]
 
 
-def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
+def _subject(
+    subject: dict[str, Any], rows: list[Row], base_url: str, applied: list[dict[str, Any]]
+) -> Page:
     path = urls.subject_key_path(subject["key"])
     sections = [
         {"title": title, "rows": [row for row in rows if row["kind"] == value]}
@@ -331,7 +341,13 @@ def _subject(subject: dict[str, Any], rows: list[Row], base_url: str) -> Page:
     ]
     feed = urls.absolute(base_url, urls.feed_path(f"subjects/{subject['key']}", "atom"))
     context = records.page_context(
-        path, subject["name"], base_url, subject=subject, sections=sections, feed_url=feed
+        path,
+        subject["name"],
+        base_url,
+        subject=subject,
+        sections=sections,
+        feed_url=feed,
+        applied=applied,
     )
     return Page(path, "subject.html", context)
 

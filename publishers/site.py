@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import lifecycle, models, urls
+from disclosure import lifecycle, measures, models, urls
 from disclosure.queries import change_log, directory, publication
-from publishers import pages, records, release, render, search, sitemaps
+from publishers import measures_pages, pages, records, release, render, search, sitemaps
 
 NAME = "site"
 BATCH = 2_000  # records per batch of record pages
@@ -41,6 +41,7 @@ class SiteOptions:
     on: dt.date
     base_url: str
     rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
+    measure_list: measures.Catalogue = measures.BUILT_IN  # the configured 措施清单
     database_url: str | None = None  # lets worker processes connect; None: all in this process
     workers: int = 1
     sitemap_limit: int = sitemaps.LIMIT
@@ -394,6 +395,10 @@ def _derived(
         base_url=options.base_url,
         rules=options.rules,
         catalogue=rel.catalogue,
+        measures=measures_pages.measure_rows(options.measure_list, options.on),
+        standings=measures_pages.subject_measures(
+            session, subjects, options.on, measures.catalogue(session, options.measure_list)
+        ),
     ):
         keys[page.path] = page.key()
         entries.append((page.path, lastmods.get(page.path)))

@@ -23,7 +23,7 @@ from starlette.testclient import TestClient
 from stdnum.cn import ric
 
 from api.app import create_app
-from disclosure import db, models, sample, settings
+from disclosure import db, models, sample, settings, tokens
 from gongshi import cli, served_feeds
 from tests import factories
 from tests.api.conftest import ON
@@ -66,6 +66,12 @@ BORN = sorted(
     }
 )
 MOBILE = "13812345678"
+# an implementing department's feedback (触发反馈) is government-internal: never public
+FEEDBACK_NOTE = "内部反馈：已暂停其投标资格，经办人王某"
+REPORT = """mutation($code: String!) { reportMeasureApplied(creditCode: $code, measure: "CJ-03",
+  appliedOn: "%s", outcome: APPLIED, note: "%s") { __typename } }"""
+STANDINGS = """query($codes: [String!]!) { standings(creditCodes: $codes) { creditCode cleanSince
+  measures { code state triggers { globalId url } } } }"""
 ID_LIKE = re.compile(rb"(?<![0-9])[0-9]{17}[0-9Xx](?![0-9])")
 SEARCH = """{ search(query: "%s") { edges { node { highlights { field snippet }
   record { ... on Penalty { violationFacts subject { maskedIdNumber } } } } } } }"""
@@ -125,6 +131,13 @@ def test_no_output_holds_an_unmasked_identity_number(
         database_url=url, data_dir=tmp_path / "var", id_key=factories.ID_KEY
     )
     secret = department_token(session)
+    blacklisted = factories.add_subject(session)
+    factories.add_list_entry(session, on=ON, subject_id=blacklisted.id)
+    finance = factories.add_department(session, "赤坎区财政局")
+    implementer = tokens.create(
+        session, unit_code=finance.credit_code, role=models.Role.IMPLEMENTER
+    )[1]
+    session.commit()
     outputs: dict[str, bytes] = {}
     runner = CliRunner()
 
@@ -167,6 +180,24 @@ def test_no_output_holds_an_unmasked_identity_number(
         )
         assert answer.json()["data"]["submitPenalties"]["accepted"] == 1, answer.text
         outputs["submitPenalties"] = answer.content
+        reported = client.post(
+            "/graphql",
+            json={
+                "query": REPORT % (ON.isoformat(), FEEDBACK_NOTE),
+                "variables": {"code": blacklisted.credit_code},
+            },
+            headers={"authorization": f"Bearer {implementer}"},
+        )
+        assert reported.json()["data"]["reportMeasureApplied"] == {"__typename": "MeasureReport"}, (
+            reported.text
+        )
+        for query, variables in (
+            (STANDINGS, {"codes": [blacklisted.credit_code]}),
+            (f'{{ stats {{ feedback(month: "{ON:%Y-%m}") {{ measure applied }} }} }}', {}),
+        ):
+            response = client.post("/graphql", json={"query": query, "variables": variables})
+            assert "errors" not in response.json(), response.text
+            outputs[query] = response.content
         for query in QUERIES:
             response = client.post("/graphql", json={"query": query})
             assert "errors" not in response.json(), response.text
@@ -200,6 +231,19 @@ def test_no_output_holds_an_unmasked_identity_number(
     command("lifecycle", "--as-of", ON.isoformat())
     command("publish", "--out", str(tmp_path / "out"), "--as-of", ON.isoformat())
     command("audit", "--since", "2000-01-01")
+    command(
+        "report",
+        "feedback",
+        "--month",
+        f"{ON:%Y-%m}",
+        "--as-of",
+        ON.isoformat(),
+        "--out",
+        str(tmp_path),
+    )
+    month = f"feedback-{ON:%Y-%m}"
+    for suffix in (".csv", ".xlsx"):
+        outputs[month + suffix] = site_helpers.readable((tmp_path / (month + suffix)).read_bytes())
     outputs["logs"] = caplog.text.encode()
     published = dict(files(tmp_path / "out" / "current"))
     assert any(path.startswith("records/") for path in published)
@@ -230,6 +274,19 @@ def test_no_output_holds_an_unmasked_identity_number(
         if (found := found_numbers(data))
     }
     assert leaks == {}
+    note = FEEDBACK_NOTE.encode()
+    assert note in database["measure_report"]
+    internal = {
+        name
+        for kind, outputs_of_kind in (
+            ("output", outputs),
+            ("published", published),
+            ("index", index),
+        )
+        for name, data in outputs_of_kind.items()
+        if note in data or "王某".encode() in data
+    }
+    assert internal == set()
 
 
 REPORTER = "隐名举报人欧阳秋"
