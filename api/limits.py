@@ -53,6 +53,10 @@ class Limits:
     rate_clients: int = 100_000  # clients remembered at most
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
     cache_entries: int = 4096
+    # graphql-core's own executor instead of api.execution's short way through plain fields:
+    # the same answers, slower; for a node that meets a strawberry or graphql-core the short
+    # way has not been checked against (tests compare the two)
+    standard_executor: bool = False
     cache_bytes: int = 64 * 1024 * 1024
 
     def validation_rules(self) -> list[type[ASTValidationRule]]:
