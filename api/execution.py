@@ -239,8 +239,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(response, ExecutionResult):
             # the whole answer: nothing more runs on this context. graphql-core's helpers for
             # resolvers hold two of its bound methods, a cycle that would leave the context,
-            # with the request's fields and plans (~230 objects), to the cyclic garbage
-            # collector: its full collections, every ~300 requests, took 5–20 ms each
+            # with the request's fields and plans, to the cyclic garbage collector, whose full
+            # collections pause the node (BENCHMARKS.md, "Figures behind the code's choices")
             self.async_helpers = _SPENT_HELPERS
         return response
 
@@ -579,8 +579,8 @@ _loops = _Loops()
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to its end on this thread's event loop (asyncio.run would make and tear
-    down a loop for each request: ~0.2 ms), cancelling what it leaves behind, as asyncio.run
-    does, so nothing of one request runs during the next."""
+    down a loop for each request, which costs more than many a query), cancelling what it
+    leaves behind, as asyncio.run does, so nothing of one request runs during the next."""
     loop = _loops.own.loop
     try:
         return loop.run_until_complete(coroutine)
