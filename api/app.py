@@ -23,7 +23,8 @@ from api import context, follower, http, ide, schema
 from api.limits import Limits
 from api.middleware import AccessLog, Admission
 from api.site import Site
-from disclosure import db, queries, settings
+from disclosure import db, settings
+from disclosure.queries import change_log
 from search_index import indexer, search
 
 log = logging.getLogger("gongshi.api")
@@ -99,7 +100,7 @@ def _database_problem(engine: sa.Engine) -> str | None:
     event), or None when it can."""
     try:
         with Session(engine) as session:
-            queries.last_event_id(session)
+            change_log.last_event_id(session)
     except sa.exc.DBAPIError as error:
         return str(db.unavailable(engine, error))
     return None

@@ -14,13 +14,14 @@ from collections import defaultdict
 from api import cursors
 from api.context import Context
 from api.types import Change, ChangePage
-from disclosure import lifecycle, models, privacy, queries, tombstones
+from disclosure import lifecycle, models, privacy, tombstones
+from disclosure.queries import change_log, plain_rows
 
 
 def page(context: Context, after: str | None, first: int) -> ChangePage:
     """Up to `first` events behind the cursor `after`, each with what may be said of its record."""
     found = list(
-        queries.events_after(
+        change_log.events_after(
             context.session, cursors.event_id(after), first + 1, shown_on=context.on
         )
     )
@@ -31,7 +32,9 @@ def page(context: Context, after: str | None, first: int) -> ChangePage:
     records = {
         (kind, record_id): record
         for kind, ids in wanted.items()
-        for record_id, record in queries.records_by_ids(context.session, kind, sorted(ids)).items()
+        for record_id, record in plain_rows.records_by_ids(
+            context.session, kind, sorted(ids)
+        ).items()
     }
     said = (
         _change(event, records.get((event.record_kind, event.record_id)), context)

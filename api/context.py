@@ -19,11 +19,14 @@ from strawberry.dataloader import DataLoader
 from api import ratelimit
 from api.errors import TimeBudgetExceeded
 from api.limits import Limits
-from disclosure import models, queries, settings
+from disclosure import models, settings
+from disclosure.queries import record_pages
 from search_index import search
 
 # a subject's public licenses, penalties and list entries
-SubjectRecords = tuple[list[queries.RecordRow], list[queries.RecordRow], list[queries.RecordRow]]
+SubjectRecords = tuple[
+    list[record_pages.RecordRow], list[record_pages.RecordRow], list[record_pages.RecordRow]
+]
 
 
 @dataclasses.dataclass
@@ -50,8 +53,8 @@ class Context:
         load = functools.partial(_load_subjects, self.session, self.on)
         self.subjects = DataLoader(load_fn=load, max_batch_size=100)
 
-    def since(self, model: queries.RecordModel) -> dt.date | None:
-        """`queries.public_since` for this request, once its data version is known."""
+    def since(self, model: models.RecordModel) -> dt.date | None:
+        """`record_pages.public_since` for this request, once its data version is known."""
         if self.horizons is None or self.version is None:
             return None
         return self.horizons.since(self.session, model, self.on, self.version)
@@ -61,24 +64,24 @@ async def _load_subjects(
     session: Session, on: dt.date, keys: Sequence[str]
 ) -> list[SubjectRecords]:
     """The public records of the subjects under `keys`, three statements for them all."""
-    licenses = queries.subjects_records(session, models.License, keys, on)
-    penalties = queries.subjects_records(session, models.Penalty, keys, on)
-    entries = queries.subjects_records(session, models.ListEntry, keys, on)
+    licenses = record_pages.subjects_records(session, models.License, keys, on)
+    penalties = record_pages.subjects_records(session, models.Penalty, keys, on)
+    entries = record_pages.subjects_records(session, models.ListEntry, keys, on)
     return [(licenses[key], penalties[key], entries[key]) for key in keys]
 
 
 class Horizons:
-    """`queries.public_since` of each kind at the newest data version and day asked about: it
+    """`record_pages.public_since` of each kind at the newest data version and day asked about: it
     moves only when the data or the day does, and costs a query of its own that a page would
     otherwise run each time."""
 
     def __init__(self) -> None:
         self._at: tuple[dt.date, int] | None = None
-        self._since: dict[queries.RecordModel, dt.date | None] = {}
+        self._since: dict[models.RecordModel, dt.date | None] = {}
         self._lock = threading.Lock()  # asked from the event loop and from query threads
 
     def since(
-        self, session: Session, model: queries.RecordModel, on: dt.date, version: int
+        self, session: Session, model: models.RecordModel, on: dt.date, version: int
     ) -> dt.date | None:
         """The bound for `model` on `on` at `version`; read in `session` if not known. Read
         after the version was, it holds for that version: only an event (a newer version) can
@@ -86,7 +89,7 @@ class Horizons:
         with self._lock:
             if self._at == (on, version) and model in self._since:
                 return self._since[model]
-        found = queries.public_since(session, model, on)
+        found = record_pages.public_since(session, model, on)
         with self._lock:
             if self._at != (on, version):
                 self._at, self._since = (on, version), {}

@@ -27,7 +27,8 @@ from strawberry.types.graphql import OperationType
 from api import cache, context, execution, ide, ratelimit, schema
 from api.errors import BadRequest
 from api.limits import Limits
-from disclosure import db, queries, settings
+from disclosure import db, settings
+from disclosure.queries import change_log
 from search_index import search
 
 log = logging.getLogger("gongshi.api")
@@ -148,7 +149,7 @@ class GraphQLEndpoint:
                     return Response(
                         body, media_type=JSON_TYPE, headers={"cache-control": "no-store"}
                     )
-                version = ctx.version = queries.last_event_id(ctx.session)
+                version = ctx.version = change_log.last_event_id(ctx.session)
                 key = cache.key(query, variables, operation_name, on, version)
                 entry = self.cache.get(key)
                 if entry is None:

@@ -24,8 +24,11 @@ from api.types import ContextInfo
 from disclosure import (
     audit,
     db,
+    endings,
     lifecycle,
     models,
+    objections,
+    repairs,
     submission,
     template,
     timeliness,
@@ -259,7 +262,7 @@ class Mutation:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.RecordEnded:
             record = _record(session, id, touched)
             actor.owns(record)
-            workflows.withdraw(
+            endings.withdraw(
                 session,
                 record,
                 kind=kind,
@@ -293,7 +296,7 @@ class Mutation:
                 raise workflows.InvalidChange(
                     f"{workflows.label(record)}: 只有名单条目可移出 / only list entries exit"
                 )
-            workflows.exit_list_entry(
+            endings.exit_list_entry(
                 session, record, reason=reason, ctx=actor.ctx, explanation=explanation
             )
             return receipts.record_ended(record)
@@ -310,7 +313,7 @@ class Mutation:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Objection:
             record = _record(session, id, touched)
             actor.operator()
-            found = workflows.open_objection(session, record, grounds=grounds, ctx=actor.ctx)
+            found = objections.open_objection(session, record, grounds=grounds, ctx=actor.ctx)
             return receipts.objection(found)
 
         return _write(info, "openObjection", act)  # type: ignore[return-value]
@@ -332,12 +335,12 @@ class Mutation:
         ] = "",
     ) -> receipts.ObjectionResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Objection:
-            found = workflows.get_objection(session, objection_id)
+            found = objections.get_objection(session, objection_id)
             touched.append((found.record_kind, found.record_id))
             record = workflows.get_record(session, found.record_kind, found.record_id)
             actor.owns(record)
             changes = _corrected(session, actor, record, outcome, columns, row, touched)
-            workflows.resolve_objection(
+            objections.resolve_objection(
                 session, found, outcome=outcome, ctx=actor.ctx, corrections=changes, reason=reason
             )
             return receipts.objection(found)
@@ -356,9 +359,7 @@ class Mutation:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Repair:
             record = _record(session, id, touched)
             actor.operator()
-            found = workflows.apply_for_repair(
-                session, record, commitment=commitment, ctx=actor.ctx
-            )
+            found = repairs.apply_for_repair(session, record, commitment=commitment, ctx=actor.ctx)
             return receipts.repair(found)
 
         return _write(info, "applyForRepair", act)  # type: ignore[return-value]
@@ -368,10 +369,10 @@ class Mutation:
         self, info: ContextInfo, repair_id: Annotated[int, strawberry.argument(description=REPAIR)]
     ) -> receipts.RepairResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Repair:
-            found = workflows.get_repair(session, repair_id)
+            found = repairs.get_repair(session, repair_id)
             touched.append((found.record_kind, found.record_id))
             actor.owns(workflows.get_record(session, found.record_kind, found.record_id))
-            workflows.approve_repair(session, found, actor.ctx)
+            repairs.approve_repair(session, found, actor.ctx)
             return receipts.repair(found)
 
         return _write(info, "approveRepair", act)  # type: ignore[return-value]
@@ -384,10 +385,10 @@ class Mutation:
         note: Annotated[str, strawberry.argument(description="理由 why not")],
     ) -> receipts.RepairResult:
         def act(session: Session, actor: Actor, touched: Records) -> receipts.Repair:
-            found = workflows.get_repair(session, repair_id)
+            found = repairs.get_repair(session, repair_id)
             touched.append((found.record_kind, found.record_id))
             actor.owns(workflows.get_record(session, found.record_kind, found.record_id))
-            workflows.refuse_repair(session, found, note=note, ctx=actor.ctx)
+            repairs.refuse_repair(session, found, note=note, ctx=actor.ctx)
             return receipts.repair(found)
 
         return _write(info, "refuseRepair", act)  # type: ignore[return-value]

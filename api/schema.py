@@ -46,17 +46,18 @@ from api.types import (
     Subject,
     public,
 )
-from disclosure import models, privacy, queries
+from disclosure import models, privacy
+from disclosure.queries import figures, record_pages
 
 R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
 QUERIES_ONLY = frozenset({OperationType.QUERY})
 QUERIES_AND_MUTATIONS = frozenset({OperationType.QUERY, OperationType.MUTATION})
 
 
-def _where(filters: RecordFilter | None) -> queries.RecordFilter:
+def _where(filters: RecordFilter | None) -> record_pages.RecordFilter:
     if filters is None:
-        return queries.RecordFilter()
-    return queries.RecordFilter(
+        return record_pages.RecordFilter()
+    return record_pages.RecordFilter(
         source_unit=filters.department,
         authority=filters.authority,
         subject_category=filters.subject_category,
@@ -85,7 +86,7 @@ def _connection(
         cursor = Cursor.decode(after)
         position = (cursor.decision_on, cursor.record_id)
     where = _where(filters)
-    page = queries.list_records(
+    page = record_pages.list_records(
         context.session,
         model,
         on=context.on,
@@ -109,7 +110,9 @@ def _connection(
             start_cursor=edges[0].cursor if edges else None,
             end_cursor=edges[-1].cursor if edges else None,
         ),
-        count=lambda: queries.count_records(context.session, model, on=context.on, where=where),
+        count=lambda: record_pages.count_records(
+            context.session, model, on=context.on, where=where
+        ),
     )
 
 
@@ -136,7 +139,7 @@ class Query:
         ],
     ) -> Subject | None:
         context = info.context
-        found = queries.subject_by_key(context.session, credit_code.strip())
+        found = record_pages.subject_by_key(context.session, credit_code.strip())
         if found is None:
             return None
         public = privacy.subject(found)
@@ -206,7 +209,7 @@ class Query:
         id: Annotated[strawberry.ID, strawberry.argument(description="globalId")],
     ) -> Record | None:
         kind, record_id = parse_global_id(id)
-        record = queries.public_record(info.context.session, kind, record_id, info.context.on)
+        record = record_pages.public_record(info.context.session, kind, record_id, info.context.on)
         return None if record is None else privacy.project(record, info.context.on)  # type: ignore[return-value]
 
     @strawberry.field(description="名单 every named list with its count of public entries")
@@ -218,7 +221,7 @@ class Query:
                 ),
                 active=found.active,
             )
-            for found in queries.lists(info.context.session, info.context.on)
+            for found in figures.lists(info.context.session, info.context.on)
         ]
 
     @strawberry.field(description="单位 every department with its public record counts")

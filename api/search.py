@@ -11,7 +11,8 @@ from strawberry.types.nodes import SelectedField
 from api import cursors
 from api.errors import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
-from disclosure import lifecycle, models, privacy, queries
+from disclosure import lifecycle, models, privacy
+from disclosure.queries import figures, plain_rows
 from search_index import lag
 from search_index import search as index_search
 
@@ -147,7 +148,9 @@ def resolve(
     records: dict[tuple[models.RecordKind, int], models.Record] = {}
     for kind in {hit.kind for hit in found.hits}:
         ids = [hit.record_id for hit in found.hits if hit.kind is kind]
-        for record_id, found_record in queries.records_by_ids(context.session, kind, ids).items():
+        for record_id, found_record in plain_rows.records_by_ids(
+            context.session, kind, ids
+        ).items():
             records[(kind, record_id)] = found_record
     edges = []
     for position, hit in enumerate(found.hits, start=offset + 1):
@@ -164,7 +167,7 @@ def resolve(
                 ),
             )
         )
-    units = queries.departments_by_code(context.session, found.by_department)
+    units = figures.departments_by_code(context.session, found.by_department)
     end_cursor = cursors.search_cursor(offset + len(found.hits)) if found.hits else None
     return SearchConnection(
         edges=edges,

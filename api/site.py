@@ -11,6 +11,8 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 
+from disclosure import listing
+
 
 class Site:
     """The published release under `releases_dir/current`, with 410 Gone for withdrawn pages."""
@@ -37,7 +39,10 @@ class Site:
                 return HTMLResponse(target.read_bytes(), status_code=410)
             return PlainTextResponse("停止公示 / no longer public", status_code=410)
         if target is not None and target.is_dir():
-            target = target / "index.html"
+            target, relative = target / "index.html", f"{relative.rstrip('/')}/index.html"
+        listed = _listing(release)
+        if listed is not None and relative not in listed:
+            target = None  # in the folder but not published (a file copied in): not the site's
         if target is None or not target.is_file():
             return PlainTextResponse("not found", 404)
         response = FileResponse(target, media_type=_media_type(relative), stat_result=target.stat())
@@ -88,6 +93,12 @@ def _inside(release: Path, relative: str) -> Path | None:
         return None  # a publish writes no dotfile: one in a release (.git, .env) is not the site's
     candidate = (release / relative).resolve()
     return candidate if candidate.is_relative_to(release) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _listing(release: Path) -> listing.Listing | None:
+    """The files a release publishes (releases never change once published)."""
+    return listing.open_listing(release)
 
 
 @functools.lru_cache(maxsize=8)

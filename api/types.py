@@ -18,7 +18,8 @@ from api import execution
 from api.context import Context
 from api.cursors import global_id
 from api.limits import MAX_PAGE, page_size
-from disclosure import models, privacy, queries, tombstones, urls
+from disclosure import models, privacy, tombstones, urls
+from disclosure.queries import record_pages
 
 
 def describe_enum(kind: type[enum.Enum], description: str, **values: str) -> None:
@@ -124,7 +125,7 @@ class Tombstone:
     pass
 
 
-def public(row: queries.RecordRow, on: dt.date) -> privacy.RecordPublic:
+def public(row: record_pages.RecordRow, on: dt.date) -> privacy.RecordPublic:
     """The public shape of a record read with its parties."""
     parts = privacy.parties_of(row.subject, row.authority, row.source_unit, row.named_list)
     return privacy.project(row.record, on, parts)

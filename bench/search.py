@@ -26,7 +26,7 @@ from pathlib import Path
 from sqlmodel import Session, col, select
 
 from bench import report
-from disclosure import db, lifecycle, models, privacy, workflows
+from disclosure import db, endings, lifecycle, models, privacy, workflows
 from search_index import analysis, documents, indexer, search
 
 RECORDS = int(os.environ.get("BENCH_SEARCH_RECORDS", "100000"))
@@ -229,7 +229,7 @@ def run(workdir: Path) -> list[report.Result]:
             select(models.License).where(lifecycle.public_clause(models.License, ON)).limit(1000)
         ).all()
         for record in changed:
-            workflows.withdraw(
+            endings.withdraw(
                 session,
                 record,
                 kind=models.WithdrawalKind.REVOKED,

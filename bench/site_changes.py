@@ -11,7 +11,7 @@ import sys
 
 from sqlmodel import Session, col, select
 
-from disclosure import db, lifecycle, models, settings, workflows
+from disclosure import db, endings, lifecycle, models, settings, workflows
 
 count, on, how = int(sys.argv[1]), dt.date.fromisoformat(sys.argv[2]), sys.argv[3]
 engine = db.create_engine(settings.Settings.from_env(os.environ).database_url)
@@ -22,6 +22,6 @@ with Session(engine) as session, session.begin():
     found = session.exec(select(models.Penalty).where(col(models.Penalty.id).in_(chosen))).unique()
     ctx = workflows.Context(actor="bench", on=on)
     for penalty in found:
-        workflows.withdraw(
+        endings.withdraw(
             session, penalty, kind=models.WithdrawalKind.CHANGED, reason="决定变更", ctx=ctx
         )

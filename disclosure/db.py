@@ -14,6 +14,8 @@ from sqlmodel import Session
 if TYPE_CHECKING:
     from alembic.config import Config
 
+    from disclosure.idkey import IdKey
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -120,7 +122,7 @@ def _sqlite_pragmas(page_cache_mib: int, connection: Any, _record: Any) -> None:
 # second of every process that only reads (each bulk export worker imports this module).
 
 
-def alembic_config(engine: sa.Engine, id_key: bytes | None = None) -> Config:
+def alembic_config(engine: sa.Engine, id_key: IdKey | None = None) -> Config:
     """An Alembic configuration that migrates `engine` (no alembic.ini needed); `id_key` keys
     the identity digests migration 0006 converts."""
     from alembic.config import Config
@@ -132,7 +134,7 @@ def alembic_config(engine: sa.Engine, id_key: bytes | None = None) -> Config:
     return config
 
 
-def upgrade(engine: sa.Engine, id_key: bytes | None = None) -> str | None:
+def upgrade(engine: sa.Engine, id_key: IdKey | None = None) -> str | None:
     """Create or migrate the schema to the newest revision; returns that revision."""
     from alembic import command
 

@@ -186,8 +186,7 @@ def is_public(record: models.Record, on: dt.date) -> bool:
 
 
 def public_clause(
-    model: type[models.License] | type[models.Penalty] | type[models.ListEntry],
-    on: dt.date | sa.ColumnElement[dt.date],
+    model: models.RecordModel, on: dt.date | sa.ColumnElement[dt.date]
 ) -> sa.ColumnElement[bool]:
     """`is_public` as a SQL condition on `model`'s table (a test holds the two equal); `on` may
     be a parameter of the statement."""
@@ -201,6 +200,15 @@ def public_clause(
     elif model is models.ListEntry:
         end = col(models.ListEntry.valid_until_on)
         clauses.append(sa.or_(end.is_(None), end >= on))
+    return sa.and_(*clauses)
+
+
+def shown_clause(model: models.RecordModel, on: dt.date) -> sa.ColumnElement[bool]:
+    """Records that have a page on `on`: public ones, and ended ones (their tombstones).
+    Records not yet published and penalties never published have none."""
+    clauses = [col(model.published_on) <= on]
+    if model is models.Penalty:
+        clauses.append(col(models.Penalty.publicity_end_on).is_not(None))
     return sa.and_(*clauses)
 
 

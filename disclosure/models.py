@@ -114,6 +114,14 @@ class Role(enum.StrEnum):
 
     DEPARTMENT = "department"  # a data-providing department: its own records only
     OPERATOR = "operator"  # the platform operator (区发展和改革局): objections and repair intake
+    IMPLEMENTER = "implementer"  # an implementing department (实施部门): reports measures applied
+
+
+class FeedbackOutcome(enum.StrEnum):
+    """What an implementing department did with a measure that applied (触发反馈)."""
+
+    APPLIED = "applied"  # 已实施
+    NOT_APPLIED = "not_applied"  # 未实施 (a recommended measure, with the reason in the note)
 
 
 class RepairStatus(enum.StrEnum):
@@ -335,7 +343,8 @@ class List(SQLModel, table=True):
 
 
 class JointMeasure(SQLModel, table=True):
-    """联合奖惩措施清单: one measure a list entails, and who implements it."""
+    """联合奖惩措施清单: one measure a list entails, and who implements it; `disclosure.measures`
+    reads it into the measures list beside the built-in and configured measures."""
 
     __tablename__ = "joint_measure"
 
@@ -344,6 +353,13 @@ class JointMeasure(SQLModel, table=True):
     measure: str  # 措施
     implementing_department: str = Field(max_length=200)  # 实施部门
     mandatory: bool  # 必须执行 (True) or 推荐 (False)
+    code: str | None = Field(default=None, max_length=100, unique=True)  # None: "<list>-<id>"
+    legal_basis: str | None = Field(default=None)  # None: the list's 设列依据
+    effective_on: dt.date | None = Field(default=None)  # None: as long as the list
+    # (九): the measure reaches the organisation's legal representative and responsible persons
+    reaches_legal_representative: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
 
 
 class ListEntry(RecordBase, table=True):
@@ -369,7 +385,8 @@ class ListEntry(RecordBase, table=True):
 
 
 Record = License | Penalty | ListEntry
-RECORD_MODELS: dict[RecordKind, type[License] | type[Penalty] | type[ListEntry]] = {
+RecordModel = type[License] | type[Penalty] | type[ListEntry]
+RECORD_MODELS: dict[RecordKind, RecordModel] = {
     RecordKind.LICENSE: License,
     RecordKind.PENALTY: Penalty,
     RecordKind.LIST_ENTRY: ListEntry,
@@ -456,6 +473,33 @@ class Event(RecordRef, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
 
 
+class MeasureReport(SQLModel, table=True):
+    """触发反馈: an implementing department's report that it applied a measure to a subject.
+
+    Government-internal (政务共享): never in a public output, only counted. Whether it must be
+    undone is computed from its triggering records (`disclosure.feedback`), never stored."""
+
+    __tablename__ = "measure_report"
+    __table_args__ = (
+        sa.Index("ix_measure_report_applied", "applied_on"),
+        sa.Index("ix_measure_report_unit", "unit_id", "applied_on"),
+        sa.Index("ix_measure_report_subject", "subject_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    measure_code: str = Field(max_length=100)
+    subject_id: int = Field(foreign_key="subject.id")
+    unit_id: int = Field(foreign_key="department.id")  # the implementing department reporting
+    token_id: int | None = Field(default=None, foreign_key="token.id")
+    applied_on: dt.date
+    outcome: FeedbackOutcome = Field(sa_type=enum_column(FeedbackOutcome))
+    note: str | None = Field(default=None)
+    triggers: list[str] = Field(default_factory=list, sa_type=JSON)  # "<kind>:<id>" relied on
+    reported_at: dt.datetime = Field(default_factory=now_utc, sa_type=UTCDateTime)
+    reversed_on: dt.date | None = Field(default=None)  # the department undid it (恢复信誉)
+    reversal_note: str | None = Field(default=None)
+
+
 class Token(SQLModel, table=True):
     """An API token of a department or the operator. Only a digest of the secret is kept."""
 
@@ -487,6 +531,15 @@ class AuditEntry(SQLModel, table=True):
     operation: str = Field(max_length=100)
     records: list[str] = Field(default_factory=list, sa_type=JSON)  # "<kind>:<id>"
     outcome: str = Field(max_length=100)  # ok | unauthenticated | forbidden | a refusal's code
+
+
+class IdKeyCheck(SQLModel, table=True):
+    """The check of the identity-number key a database's digests were made with
+    (`disclosure.idkey`): it recognises that key, and tells nothing without it."""
+
+    __tablename__ = "id_key_check"
+    id: int = Field(default=1, primary_key=True)
+    value: str = Field(max_length=64)
 
 
 # The audit trail is append-only in the database itself, not only by convention.

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import hmac
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, NamedTuple, cast
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from disclosure import lifecycle, models
+from disclosure import idkey, lifecycle, models
 from disclosure.identity import mask_id_number as mask_id_number
 from disclosure.identity import scrub as scrub
 
@@ -42,18 +41,14 @@ def unkeyed_digest(number: str) -> str:
     return hashlib.sha256(f"gongshi/id/{number.strip().upper()}".encode()).hexdigest()
 
 
-def keyed(unkeyed: str, key: bytes) -> str:
-    """An unkeyed digest keyed with `key`: HMAC-SHA256, so that without the key, trying every
-    birth date against a copy of the database matches nothing."""
-    return hmac.new(key, bytes.fromhex(unkeyed), hashlib.sha256).hexdigest()
+def id_digest(number: str, key: idkey.IdKey) -> str:
+    """A digest of an identity number, to match the same person without keeping the number:
+    keyed (`disclosure.idkey`), so that without the key, trying every birth date against a copy
+    of the database matches nothing."""
+    return key.apply(unkeyed_digest(number))
 
 
-def id_digest(number: str, key: bytes) -> str:
-    """A digest of an identity number, to match the same person without keeping the number."""
-    return keyed(unkeyed_digest(number), key)
-
-
-def person_identity(number: str, key: bytes) -> dict[str, str]:
+def person_identity(number: str, key: idkey.IdKey) -> dict[str, str]:
     """What a subject keeps of a natural person's identity number: masked form and digest."""
     return {"id_number_masked": mask_id_number(number), "id_number_digest": id_digest(number, key)}
 
@@ -188,7 +183,7 @@ class ListEntryPublic(RecordPublic):
 # holds the two serializations equal).
 #
 # `record` is an ORM record, or a plain row of its table that carries KIND
-# (queries.public_rows) together with its parties' fields: the bulk export's way.
+# (queries.plain_rows.public_rows) together with its parties' fields: the bulk export's way.
 
 Fields = dict[str, Any]
 

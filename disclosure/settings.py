@@ -5,14 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import ipaddress
-import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from disclosure import db
+from disclosure import db, idkey
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 
@@ -25,7 +23,6 @@ class SettingsError(ValueError):
 
 
 ID_KEY_FILE = "id.key"  # under GONGSHI_DATA_DIR: the identity-number key, when not in the env
-ID_KEY_BYTES = 32
 
 
 def local_base_url(port: int) -> str:
@@ -41,6 +38,7 @@ class Settings:
     data_dir: Path
     rules_path: Path | None = None
     holidays_path: Path | None = None
+    measures_path: Path | None = None  # the measures list (TOML or CSV), extending the built-in
     site_dir: Path | None = None  # where releases are published; `current` points at the live one
     base_url: str = local_base_url(DEFAULT_PORT)  # the public site's address, for every output
     # whether GONGSHI_BASE_URL gave base_url: a publish for the public must not use the default
@@ -51,7 +49,13 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()  # addresses or networks whose X-Forwarded-For is believed
     # the secret that keys identity-number digests (GONGSHI_ID_KEY, else DATA_DIR/id.key); never
     # in the database, so that a copy of it cannot be matched back to the numbers
-    id_key: bytes | None = dataclasses.field(default=None, repr=False)
+    id_key: idkey.IdKey | None = dataclasses.field(default=None, repr=False)
+    id_key_in_env: bool = False  # GONGSHI_ID_KEY gave id_key: a rotation cannot write it there
+
+    @property
+    def id_key_file(self) -> Path:
+        """Where `gongshi init` keeps the identity-number key when GONGSHI_ID_KEY is not set."""
+        return self.data_dir / ID_KEY_FILE
 
     @property
     def index_dir(self) -> Path:
@@ -91,6 +95,7 @@ class Settings:
             data_dir=data_dir,
             rules_path=_optional_file(environ, "GONGSHI_RULES_FILE"),
             holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
+            measures_path=_optional_file(environ, "GONGSHI_MEASURES_FILE"),
             site_dir=Path(site) if site else None,
             base_url=base_url if base_url.endswith("/") else base_url + "/",
             base_url_given=bool(environ.get("GONGSHI_BASE_URL")),
@@ -98,20 +103,18 @@ class Settings:
             rate_leak=_positive(environ, "GONGSHI_RATE_LEAK", float),
             trusted_proxies=_networks(environ, "GONGSHI_TRUSTED_PROXIES"),
             id_key=_id_key(environ, data_dir / ID_KEY_FILE),
+            id_key_in_env=bool(environ.get("GONGSHI_ID_KEY")),
         )
 
 
-def _key_text(text: str, origin: str) -> bytes:
+def _key_text(text: str, origin: str) -> idkey.IdKey:
     try:
-        key = bytes.fromhex(text.strip())
-    except ValueError:
-        key = b""
-    if len(key) < ID_KEY_BYTES:
-        raise SettingsError(f"{origin} is not a key of at least {ID_KEY_BYTES * 2} hex digits")
-    return key
+        return idkey.IdKey.parse(text, origin)
+    except idkey.IdKeyError as error:
+        raise SettingsError(str(error)) from None
 
 
-def _id_key(environ: Mapping[str, str], path: Path) -> bytes | None:
+def _id_key(environ: Mapping[str, str], path: Path) -> idkey.IdKey | None:
     """GONGSHI_ID_KEY when set (it wins: a deployment keeps its key in a secret store), else the
     key file `gongshi init` writes, else None."""
     value = environ.get("GONGSHI_ID_KEY")
@@ -122,18 +125,13 @@ def _id_key(environ: Mapping[str, str], path: Path) -> bytes | None:
     return _key_text(path.read_text(encoding="ascii", errors="replace"), str(path))
 
 
-def create_id_key(settings: Settings) -> bytes:
+def create_id_key(settings: Settings) -> idkey.IdKey:
     """The settings' identity-number key; when there is none, a new one written to
     DATA_DIR/id.key, readable by its owner only."""
     if settings.id_key is not None:
         return settings.id_key
-    path = settings.data_dir / ID_KEY_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(ID_KEY_BYTES)
-    # O_EXCL: never overwrite a key that digests were made with
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(key.hex() + "\n")
+    key = idkey.IdKey.new()
+    idkey.write_new(settings.id_key_file, key)
     return key
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from disclosure import models, template, upsert, validation, workflows
+from disclosure import idkey, models, template, upsert, validation, workflows
 
 
 class RowRejected(workflows.InvalidChange):
@@ -121,7 +121,7 @@ def correction(
 
 
 def _submitted_lookups(
-    lists: dict[str, tuple[validation.ListRef, int | None]], id_key: bytes | None
+    lists: dict[str, tuple[validation.ListRef, int | None]], id_key: idkey.IdKey | None
 ) -> validation.Lookups:
     """A submitted row's source unit defaults to the department that submits it."""
     return validation.Lookups(

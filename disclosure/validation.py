@@ -18,7 +18,7 @@ from typing import Any
 
 from stdnum.cn import ric, uscc
 
-from disclosure import models, privacy, spreadsheet, template
+from disclosure import idkey, models, privacy, spreadsheet, template
 from disclosure.categories import CategoryError, penalty_categories
 
 INDEFINITE = dt.date(2099, 12, 31)  # the template's 长期
@@ -147,7 +147,9 @@ class Lookups:
 
     lists: Mapping[str, ListRef] = dataclasses.field(default_factory=dict)  # by code and name
     source_unit_given: bool = False  # the source unit comes from the run, not the row
-    id_key: bytes | None = dataclasses.field(default=None, repr=False)  # keys identity digests
+    id_key: idkey.IdKey | None = dataclasses.field(
+        default=None, repr=False
+    )  # keys identity digests
 
 
 class _Bad(Exception):
@@ -320,7 +322,7 @@ class _Cells:
         return found
 
 
-def _subject(cells: _Cells, id_key: bytes | None) -> dict[str, Any]:
+def _subject(cells: _Cells, id_key: idkey.IdKey | None) -> dict[str, Any]:
     category: models.SubjectCategory = cells.choice("subject_category", CATEGORY_VALUES)
     cells.person = category is models.SubjectCategory.NATURAL_PERSON
     fields: dict[str, Any] = {

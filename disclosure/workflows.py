@@ -10,12 +10,9 @@ from typing import Any
 
 import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
-from disclosure import events, lifecycle, models, privacy, tombstones, workdays
-
-OBJECTION_DECISION_DAYS = 7  # working days to decide an objection
-REPAIR_DECISION_DAYS = 3  # working days to decide a repair (深圳经济特区社会信用条例 Art. 80)
+from disclosure import events, idkey, lifecycle, models, workdays
 
 
 @dataclasses.dataclass(frozen=True)
@@ -26,7 +23,9 @@ class Context:
     on: dt.date
     rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
     calendar: workdays.Calendar = dataclasses.field(default_factory=workdays.Calendar)
-    id_key: bytes | None = dataclasses.field(default=None, repr=False)  # settings.Settings.id_key
+    id_key: idkey.IdKey | None = dataclasses.field(
+        default=None, repr=False
+    )  # settings.Settings.id_key
 
 
 class Refused(Exception):
@@ -116,7 +115,8 @@ def get_record(session: Session, kind: models.RecordKind, record_id: int) -> mod
     return record
 
 
-def _require_public(record: models.Record, ctx: Context, action_zh: str, action: str) -> None:
+def require_public(record: models.Record, ctx: Context, action_zh: str, action: str) -> None:
+    """NotPublic unless `record` is public on `ctx.on`: what acting on it (`action`) needs."""
     if not lifecycle.is_public(record, ctx.on):
         raise NotPublic(
             f"{label(record)}: 未在公示中，不能{action_zh} / is not public on {ctx.on}, "
@@ -263,7 +263,7 @@ def correct(
             f"{label(record)}: 不能更正字段 {', '.join(unknown)} / fields cannot be corrected: "
             f"{', '.join(unknown)}"
         )
-    _require_public(record, ctx, "更正", "correct it")
+    require_public(record, ctx, "更正", "correct it")
     before = snapshot(record)
     if all(before[name] == value for name, value in changes.items()) and not subject_diff:
         return {}
@@ -379,343 +379,3 @@ def correct_subject(
             payload=payload,
         )
     return records
-
-
-def _end(
-    session: Session,
-    record: models.Record,
-    reason: models.EndReason,
-    event_type: models.EventType,
-    ctx: Context,
-    payload: Mapping[str, Any],
-    explanation: str | None = None,
-) -> None:
-    record.ended_on = ctx.on
-    record.end_reason = reason
-    record.end_explanation = explanation
-    record.updated_at = models.now_utc()
-    session.add(record)
-    events.append(
-        session,
-        record,
-        event_type,
-        effective_on=ctx.on,
-        actor=ctx.actor,
-        payload={"reason": reason.value, **payload},
-    )
-
-
-def withdraw(
-    session: Session,
-    record: models.Record,
-    *,
-    kind: models.WithdrawalKind,
-    reason: str,
-    ctx: Context,
-    decision_changed_on: dt.date | None = None,
-) -> models.Withdrawal:
-    """Withdraw a published decision (撤回) with its public reason; publication ends today.
-    `decision_changed_on`, the day the decision was changed or revoked, starts the 3-day
-    deadline that `queries.late_withdrawals` checks."""
-    if isinstance(record, models.ListEntry):
-        raise InvalidChange(
-            f"{label(record)}: 名单条目应移出而非撤回 / list entries exit the list; use exit"
-        )
-    said = _public_reason(record, reason, "撤回须说明理由 / a withdrawal needs a reason")
-    _require_public(record, ctx, "撤回", "withdraw it")
-    if decision_changed_on is not None and decision_changed_on > ctx.on:
-        raise InvalidChange(
-            f"{label(record)}: 决定变更日期 {decision_changed_on} 晚于今天 / the decision cannot "
-            f"change on {decision_changed_on}, after {ctx.on}",
-            field="decision_changed_on",
-        )
-    assert record.id is not None
-    withdrawal = models.Withdrawal(
-        record_kind=record.KIND,
-        record_id=record.id,
-        withdrawn_on=ctx.on,
-        decision_changed_on=decision_changed_on,
-        kind=kind,
-        reason=said,
-        actor=ctx.actor,
-    )
-    session.add(withdrawal)
-    upheld = kind is models.WithdrawalKind.OBJECTION_UPHELD
-    _end(
-        session,
-        record,
-        models.EndReason.OBJECTION_UPHELD if upheld else models.EndReason.WITHDRAWN,
-        models.EventType.WITHDRAWN,
-        ctx,
-        {"withdrawal_kind": kind.value},
-        said,
-    )
-    return withdrawal
-
-
-def _public_reason(record: models.Record, text: str, missing: str) -> str:
-    """The reason a department gives for ending `record`'s publication, as it will be published:
-    stripped, any identity number masked (it is stored so), the subject's name and the document
-    number left out (a tombstone shows nothing of the record), at most EXPLANATION_MAX long."""
-    said = (privacy.scrub(text.strip()) or "").strip()
-    for detail, instead in ((record.subject.name, "当事人"), (record.decision_doc_no, "原决定")):
-        if len(detail) > 1:
-            said = said.replace(detail, instead)
-    if not said:
-        raise InvalidChange(f"{label(record)}: {missing}", field="reason")
-    if len(said) > tombstones.EXPLANATION_MAX:
-        raise InvalidChange(
-            f"{label(record)}: 说明理由不得超过 {tombstones.EXPLANATION_MAX} 字 / the public "
-            f"reason may be at most {tombstones.EXPLANATION_MAX} characters, not {len(said)}",
-            field="reason",
-        )
-    return said
-
-
-_EXIT_REASONS = (models.EndReason.OBJECTION_UPHELD, models.EndReason.REVOKED)
-
-
-def exit_list_entry(
-    session: Session,
-    entry: models.ListEntry,
-    *,
-    reason: models.EndReason,
-    ctx: Context,
-    explanation: str = "",
-) -> None:
-    """Take an entry off its list (移出) today, for an upheld objection or a revoked listing.
-
-    Exits at the end of validity are appended by `lifecycle.run`; exits by repair by
-    `approve_repair`.
-    """
-    if reason not in _EXIT_REASONS:
-        allowed = ", ".join(r.value for r in _EXIT_REASONS)
-        raise InvalidChange(
-            f"{label(entry)}: 移出理由须为 {allowed} / exit reason must be one of {allowed}, "
-            f"not {reason.value}"
-        )
-    said = None
-    if explanation.strip():
-        said = _public_reason(entry, explanation, "")
-    _require_public(entry, ctx, "移出", "exit it")
-    _end(session, entry, reason, models.EventType.EXITED, ctx, {}, said)
-
-
-def open_objection(
-    session: Session, record: models.Record, *, grounds: str, ctx: Context
-) -> models.Objection:
-    """Record a subject's objection (异议): the record is annotated 异议处理中 at once."""
-    if not grounds.strip():
-        raise InvalidChange(f"{label(record)}: 异议须说明理由 / an objection needs its grounds")
-    _require_public(record, ctx, "提出异议", "object to it")
-    if record.objection_opened_on is not None:
-        raise WrongState(
-            f"{label(record)}: 已有异议处理中 (自 {record.objection_opened_on}) / an objection "
-            "is already open"
-        )
-    assert record.id is not None
-    objection = models.Objection(
-        record_kind=record.KIND,
-        record_id=record.id,
-        grounds=grounds.strip(),
-        opened_on=ctx.on,
-        due_on=workdays.add_working_days(ctx.on, OBJECTION_DECISION_DAYS, ctx.calendar),
-        opened_by=ctx.actor,
-    )
-    session.add(objection)
-    record.objection_opened_on = ctx.on
-    session.add(record)
-    session.flush()
-    events.append(
-        session,
-        record,
-        models.EventType.OBJECTION_OPENED,
-        effective_on=ctx.on,
-        actor=ctx.actor,
-        payload={"objection_id": objection.id, "due_on": objection.due_on},
-    )
-    return objection
-
-
-def get_objection(session: Session, objection_id: int) -> models.Objection:
-    """The objection with `objection_id`, or NotFound."""
-    objection = session.get(models.Objection, objection_id)
-    if objection is None:
-        raise NotFound(f"异议 objection #{objection_id} 不存在 / does not exist")
-    return objection
-
-
-def resolve_objection(
-    session: Session,
-    objection: models.Objection,
-    *,
-    outcome: models.ObjectionOutcome,
-    ctx: Context,
-    corrections: Mapping[str, Any] | None = None,
-    reason: str = "",
-) -> models.Record:
-    """Close an objection: upheld → the record is corrected (`corrections`: its new field
-    values, as `submission.correction` makes them from a template row; empty when the caller
-    corrected only its subject) or its publication ends; rejected → the annotation is removed.
-    Returns the record."""
-    record = get_record(session, objection.record_kind, objection.record_id)
-    if objection.closed_on is not None:
-        raise WrongState(
-            f"{label(record)}: 异议 #{objection.id} 已于 {objection.closed_on} 办结 / objection "
-            "already closed"
-        )
-    if outcome is models.ObjectionOutcome.CORRECTED and corrections is None:
-        raise InvalidChange(
-            f"{label(record)}: 异议成立须给出更正内容 / an upheld objection needs the corrections"
-        )
-    objection.closed_on = ctx.on
-    objection.outcome = outcome
-    objection.closed_by = ctx.actor
-    record.objection_opened_on = None
-    session.add_all([objection, record])
-    events.append(
-        session,
-        record,
-        models.EventType.OBJECTION_CLOSED,
-        effective_on=ctx.on,
-        actor=ctx.actor,
-        payload={"objection_id": objection.id, "outcome": outcome.value},
-    )
-    if outcome is models.ObjectionOutcome.CORRECTED:
-        # empty: the caller corrected the record's subject alone (submission.correction)
-        if corrections and not correct(session, record, corrections, ctx):
-            raise InvalidChange(
-                f"{label(record)}: 更正内容与原记录相同 / the corrections change nothing"
-            )
-    elif outcome is models.ObjectionOutcome.WITHDRAWN:
-        if isinstance(record, models.ListEntry):
-            exit_list_entry(
-                session,
-                record,
-                reason=models.EndReason.OBJECTION_UPHELD,
-                ctx=ctx,
-                explanation=reason,
-            )
-        else:
-            withdraw(
-                session,
-                record,
-                kind=models.WithdrawalKind.OBJECTION_UPHELD,
-                reason=reason.strip() or "异议成立",
-                ctx=ctx,
-            )
-    return record
-
-
-def repair_possible_from(record: models.Record, rules: lifecycle.Rules) -> dt.date:
-    """The first day a repair may end `record`'s publication; InvalidChange for records that are
-    not negative credit information (licenses, red-list entries)."""
-    if isinstance(record, models.Penalty):
-        window = lifecycle.publicity_window(record.severity, record.decision_on, rules)
-        return window.min_end_on + lifecycle.ONE_DAY
-    if isinstance(record, models.ListEntry) and record.credit_list.kind is not models.ListKind.RED:
-        months = record.credit_list.min_listing_months
-        if months is None:
-            return record.decision_on
-        return record.decision_on + relativedelta(months=months) + lifecycle.ONE_DAY
-    raise InvalidChange(
-        f"{label(record)}: 不是失信信息，无需信用修复 / not negative credit information; "
-        "nothing to repair"
-    )
-
-
-def _require_repairable(record: models.Record, ctx: Context) -> None:
-    earliest = repair_possible_from(record, ctx.rules)
-    if ctx.on < earliest:
-        raise TooEarly(
-            f"{label(record)}: 最短公示期未满，{earliest} 起方可修复 / the minimum publicity "
-            f"period is not over; repair is possible from {earliest}"
-        )
-
-
-def apply_for_repair(
-    session: Session, record: models.Record, *, commitment: str, ctx: Context
-) -> models.Repair:
-    """Record a subject's repair application (with its 信用承诺), for the department to decide."""
-    if not commitment.strip():
-        raise InvalidChange(f"{label(record)}: 须附信用承诺 / a repair needs a credit commitment")
-    _require_public(record, ctx, "申请修复", "repair it")
-    _require_repairable(record, ctx)
-    pending = session.exec(
-        select(models.Repair).where(
-            col(models.Repair.record_kind) == record.KIND,
-            col(models.Repair.record_id) == record.id,
-            col(models.Repair.status) == models.RepairStatus.APPLIED,
-        )
-    ).first()
-    if pending is not None:
-        raise WrongState(
-            f"{label(record)}: 已有待办修复申请 #{pending.id} / repair application "
-            f"#{pending.id} is pending"
-        )
-    assert record.id is not None
-    repair = models.Repair(
-        record_kind=record.KIND,
-        record_id=record.id,
-        applied_on=ctx.on,
-        commitment=commitment.strip(),
-        applied_by=ctx.actor,
-        due_on=workdays.add_working_days(ctx.on, REPAIR_DECISION_DAYS, ctx.calendar),
-        status=models.RepairStatus.APPLIED,
-    )
-    session.add(repair)
-    session.flush()
-    return repair
-
-
-def get_repair(session: Session, repair_id: int) -> models.Repair:
-    """The repair application with `repair_id`, or NotFound."""
-    repair = session.get(models.Repair, repair_id)
-    if repair is None:
-        raise NotFound(f"修复申请 repair #{repair_id} 不存在 / does not exist")
-    return repair
-
-
-def _require_pending(repair: models.Repair, record: models.Record) -> None:
-    if repair.status is not models.RepairStatus.APPLIED:
-        raise WrongState(
-            f"{label(record)}: 修复申请 #{repair.id} 已{repair.status.value} / repair "
-            f"application #{repair.id} is already {repair.status.value}"
-        )
-
-
-def approve_repair(session: Session, repair: models.Repair, ctx: Context) -> models.Record:
-    """Approve a repair: publication of the record ends today everywhere. Returns the record."""
-    record = get_record(session, repair.record_kind, repair.record_id)
-    _require_pending(repair, record)
-    _require_public(record, ctx, "修复", "repair it")
-    _require_repairable(record, ctx)
-    repair.status = models.RepairStatus.APPROVED
-    repair.decided_on = ctx.on
-    repair.decided_by = ctx.actor
-    session.add(repair)
-    _end(
-        session,
-        record,
-        models.EndReason.REPAIRED,
-        models.EventType.REPAIRED,
-        ctx,
-        {"repair_id": repair.id},
-    )
-    return record
-
-
-def refuse_repair(
-    session: Session, repair: models.Repair, *, note: str, ctx: Context
-) -> models.Repair:
-    """Refuse a repair application with a reason; the record stays public."""
-    record = get_record(session, repair.record_kind, repair.record_id)
-    _require_pending(repair, record)
-    if not note.strip():
-        raise InvalidChange(f"{label(record)}: 不予修复须说明理由 / a refusal needs a reason")
-    repair.status = models.RepairStatus.REFUSED
-    repair.decided_on = ctx.on
-    repair.decided_by = ctx.actor
-    repair.note = note.strip()
-    session.add(repair)
-    return repair

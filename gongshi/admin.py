@@ -10,10 +10,10 @@ from disclosure import (
     audit,
     db,
     models,
-    queries,
     timeliness,
     tokens,
 )
+from disclosure.queries import figures
 from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
 
 
@@ -102,8 +102,8 @@ def overdue_command(env: Env, as_of: dt.datetime | None) -> None:
     with user_errors():
         env.require_schema()
         with db.transaction(env.engine) as session:
-            late = queries.overdue(session, on)
-            slow = queries.late_withdrawals(session, env.calendar())
+            late = figures.overdue(session, on)
+            slow = figures.late_withdrawals(session, env.calendar())
     for objection in late.objections:
         click.echo(
             f"objection #{objection.id}\t{objection.record_kind.value}:{objection.record_id}\t"

@@ -15,6 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from disclosure import (
     db,
+    idkey,
     ingest,
     lifecycle,
     privacy,
@@ -79,6 +80,8 @@ class Env:
             )
         if db.current_revision(self.engine) != db.head_revision(self.engine):
             raise click.ClickException("the database schema is missing or old: run `gongshi init`")
+        with user_errors(), self.engine.begin() as connection:
+            idkey.verify(connection, self.settings.id_key)
 
 
 # Errors a user can act on: one line, exit status 1 (a mistake in the settings, as click's
@@ -102,7 +105,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 def user_errors() -> Iterator[None]:
     try:
         yield
-    except settings.SettingsError as error:
+    except (settings.SettingsError, idkey.IdKeyError) as error:
         raise UserMistake(_first_line(error)) from error
     except USER_ERRORS as error:
         raise click.ClickException(_first_line(error)) from error

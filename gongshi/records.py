@@ -14,6 +14,7 @@ from sqlmodel import SQLModel
 
 from disclosure import (
     db,
+    idkey,
     ingest,
     lifecycle,
     models,
@@ -37,14 +38,34 @@ KINDS = {
 
 
 @click.command()
+@click.option(
+    "--rotate-id-key",
+    is_flag=True,
+    help="Key every identity-number digest again under a new secret added to the key.",
+)
 @click.pass_obj
-def init(env: Env) -> None:
+def init(env: Env, rotate_id_key: bool) -> None:
     """Create or migrate the database."""
     with user_errors():
         # the key first: migration 0006 keys the digests a database already holds
         key = settings.create_id_key(env.settings)
         revision = db.upgrade(env.engine, key)
+        if rotate_id_key:
+            done = idkey.rotate(
+                env.engine, key, env.settings.id_key_file, in_env=env.settings.id_key_in_env
+            )
     console.print(f"database ready at schema revision {revision}: {env.engine.url!r}")
+    if not rotate_id_key:
+        return
+    console.print(f"identity-number key rotated: {done.digests} digests keyed again")
+    if done.pending:
+        console.print(
+            f"the new key is in {done.key_file} (mode 0600): put its contents into "
+            "GONGSHI_ID_KEY for every node, then remove the file; until then the nodes refuse "
+            "to start, naming the key"
+        )
+    else:
+        console.print(f"the new key is in {done.key_file}: back it up apart from the database")
 
 
 @click.command(name="sample")

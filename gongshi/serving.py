@@ -19,9 +19,9 @@ from api import ratelimit
 from disclosure import (
     db,
     lifecycle,
-    queries,
     settings,
 )
+from disclosure.queries import figures
 from gongshi.env import (
     Env,
     UserMistake,
@@ -246,7 +246,7 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
     with user_errors():
         db.upgrade(env.engine)
         with db.transaction(env.engine) as session:
-            empty = not any(count.stored for count in queries.record_counts(session, on))
+            empty = not any(count.stored for count in figures.record_counts(session, on))
         if empty:
             generate_sample(env, records, 1, on)
         folder = env.settings.index_dir
@@ -263,8 +263,8 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
             env, env.settings.releases_dir, on, base_url, False, release.DEFAULT_KEEP, 2
         )
         with db.transaction(env.engine) as session:
-            counts = queries.record_counts(session, on)
-            logged = queries.event_counts(session)
+            counts = figures.record_counts(session, on)
+            logged = figures.event_counts(session)
     console.print(f"gongshi demo: {env.engine.url!r}, as of {on}")
     console.print(f"lifecycle: {report.expired} expired, {report.exited} exited")
     console.print(

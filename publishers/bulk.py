@@ -27,7 +27,8 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import models, queries, urls
+from disclosure import models, urls
+from disclosure.queries import plain_rows
 from publishers import bulk_chunk, bulk_schema, records, release
 
 NAME = "bulk"
@@ -119,7 +120,7 @@ def _chunks(session: Session, previous: Members | None, size: int) -> list[bulk_
     chunks = []
     for kind, model in models.RECORD_MODELS.items():
         numbers = {number for number, _offset, _size in (previous or {}).get(_jsonl(kind), [])}
-        span = queries.record_id_span(session, model)
+        span = plain_rows.record_id_span(session, model)
         if span is not None:
             low, high = (bulk_chunk.chunk_number(i, size) for i in span)
             numbers.update(range(low, high + 1))

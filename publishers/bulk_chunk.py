@@ -23,7 +23,8 @@ import sqlalchemy as sa
 from isal import isal_zlib
 from sqlmodel import Session, select
 
-from disclosure import db, models, privacy, queries, tombstones
+from disclosure import db, models, privacy, tombstones
+from disclosure.queries import plain_rows
 from publishers import bulk_schema, release
 
 CHUNK_IDS = 25_000  # ids per chunk: a few MB of output, work for a pool of any size
@@ -242,7 +243,7 @@ def _merged(session: Session, chunk: Chunk, target: Target, previous: _Previous 
     count = 0
     entries = kind is models.RecordKind.LIST_ENTRY
     subject = privacy.subject_fields
-    for row, subject_row in queries.public_rows(session, model, on, chunk.id_from, chunk.id_to):
+    for row, subject_row in plain_rows.public_rows(session, model, on, chunk.id_from, chunk.id_to):
         parts = privacy.Parties(
             subject(subject_row),
             units[row.authority_id],
@@ -339,7 +340,7 @@ class _Changes:
             self.ended = {}
             model = models.RECORD_MODELS[self.chunk.kind]
             on, chunk = self.target.on, self.chunk
-            for row in queries.ended_rows(self.session, model, on, chunk.id_from, chunk.id_to):
+            for row in plain_rows.ended_rows(self.session, model, on, chunk.id_from, chunk.id_to):
                 tomb = tombstones.tombstone(cast(models.Record, row), on)
                 if tomb is not None:
                     self.ended[tomb.id] = tomb

@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from disclosure import models, privacy, queries, tombstones, urls
+from disclosure import models, privacy, tombstones, urls
+from disclosure.queries import plain_rows, publication, record_pages
 from publishers import feeds, records, release
 
 NAME = "feeds"
@@ -54,13 +55,13 @@ class _Spec:
 
 
 def _newest(
-    options: FeedOptions, kinds: Iterable[models.RecordKind], where: queries.RecordFilter
+    options: FeedOptions, kinds: Iterable[models.RecordKind], where: record_pages.RecordFilter
 ) -> Select:
     def select_records(session: Session) -> list[models.Record]:
         found: list[models.Record] = []
         for kind in kinds:
             model = models.RECORD_MODELS[kind]
-            found += queries.latest_published(
+            found += publication.latest_published(
                 session, model, on=options.on, where=where, first=options.size
             )
         order = {kind: n for n, kind in enumerate(models.RecordKind)}
@@ -76,7 +77,7 @@ def _entries(
     corrected: dict[models.RecordKind, dict[int, dt.date]] = {}
     for kind in models.RecordKind:
         ids = [r.id for r in found if r.KIND is kind and r.id is not None]
-        corrected[kind] = queries.last_corrections(session, kind, ids, options.on)
+        corrected[kind] = publication.last_corrections(session, kind, ids, options.on)
     entries = []
     for record in found:
         public = privacy.project(record, options.on)
@@ -93,7 +94,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
             "信用信息双公示：最新公示",
             "行政许可、行政处罚和红黑名单的最新公示信息",
             urls.HOME,
-            _newest(options, every, queries.RecordFilter()),
+            _newest(options, every, record_pages.RecordFilter()),
         )
     ]
     for kind in models.RecordKind:
@@ -105,7 +106,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 f"{name}：最新公示",
                 f"最新公示的{name}信息",
                 page,
-                _newest(options, (kind,), queries.RecordFilter()),
+                _newest(options, (kind,), record_pages.RecordFilter()),
             )
         )
     units = session.exec(select(models.Department).order_by(col(models.Department.credit_code)))
@@ -116,7 +117,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 f"{unit.name}：最新公示",
                 f"{unit.name}报送的最新公示信息",
                 urls.department_path(unit.credit_code),
-                _newest(options, every, queries.RecordFilter(source_unit=unit.credit_code)),
+                _newest(options, every, record_pages.RecordFilter(source_unit=unit.credit_code)),
             )
         )
     for list_kind, label in records.LIST_KIND_NAMES.items():
@@ -129,7 +130,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 _newest(
                     options,
                     (models.RecordKind.LIST_ENTRY,),
-                    queries.RecordFilter(list_kind=list_kind),
+                    record_pages.RecordFilter(list_kind=list_kind),
                 ),
             )
         )
@@ -144,7 +145,7 @@ def _specs(session: Session, options: FeedOptions) -> list[_Spec]:
                 _newest(
                     options,
                     (models.RecordKind.LIST_ENTRY,),
-                    queries.RecordFilter(list_code=entry_list.code),
+                    record_pages.RecordFilter(list_code=entry_list.code),
                 ),
             )
         )
@@ -182,7 +183,7 @@ def _exits(
     """The newest ends of publicity (for one of `reasons`, when given), newest first."""
     tombs: list[tombstones.Tombstone] = []
     for model in models.RECORD_MODELS.values():
-        for record in queries.latest_ended(
+        for record in publication.latest_ended(
             session, model, on=options.on, first=options.size, reasons=reasons
         ):
             tomb = tombstones.tombstone(record, options.on)
@@ -204,7 +205,7 @@ def _ended(session: Session, keys: set[str], on: dt.date) -> dict[str, tombstone
     for kind, ids in by_kind.items():
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
-            for record in queries.records_by_id(session, models.RECORD_MODELS[kind], chunk):
+            for record in plain_rows.records_by_id(session, models.RECORD_MODELS[kind], chunk):
                 tomb = tombstones.tombstone(record, on)
                 if tomb is not None and record.id is not None:
                     found[records.key(kind, record.id)] = tomb

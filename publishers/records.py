@@ -16,7 +16,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import db, models, privacy, queries, tombstones, urls
+from disclosure import db, models, privacy, tombstones, urls
+from disclosure.queries import publication
 from publishers import release, render, search
 
 SITE_NAME = "信用信息双公示"
@@ -206,7 +207,7 @@ class Rendered:
 def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
     """Render and write the pages of `batch`'s records as of `target.on`."""
     model = models.RECORD_MODELS[batch.kind]
-    found = queries.shown_records(
+    found = publication.shown_records(
         session, model, target.on, id_from=batch.id_from, id_to=batch.id_to, ids=batch.ids
     )
     done = Rendered()

@@ -24,6 +24,8 @@ from typing import Any
 import orjson
 from isal import igzip, isal_zlib
 
+from disclosure import listing
+
 RELEASES = "releases"
 CURRENT = "current"
 BUILDING = ".build-"  # prefix of a release folder still being built
@@ -270,9 +272,10 @@ def _remove_unfinished(out: Path) -> None:
             shutil.rmtree(stale)
         else:
             stale.unlink()
-    for orphan in (out / RELEASES).glob("*.manifest.json.gz"):
-        if not (out / RELEASES / orphan.name.removesuffix(".manifest.json.gz")).is_dir():
-            orphan.unlink()
+    for suffix in (".manifest.json.gz", listing.SUFFIX, listing.SUFFIX + ".tmp"):
+        for orphan in (out / RELEASES).glob("*" + suffix):
+            if not (out / RELEASES / orphan.name.removesuffix(suffix)).is_dir():
+                orphan.unlink()
 
 
 def switch(out: Path, release_id: str) -> None:
@@ -300,6 +303,7 @@ def prune(out: Path, keep: int) -> list[str]:
     for release_id in doomed:
         shutil.rmtree(release_folder(out, release_id))
         manifest_path(out, release_id).unlink(missing_ok=True)
+        listing.path_for(release_folder(out, release_id)).unlink(missing_ok=True)
     return doomed
 
 
@@ -349,6 +353,7 @@ def publish(
                 )
             )
             final = release_folder(out, release_id)
+            listing.write(listing.path_for(final), release.files)  # what the node may serve
             os.rename(building, final)
             release.folder = final
         except BaseException as error:
@@ -356,6 +361,7 @@ def publish(
                 started.close()  # it stops its workers before its folder goes
             shutil.rmtree(building, ignore_errors=True)
             manifest_path(out, release_id).unlink(missing_ok=True)
+            listing.path_for(release_folder(out, release_id)).unlink(missing_ok=True)
             if isinstance(error, OSError):  # disk full, file too large, permissions
                 raise ReleaseError(
                     f"release {release_id} not published, `{CURRENT}` still points at the "

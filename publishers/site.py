@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from disclosure import lifecycle, models, queries, urls
+from disclosure import lifecycle, models, urls
+from disclosure.queries import change_log, publication
 from publishers import pages, records, release, render, search, sitemaps
 
 NAME = "site"
@@ -95,7 +96,7 @@ def _batches(
             for start in range(0, len(ids), size):
                 yield records.Batch(kind, ids=tuple(ids[start : start + size]))
             continue
-        span = queries.shown_id_range(session, model, on)
+        span = publication.shown_id_range(session, model, on)
         if span is None:
             continue
         for start in range(span[0], span[1] + 1, BATCH):
@@ -265,10 +266,10 @@ def _build(
     """Build the site; yields once its workers have the records to render and the unchanged
     pages to link, for the builders after it to run meanwhile."""
     previous = _previous_state(rel, options)
-    watermark = queries.last_event_id(session)
+    watermark = change_log.last_event_id(session)
     changed = None
     if previous is not None:
-        changed = queries.changed_records(
+        changed = change_log.changed_records(
             session,
             after_event=previous["watermark"],
             up_to_event=watermark,

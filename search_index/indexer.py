@@ -26,7 +26,8 @@ from sqlmodel import Session
 from whoosh import index as whoosh_index
 from whoosh.index import LockError
 
-from disclosure import db, lifecycle, models, privacy, queries
+from disclosure import db, lifecycle, models, privacy
+from disclosure.queries import change_log, plain_rows
 from search_index import documents, lag
 
 WRITER_MEMORY_MB = 256
@@ -90,7 +91,7 @@ def _build_shard(engine: sa.Engine, folder: Path, kind: models.RecordKind, on: d
     writer = shard.writer(limitmb=WRITER_MEMORY_MB)
     count = 0
     with Session(engine) as session:
-        for record in queries.public_records(session, models.RECORD_MODELS[kind], on):
+        for record in plain_rows.public_records(session, models.RECORD_MODELS[kind], on):
             writer.add_document(**documents.document(privacy.project(record, on)))
             count += 1
     writer.commit()
@@ -165,7 +166,9 @@ def _rebuild(
     started = time.perf_counter()
     build.mkdir(parents=True)
     with Session(engine) as session:
-        mark = Watermark(queries.last_event_id(session), on)  # events after this are applied later
+        mark = Watermark(
+            change_log.last_event_id(session), on
+        )  # events after this are applied later
     kinds = list(models.RecordKind)
     in_memory = engine.url.database in (None, "", ":memory:")
     if processes > 1 and not in_memory:
@@ -224,7 +227,7 @@ def update(index_dir: Path, engine: sa.Engine, *, on: dt.date, timeout: float = 
                 raise IndexUnavailable(
                     f"the {kind.value} index is being written by another process"
                 ) from error
-            records = queries.records_by_id(session, models.RECORD_MODELS[kind], ids)
+            records = plain_rows.records_by_id(session, models.RECORD_MODELS[kind], ids)
             for record in records:
                 if lifecycle.is_public(record, on):
                     writer.update_document(**documents.document(privacy.project(record, on)))

@@ -9,7 +9,8 @@ import datetime as dt
 
 from sqlmodel import Session
 
-from disclosure import lifecycle, models, queries
+from disclosure import lifecycle, models
+from disclosure.queries import change_log, plain_rows
 
 BATCH = 10_000
 # record kind → ids of the records a search must neither show nor count
@@ -30,13 +31,13 @@ def pending(session: Session, event_id: int, as_of: dt.date, on: dt.date) -> Pen
     between the index's day `as_of` and `on` (no event says so)."""
     touched: dict[models.RecordKind, set[int]] = {kind: set() for kind in models.RecordKind}
     last, events = event_id, 0
-    while batch := queries.events_after(session, last, BATCH):
+    while batch := change_log.events_after(session, last, BATCH):
         for event in batch:
             touched[event.record_kind].add(event.record_id)
         last, events = batch[-1].id or last, events + len(batch)
     if on > as_of:
         for kind, model in models.RECORD_MODELS.items():
-            touched[kind].update(queries.lapsed_between(session, model, as_of, on))
+            touched[kind].update(change_log.lapsed_between(session, model, as_of, on))
     return Pending(touched, last, events)
 
 
@@ -45,7 +46,7 @@ def hidden(session: Session, event_id: int, as_of: dt.date, on: dt.date) -> Hidd
     `on`: withdrawn, repaired, exited or run out since it was last updated."""
     found: Hidden = {}
     for kind, ids in pending(session, event_id, as_of, on).records.items():
-        records = queries.records_by_id(session, models.RECORD_MODELS[kind], ids)
+        records = plain_rows.records_by_id(session, models.RECORD_MODELS[kind], ids)
         gone = {record.id for record in records if not lifecycle.is_public(record, on)}
         if gone:
             found[kind] = {record_id for record_id in gone if record_id is not None}

@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from disclosure import lifecycle, models, privacy, sample, workflows
+from disclosure import idkey, lifecycle, models, privacy, sample, workflows
 
 _numbers = itertools.count(1)
 DEFAULT_ON = dt.date(2026, 6, 1)
 # The identity-number key of the tests' deployment (a real one comes from `gongshi init`).
-ID_KEY = bytes.fromhex("6b" * 32)
+ID_KEY_TEXT = "6b" * 32
+ID_KEY = idkey.IdKey.parse(ID_KEY_TEXT, "the tests' key")
 
 
 def ctx(on: dt.date = DEFAULT_ON, actor: str = "tests", **kwargs: Any) -> workflows.Context:

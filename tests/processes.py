@@ -47,7 +47,7 @@ class World:
             "DATABASE_URL": self.url,
             "GONGSHI_BASE_URL": "https://credit.example.gov.cn/",
             # the schema is migrated here, not by `gongshi init`, which would make the key file
-            "GONGSHI_ID_KEY": factories.ID_KEY.hex(),
+            "GONGSHI_ID_KEY": factories.ID_KEY_TEXT,
         }
         self.env.pop("GONGSHI_SITE_DIR", None)
         with self.engine() as engine:

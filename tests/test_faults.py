@@ -16,7 +16,8 @@ from starlette.testclient import TestClient
 from whoosh import index as whoosh_index
 
 from api import app as api_app
-from disclosure import lifecycle, models, queries, settings
+from disclosure import lifecycle, models, settings
+from disclosure.queries import change_log, figures, plain_rows
 from publishers import release
 from search_index import documents, indexer
 from tests.processes import World, change_log_counts, kill_when, orphans
@@ -76,7 +77,7 @@ def test_a_killed_lifecycle_appends_nothing_and_a_rerun_appends_every_event(
         with Session(engine) as session:  # what an uninterrupted run appends, rolled back
             expected = lifecycle.run(session, as_of=dt.date.fromisoformat(LATER))
             session.rollback()
-            before = queries.event_counts(session)
+            before = figures.event_counts(session)
         assert expected.expired > 100
         with engine.connect() as blocker:
             # hold the write lock: the command does its reads, then waits in its transaction
@@ -89,12 +90,12 @@ def test_a_killed_lifecycle_appends_nothing_and_a_rerun_appends_every_event(
             kill_when(process, lambda: world.waiting_for_a_lock(process))
             blocker.rollback()
         with Session(engine) as session:
-            assert queries.event_counts(session) == before
+            assert figures.event_counts(session) == before
 
         rerun = world.run("lifecycle", "--as-of", LATER)
         assert rerun.stdout == f"lifecycle as of {LATER}: {expected.expired} expired, 0 exited\n"
         with Session(engine) as session:
-            assert queries.event_counts(session) == {
+            assert figures.event_counts(session) == {
                 **before,
                 models.EventType.EXPIRED: expected.expired,
             }
@@ -122,7 +123,7 @@ def _public_keys(engine: sa.Engine, on: dt.date) -> set[str]:
         return {
             documents.key(kind, record.id or 0)
             for kind, model in models.RECORD_MODELS.items()
-            for record in queries.public_records(session, model, on)
+            for record in plain_rows.public_records(session, model, on)
         }
 
 
@@ -152,7 +153,7 @@ def test_a_killed_index_update_keeps_its_watermark_and_a_rerun_catches_up(
     assert "index updated as of 2026-06-01:" in rerun.stdout
     with world.engine() as engine:
         with Session(engine) as session:
-            last = queries.last_event_id(session)
+            last = change_log.last_event_id(session)
         public = _public_keys(engine, dt.date.fromisoformat(ON))
     assert indexer.read_watermark(build).event_id == last
     assert len(public) > 100

@@ -120,7 +120,7 @@ def test_no_output_holds_an_unmasked_identity_number(
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("GONGSHI_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("GONGSHI_BASE_URL", "https://credit.example.gov.cn/")
-    monkeypatch.setenv("GONGSHI_ID_KEY", factories.ID_KEY.hex())
+    monkeypatch.setenv("GONGSHI_ID_KEY", factories.ID_KEY_TEXT)
     app_settings = settings.Settings(
         database_url=url, data_dir=tmp_path / "var", id_key=factories.ID_KEY
     )

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from disclosure import lifecycle, models, sample, workdays, workflows
+from disclosure import endings, lifecycle, models, objections, repairs, sample, workdays
 from tests import factories
 from tests.api.conftest import Run
 
@@ -179,8 +179,8 @@ def test_a_repair_dated_after_today_leaves_the_record_in_the_copy_until_its_day(
     penalty = factories.add_penalty(session, decision_on=ON - 200 * DAY)
     session.commit()
     later = factories.ctx(ON + 30 * DAY)
-    repair = workflows.apply_for_repair(session, penalty, commitment="承诺", ctx=later)
-    workflows.approve_repair(session, repair, later)
+    repair = repairs.apply_for_repair(session, penalty, commitment="承诺", ctx=later)
+    repairs.approve_repair(session, repair, later)
     session.commit()
     assert_exact_copy(run, session, ON)
     copy, _ = replay(run, ON)
@@ -191,7 +191,7 @@ def test_a_repair_dated_after_today_leaves_the_record_in_the_copy_until_its_day(
 
 
 def _objection(session: Session, record: models.Record, on: dt.date) -> models.Objection:
-    return workflows.open_objection(session, record, grounds="事实表述有误", ctx=factories.ctx(on))
+    return objections.open_objection(session, record, grounds="事实表述有误", ctx=factories.ctx(on))
 
 
 def test_a_replay_after_every_workflow_gives_exactly_the_lists(run: Run, session: Session) -> None:
@@ -220,25 +220,25 @@ def test_a_replay_after_every_workflow_gives_exactly_the_lists(run: Run, session
         session.commit()
         assert_exact_copy(run, session, on)
 
-    workflows.withdraw(
+    endings.withdraw(
         session, license, kind=models.WithdrawalKind.REVOKED, reason="复议撤销", ctx=ctx
     )
     step()
-    workflows.withdraw(
+    endings.withdraw(
         session, withdrawn, kind=models.WithdrawalKind.REVOKED, reason="复议撤销", ctx=ctx
     )
     step()
-    workflows.exit_list_entry(session, entry, reason=models.EndReason.REVOKED, ctx=ctx)
+    endings.exit_list_entry(session, entry, reason=models.EndReason.REVOKED, ctx=ctx)
     step()
-    objections = {record.id: _objection(session, record, ON) for record in (rejected, corrected)}
+    opened = {record.id: _objection(session, record, ON) for record in (rejected, corrected)}
     step()
-    workflows.resolve_objection(
-        session, objections[rejected.id], outcome=models.ObjectionOutcome.REJECTED, ctx=ctx
+    objections.resolve_objection(
+        session, opened[rejected.id], outcome=models.ObjectionOutcome.REJECTED, ctx=ctx
     )
     step()
-    workflows.resolve_objection(
+    objections.resolve_objection(
         session,
-        objections[corrected.id],
+        opened[corrected.id],
         outcome=models.ObjectionOutcome.CORRECTED,
         corrections={"content": "罚款1000元"},
         ctx=ctx,
@@ -247,7 +247,7 @@ def test_a_replay_after_every_workflow_gives_exactly_the_lists(run: Run, session
     for record in (upheld, upheld_entry):
         objection = _objection(session, record, ON)
         step()
-        workflows.resolve_objection(
+        objections.resolve_objection(
             session,
             objection,
             outcome=models.ObjectionOutcome.WITHDRAWN,
@@ -256,12 +256,12 @@ def test_a_replay_after_every_workflow_gives_exactly_the_lists(run: Run, session
         )
         step()
     for record, approve in ((repaired, True), (refused, False)):
-        repair = workflows.apply_for_repair(session, record, commitment="承诺", ctx=ctx)
+        repair = repairs.apply_for_repair(session, record, commitment="承诺", ctx=ctx)
         step()
         if approve:
-            workflows.approve_repair(session, repair, ctx)
+            repairs.approve_repair(session, repair, ctx)
         else:
-            workflows.refuse_repair(session, repair, note="材料不全", ctx=ctx)
+            repairs.refuse_repair(session, repair, note="材料不全", ctx=ctx)
         step()
     expired_on = ON + 11 * DAY
     step(expired_on)  # the penalty ran out; `gongshi lifecycle` has not run yet

@@ -16,7 +16,7 @@ from starlette.testclient import TestClient
 
 from api.app import create_app
 from api.limits import Limits
-from disclosure import models, settings, workflows
+from disclosure import endings, models, settings
 from tests import factories
 from tests.api.conftest import ON
 
@@ -51,7 +51,7 @@ def test_get_revalidates_with_etag_until_the_data_changes(
     etag = first.headers["etag"]
     again = client.get("/graphql", params={"query": QUERY}, headers={"if-none-match": etag})
     assert (again.status_code, again.content) == (304, b"")
-    workflows.withdraw(
+    endings.withdraw(
         session, penalty, kind=models.WithdrawalKind.REVOKED, reason="撤销", ctx=factories.ctx(ON)
     )
     session.commit()

@@ -121,7 +121,7 @@ def test_unexpected_errors_are_masked(
         raise RuntimeError("secret connection string postgres://admin:pw@db")
 
     monkeypatch.setattr(errors, "should_mask", errors.should_mask)  # the real masking
-    monkeypatch.setattr("disclosure.queries.count_records", broken)
+    monkeypatch.setattr("disclosure.queries.record_pages.count_records", broken)
     assert run("{ penalties { totalCount } }") == {"data": None, "errors": ["Unexpected error."]}
 
 

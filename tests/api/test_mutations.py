@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, col, select
 
 from api.cursors import global_id
-from disclosure import models, template, tokens, workflows
+from disclosure import models, objections, repairs, template, tokens
 from tests import factories
 from tests.api.conftest import ON, Run
 from tests.disclosure.test_validation import penalty_cells
@@ -782,9 +782,9 @@ def test_every_mutation_refuses_each_wrong_role_and_other_department_and_changes
     repairable = [factories.add_penalty(session, decision_on=old) for _ in range(3)]
     entry = factories.add_list_entry(session)
     ctx = factories.ctx(ON)
-    objection = workflows.open_objection(session, objected, grounds="金额有误", ctx=ctx)
-    repairs = [
-        workflows.apply_for_repair(session, record, commitment="承诺", ctx=ctx)
+    objection = objections.open_objection(session, objected, grounds="金额有误", ctx=ctx)
+    applied = [
+        repairs.apply_for_repair(session, record, commitment="承诺", ctx=ctx)
         for record in repairable[:2]
     ]
     tax = factories.add_department(session, TAX)
@@ -855,14 +855,14 @@ def test_every_mutation_refuses_each_wrong_role_and_other_department_and_changes
         ),
         "approveRepair": (
             BY_NUMBER % ("approveRepair", "repairId", ""),
-            {"n": repairs[0].id},
-            {"n": repairs[0].id},
+            {"n": applied[0].id},
+            {"n": applied[0].id},
             "market",
         ),
         "refuseRepair": (
             BY_NUMBER % ("refuseRepair", "repairId", ', note: "未整改"'),
-            {"n": repairs[1].id},
-            {"n": repairs[1].id},
+            {"n": applied[1].id},
+            {"n": applied[1].id},
             "market",
         ),
     }

@@ -10,7 +10,7 @@ from typing import Any
 from sqlmodel import Session
 
 from api import cursors
-from disclosure import models, sample, workflows
+from disclosure import endings, models, objections, sample
 from tests import factories
 from tests.api.conftest import ON, Run
 
@@ -94,7 +94,7 @@ def test_no_subject_for_unknown_codes_nor_for_subjects_no_longer_public(
     run: Run, session: Session
 ) -> None:
     penalty = factories.add_penalty(session)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         penalty,
         kind=models.WithdrawalKind.REVOKED,
@@ -121,7 +121,7 @@ def test_penalty_filters(run: Run, session: Session) -> None:
     serious = factories.add_penalty(
         session, severity=models.Severity.SERIOUS, decision_on=ON - 30 * DAY
     )
-    workflows.open_objection(session, serious, grounds="事实认定有误", ctx=factories.ctx(ON))
+    objections.open_objection(session, serious, grounds="事实认定有误", ctx=factories.ctx(ON))
     session.commit()
     unit_code = sample.department_code("赤坎区市场监督管理局")
     query = (
@@ -242,7 +242,7 @@ def test_lists_departments_and_stats(run: Run, session: Session) -> None:
     factories.add_list_entry(session, list_id=red.id)
     late = factories.add_penalty(session, decision_on=ON - 30 * DAY)  # published 30 days on
     factories.add_license(session)
-    workflows.open_objection(session, late, grounds="处罚过重", ctx=factories.ctx(ON))
+    objections.open_objection(session, late, grounds="处罚过重", ctx=factories.ctx(ON))
     session.commit()
     unit = {
         "name": "赤坎区市场监督管理局",
@@ -291,7 +291,7 @@ def test_lists_departments_and_stats(run: Run, session: Session) -> None:
 
 def test_objection_annotation(run: Run, session: Session) -> None:
     entry = factories.add_list_entry(session)
-    workflows.open_objection(session, entry, grounds="已整改", ctx=factories.ctx(ON))
+    objections.open_objection(session, entry, grounds="已整改", ctx=factories.ctx(ON))
     session.commit()
     query = """{ listEntries { edges { node {
       underObjection objectionOpenedOn punishmentSuspended } } } }"""
@@ -330,7 +330,7 @@ def test_changes_carry_public_records_and_only_tombstones_of_withdrawn_ones(
     kept = factories.add_penalty(session)
     gone = factories.add_penalty(session, content="罚款3000元", fine_amount_wan=Decimal("0.3"))
     session.commit()
-    workflows.withdraw(
+    endings.withdraw(
         session, gone, kind=models.WithdrawalKind.REVOKED, reason="复议撤销", ctx=factories.ctx(ON)
     )
     session.commit()

@@ -10,7 +10,7 @@ from sqlmodel import Session
 from starlette.testclient import TestClient
 
 from api import app as api_app
-from disclosure import models, settings, workflows
+from disclosure import endings, models, settings
 from search_index import indexer, search
 from tests import factories
 from tests.api.conftest import Run
@@ -251,7 +251,7 @@ def _withdraw_the_first_penalty(engine: sa.Engine) -> None:
     with Session(engine) as session, session.begin():
         penalty = session.get(models.Penalty, 1)
         assert penalty is not None
-        workflows.withdraw(
+        endings.withdraw(
             session,
             penalty,
             kind=models.WithdrawalKind.REVOKED,

@@ -15,13 +15,13 @@ from disclosure import (
     ingest,
     models,
     privacy,
-    queries,
     readers,
     template,
     upsert,
     workdays,
     workflows,
 )
+from disclosure.queries import figures
 from tests import factories
 from tests.disclosure.test_validation import penalty_cells
 
@@ -186,7 +186,7 @@ def test_reingest_changes_nothing_and_a_changed_row_is_a_correction(
     write_csv(path, rows)
     assert counts(run(session, path)) == (5, 0, 1, 4, 0)
     assert stored(session)[doc(1)] == "罚款3000元"
-    assert queries.event_counts(session) == {
+    assert figures.event_counts(session) == {
         models.EventType.PUBLISHED: 5,
         models.EventType.CORRECTED: 1,
     }
@@ -267,8 +267,8 @@ def test_late_publication_is_counted_and_rated(session: Session, tmp_path: Path)
     assert report.late == 1
     unit = session.exec(select(models.Department)).one()
     assert unit.id is not None
-    assert queries.on_time_rates(session, calendar=workdays.Calendar()) == [
-        queries.OnTimeRate(unit.id, "赤坎区市场监督管理局", published=2, on_time=1)
+    assert figures.on_time_rates(session, calendar=workdays.Calendar()) == [
+        figures.OnTimeRate(unit.id, "赤坎区市场监督管理局", published=2, on_time=1)
     ]
 
 

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session, col, select
 
-from disclosure import lifecycle, models, workflows
+from disclosure import endings, lifecycle, models
 from tests import factories
 
 D = dt.date
@@ -258,7 +258,7 @@ def test_lifecycle_appends_each_lapse_once(session: Session) -> None:
         session, on=D(2025, 3, 3), decision_on=D(2025, 3, 1), severity=models.Severity.SERIOUS
     )
     withdrawn = factories.add_penalty(session, on=D(2025, 3, 3), decision_on=D(2025, 3, 1))
-    workflows.withdraw(
+    endings.withdraw(
         session,
         withdrawn,
         kind=models.WithdrawalKind.REVOKED,

@@ -4,7 +4,8 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from disclosure import audit, models, queries, timeliness, tokens, workdays, workflows
+from disclosure import audit, endings, models, objections, repairs, timeliness, tokens, workdays
+from disclosure.queries import figures
 from tests import factories
 
 D = dt.date
@@ -73,23 +74,23 @@ def test_audit_is_append_only(engine: sa.Engine) -> None:
 
 def test_overdue_objections_repairs_and_late_withdrawals(session: Session) -> None:
     penalty = factories.add_penalty(session, on=D(2025, 3, 5), decision_on=D(2025, 3, 1))
-    objection = workflows.open_objection(
+    objection = objections.open_objection(
         session, penalty, grounds="事实有误", ctx=factories.ctx(D(2025, 9, 1))
     )
     assert objection.due_on == D(2025, 9, 10)
-    repair = workflows.apply_for_repair(
+    repair = repairs.apply_for_repair(
         session, penalty, commitment="已整改", ctx=factories.ctx(D(2025, 9, 1))
     )
     assert repair.due_on == D(2025, 9, 4)
-    assert queries.overdue(session, D(2025, 9, 4)) == queries.Overdue([], [])
-    assert queries.overdue(session, D(2025, 9, 5)) == queries.Overdue([], [repair])
-    assert queries.overdue(session, D(2025, 9, 11)) == queries.Overdue([objection], [repair])
+    assert figures.overdue(session, D(2025, 9, 4)) == figures.Overdue([], [])
+    assert figures.overdue(session, D(2025, 9, 5)) == figures.Overdue([], [repair])
+    assert figures.overdue(session, D(2025, 9, 11)) == figures.Overdue([objection], [repair])
 
     on_time = factories.add_penalty(session, on=D(2025, 3, 5))
     late = factories.add_penalty(session, on=D(2025, 3, 5))
     # 行政处罚法 Art. 85: three working days; Thursday 08-28 to Monday 09-01 is two
     for record, changed in ((on_time, D(2025, 8, 28)), (late, D(2025, 8, 26))):
-        workflows.withdraw(
+        endings.withdraw(
             session,
             record,
             kind=models.WithdrawalKind.REVOKED,
@@ -97,7 +98,7 @@ def test_overdue_objections_repairs_and_late_withdrawals(session: Session) -> No
             ctx=factories.ctx(D(2025, 9, 1)),
             decision_changed_on=changed,
         )
-    assert [w.record_id for w in queries.late_withdrawals(session, workdays.Calendar())] == [
+    assert [w.record_id for w in figures.late_withdrawals(session, workdays.Calendar())] == [
         late.id
     ]
 
@@ -111,7 +112,7 @@ def test_the_withdrawal_deadline_counts_working_days(
 ) -> None:
     """A decision changed on Wednesday 2026-04-15 is withdrawn in time up to Monday 04-20."""
     penalty = factories.add_penalty(session, on=D(2026, 3, 2))
-    workflows.withdraw(
+    endings.withdraw(
         session,
         penalty,
         kind=models.WithdrawalKind.REVOKED,
@@ -120,5 +121,5 @@ def test_the_withdrawal_deadline_counts_working_days(
         decision_changed_on=D(2026, 4, 15),
     )
     assert timeliness.withdrawal_due_on(D(2026, 4, 15), workdays.Calendar()) == D(2026, 4, 20)
-    found = queries.late_withdrawals(session, workdays.Calendar())
+    found = figures.late_withdrawals(session, workdays.Calendar())
     assert [w.record_id for w in found] == ([penalty.id] if late else [])

@@ -7,7 +7,17 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel, select
 
-from disclosure import events, lifecycle, models, privacy, tombstones, workflows
+from disclosure import (
+    endings,
+    events,
+    lifecycle,
+    models,
+    objections,
+    privacy,
+    repairs,
+    tombstones,
+    workflows,
+)
 from tests import factories
 
 D = dt.date
@@ -193,7 +203,7 @@ def test_withdrawal_ends_publication_with_a_public_reason(
     engine: sa.Engine, penalty: models.Penalty
 ) -> None:
     with Session(engine) as session, session.begin():
-        workflows.withdraw(
+        endings.withdraw(
             session,
             _load(session, penalty),
             kind=models.WithdrawalKind.REVOKED,
@@ -228,7 +238,7 @@ def test_a_withdrawal_reason_is_stored_with_identity_numbers_masked_and_no_recor
 ) -> None:
     with Session(engine) as session, session.begin():
         record = _load(session, penalty)
-        workflows.withdraw(
+        endings.withdraw(
             session,
             record,
             kind=models.WithdrawalKind.CHANGED,
@@ -267,7 +277,7 @@ def test_withdrawal_refusals_change_nothing(
 ) -> None:
     assert_refused(
         engine,
-        lambda s: workflows.withdraw(
+        lambda s: endings.withdraw(
             s,
             _load(s, penalty),
             kind=models.WithdrawalKind.REVOKED,
@@ -281,7 +291,7 @@ def test_withdrawal_refusals_change_nothing(
 
 def test_withdrawing_twice_is_refused(engine: sa.Engine, penalty: models.Penalty) -> None:
     def withdraw(session: Session) -> object:
-        return workflows.withdraw(
+        return endings.withdraw(
             session,
             _load(session, penalty),
             kind=models.WithdrawalKind.CHANGED,
@@ -298,7 +308,7 @@ def test_objection_annotates_at_once_and_suspends_black_list_punishment(
     session: Session,
 ) -> None:
     entry = factories.add_list_entry(session, on=D(2026, 5, 5))
-    objection = workflows.open_objection(
+    objection = objections.open_objection(
         session, entry, grounds="列入依据的处罚决定已被撤销", ctx=factories.ctx(D(2026, 9, 28))
     )
     # 7 working days: National Day holidays 2026-10-01..07 do not count
@@ -320,7 +330,7 @@ def test_second_objection_while_one_is_open_is_refused(
     engine: sa.Engine, penalty: models.Penalty
 ) -> None:
     def object_to(session: Session) -> object:
-        return workflows.open_objection(
+        return objections.open_objection(
             session, _load(session, penalty), grounds="事实有误", ctx=factories.ctx()
         )
 
@@ -329,7 +339,7 @@ def test_second_objection_while_one_is_open_is_refused(
     assert_refused(engine, object_to, workflows.WrongState, "an objection is already open")
     assert_refused(
         engine,
-        lambda s: workflows.open_objection(s, _load(s, penalty), grounds=" ", ctx=factories.ctx()),
+        lambda s: objections.open_objection(s, _load(s, penalty), grounds=" ", ctx=factories.ctx()),
         workflows.InvalidChange,
         "needs its grounds",
     )
@@ -337,7 +347,7 @@ def test_second_objection_while_one_is_open_is_refused(
 
 def _objected(engine: sa.Engine, record: models.Record) -> int:
     with Session(engine) as session, session.begin():
-        objection = workflows.open_objection(
+        objection = objections.open_objection(
             session, _load(session, record), grounds="事实有误", ctx=factories.ctx(D(2026, 6, 1))
         )
         assert objection.id is not None
@@ -349,9 +359,9 @@ def test_rejected_objection_removes_the_annotation(
 ) -> None:
     objection_id = _objected(engine, penalty)
     with Session(engine) as session, session.begin():
-        workflows.resolve_objection(
+        objections.resolve_objection(
             session,
-            workflows.get_objection(session, objection_id),
+            objections.get_objection(session, objection_id),
             outcome=models.ObjectionOutcome.REJECTED,
             ctx=factories.ctx(D(2026, 6, 5)),
         )
@@ -369,9 +379,9 @@ def test_rejected_objection_removes_the_annotation(
 def test_upheld_objection_corrects_the_record(engine: sa.Engine, penalty: models.Penalty) -> None:
     objection_id = _objected(engine, penalty)
     with Session(engine) as session, session.begin():
-        workflows.resolve_objection(
+        objections.resolve_objection(
             session,
-            workflows.get_objection(session, objection_id),
+            objections.get_objection(session, objection_id),
             outcome=models.ObjectionOutcome.CORRECTED,
             corrections={"violation_facts": "经核查更正：抽检样品为当事人库存商品"},
             ctx=factories.ctx(D(2026, 6, 5)),
@@ -393,9 +403,9 @@ def test_upheld_objection_withdraws_a_decision_and_exits_a_list_entry(engine: sa
     ):
         objection_id = _objected(engine, record)
         with Session(engine) as session, session.begin():
-            workflows.resolve_objection(
+            objections.resolve_objection(
                 session,
-                workflows.get_objection(session, objection_id),
+                objections.get_objection(session, objection_id),
                 outcome=models.ObjectionOutcome.WITHDRAWN,
                 ctx=factories.ctx(D(2026, 6, 5)),
                 reason=said,
@@ -419,9 +429,9 @@ def test_objection_refusals_change_nothing(engine: sa.Engine, penalty: models.Pe
     objection_id = _objected(engine, penalty)
     assert_refused(
         engine,
-        lambda s: workflows.resolve_objection(
+        lambda s: objections.resolve_objection(
             s,
-            workflows.get_objection(s, objection_id),
+            objections.get_objection(s, objection_id),
             outcome=models.ObjectionOutcome.CORRECTED,
             ctx=factories.ctx(),
         ),
@@ -430,9 +440,9 @@ def test_objection_refusals_change_nothing(engine: sa.Engine, penalty: models.Pe
     )
     assert_refused(
         engine,
-        lambda s: workflows.resolve_objection(
+        lambda s: objections.resolve_objection(
             s,
-            workflows.get_objection(s, objection_id),
+            objections.get_objection(s, objection_id),
             outcome=models.ObjectionOutcome.CORRECTED,
             corrections={"content": "罚款2000元"},
             ctx=factories.ctx(),
@@ -442,22 +452,22 @@ def test_objection_refusals_change_nothing(engine: sa.Engine, penalty: models.Pe
     )
     assert_refused(
         engine,
-        lambda s: workflows.get_objection(s, 999),
+        lambda s: objections.get_objection(s, 999),
         workflows.NotFound,
         "objection #999",
     )
     with Session(engine) as session, session.begin():
-        workflows.resolve_objection(
+        objections.resolve_objection(
             session,
-            workflows.get_objection(session, objection_id),
+            objections.get_objection(session, objection_id),
             outcome=models.ObjectionOutcome.REJECTED,
             ctx=factories.ctx(),
         )
     assert_refused(
         engine,
-        lambda s: workflows.resolve_objection(
+        lambda s: objections.resolve_objection(
             s,
-            workflows.get_objection(s, objection_id),
+            objections.get_objection(s, objection_id),
             outcome=models.ObjectionOutcome.REJECTED,
             ctx=factories.ctx(),
         ),
@@ -468,7 +478,7 @@ def test_objection_refusals_change_nothing(engine: sa.Engine, penalty: models.Pe
 
 def _apply(engine: sa.Engine, record: models.Record, on: dt.date) -> int:
     with Session(engine) as session, session.begin():
-        repair = workflows.apply_for_repair(
+        repair = repairs.apply_for_repair(
             session,
             _load(session, record),
             commitment="已整改并作出信用承诺",
@@ -484,8 +494,8 @@ def test_repair_after_the_minimum_period_ends_publication(
     # decided 2026-05-01, general: the minimum period's last day is 2026-08-01
     repair_id = _apply(engine, penalty, D(2026, 8, 2))
     with Session(engine) as session, session.begin():
-        workflows.approve_repair(
-            session, workflows.get_repair(session, repair_id), factories.ctx(D(2026, 8, 3))
+        repairs.approve_repair(
+            session, repairs.get_repair(session, repair_id), factories.ctx(D(2026, 8, 3))
         )
     with Session(engine) as session:
         record = _load(session, penalty)
@@ -495,7 +505,7 @@ def test_repair_after_the_minimum_period_ends_publication(
             "REPAIRED",
             {"reason": "repaired", "repair_id": repair_id},
         )
-        repair = workflows.get_repair(session, repair_id)
+        repair = repairs.get_repair(session, repair_id)
         assert (repair.status, repair.decided_on) == (models.RepairStatus.APPROVED, D(2026, 8, 3))
 
 
@@ -504,7 +514,7 @@ def test_repair_before_the_minimum_period_is_refused(
 ) -> None:
     assert_refused(
         engine,
-        lambda s: workflows.apply_for_repair(
+        lambda s: repairs.apply_for_repair(
             s, _load(s, penalty), commitment="承诺", ctx=factories.ctx(D(2026, 8, 1))
         ),
         workflows.TooEarly,
@@ -522,7 +532,7 @@ def test_repair_refusals_change_nothing(engine: sa.Engine) -> None:
     for record in (license, red):
 
         def apply(session: Session, record: models.Record = record) -> object:
-            return workflows.apply_for_repair(
+            return repairs.apply_for_repair(
                 session, _load(session, record), commitment="承诺", ctx=factories.ctx(D(2027, 1, 1))
             )
 
@@ -530,23 +540,23 @@ def test_repair_refusals_change_nothing(engine: sa.Engine) -> None:
     repair_id = _apply(engine, penalty, D(2026, 9, 1))
     assert_refused(
         engine,
-        lambda s: workflows.apply_for_repair(
+        lambda s: repairs.apply_for_repair(
             s, _load(s, penalty), commitment="承诺", ctx=factories.ctx(D(2026, 9, 2))
         ),
         workflows.WrongState,
         f"repair application #{repair_id} is pending",
     )
     with Session(engine) as session, session.begin():
-        workflows.refuse_repair(
+        repairs.refuse_repair(
             session,
-            workflows.get_repair(session, repair_id),
+            repairs.get_repair(session, repair_id),
             note="未履行罚款义务",
             ctx=factories.ctx(D(2026, 9, 3)),
         )
     assert_refused(
         engine,
-        lambda s: workflows.approve_repair(
-            s, workflows.get_repair(s, repair_id), factories.ctx(D(2026, 9, 4))
+        lambda s: repairs.approve_repair(
+            s, repairs.get_repair(s, repair_id), factories.ctx(D(2026, 9, 4))
         ),
         workflows.WrongState,
         "is already refused",
@@ -555,7 +565,7 @@ def test_repair_refusals_change_nothing(engine: sa.Engine) -> None:
 
 def test_black_list_entry_repairable_after_its_list_minimum(session: Session) -> None:
     entry = factories.add_list_entry(session, on=D(2025, 3, 3), decision_on=D(2025, 3, 1))
-    assert workflows.repair_possible_from(entry, lifecycle.Rules()) == D(2026, 3, 2)
+    assert repairs.repair_possible_from(entry, lifecycle.Rules()) == D(2026, 3, 2)
 
 
 def test_exit_for_revocation_and_refused_reasons(engine: sa.Engine) -> None:
@@ -563,7 +573,7 @@ def test_exit_for_revocation_and_refused_reasons(engine: sa.Engine) -> None:
         entry = factories.add_list_entry(session)
     assert_refused(
         engine,
-        lambda s: workflows.exit_list_entry(
+        lambda s: endings.exit_list_entry(
             s,
             s.get(models.ListEntry, entry.id),  # type: ignore[arg-type]
             reason=models.EndReason.WITHDRAWN,
@@ -574,7 +584,7 @@ def test_exit_for_revocation_and_refused_reasons(engine: sa.Engine) -> None:
     )
     assert_refused(
         engine,
-        lambda s: workflows.withdraw(
+        lambda s: endings.withdraw(
             s,
             _load(s, entry),
             kind=models.WithdrawalKind.REVOKED,
@@ -587,7 +597,7 @@ def test_exit_for_revocation_and_refused_reasons(engine: sa.Engine) -> None:
     with Session(engine) as session, session.begin():
         loaded = session.get(models.ListEntry, entry.id)
         assert loaded is not None
-        workflows.exit_list_entry(
+        endings.exit_list_entry(
             session, loaded, reason=models.EndReason.REVOKED, ctx=factories.ctx(D(2026, 7, 1))
         )
     with Session(engine) as session:

@@ -11,7 +11,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import models, privacy, sample, urls, workflows
+from disclosure import endings, models, objections, privacy, sample, urls
 from publishers import bulk, feed_builder, release, site
 from tests import factories
 
@@ -57,7 +57,7 @@ def tell(session: Session) -> Story:
     withdrawn = factories.add_penalty(
         session, subject_id=company.id, violation_facts=SECRET_FACTS, violation_type="秘密类型"
     )
-    workflows.withdraw(
+    endings.withdraw(
         session,
         withdrawn,
         kind=models.WithdrawalKind.REVOKED,
@@ -65,7 +65,7 @@ def tell(session: Session) -> Story:
         ctx=factories.ctx(ON),
     )
     objected = factories.add_penalty(session, subject_id=company.id)
-    workflows.open_objection(session, objected, grounds="金额有误", ctx=factories.ctx(ON))
+    objections.open_objection(session, objected, grounds="金额有误", ctx=factories.ctx(ON))
     red = factories.add_list(
         session, models.ListKind.RED, code="a-credit", name="纳税信用A级纳税人"
     )

@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import models, privacy, queries, urls, workflows
+from disclosure import endings, models, privacy, urls, workflows
+from disclosure.queries import plain_rows
 from publishers import bulk, bulk_schema, release
 from tests import factories
 from tests.publishers import site_helpers as helpers
@@ -145,7 +146,7 @@ def test_change_files_applied_in_order_give_the_last_dump(
     out = tmp_path / "out"
     first = helpers.publish_all(engine, out)
     day = ON + dt.timedelta(days=1)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         story.penalty,
         kind=models.WithdrawalKind.REVOKED,
@@ -212,7 +213,7 @@ def test_every_line_and_row_is_the_records_public_shape(
     session.commit()
     built = publish_bulk(engine, tmp_path / "out", chunk_ids=2)
     for kind, model in models.RECORD_MODELS.items():
-        shapes = [privacy.project(r, ON) for r in queries.public_records(session, model, ON)]
+        shapes = [privacy.project(r, ON) for r in plain_rows.public_records(session, model, ON)]
         assert shapes
         jsonl = gzip.decompress((built.folder / urls.data_path(kind, "jsonl.gz")).read_bytes())
         assert jsonl == b"".join(shape.model_dump_json().encode() + b"\n" for shape in shapes)

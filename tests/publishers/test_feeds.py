@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from disclosure import models, privacy, settings, urls, workflows
+from disclosure import endings, models, objections, privacy, repairs, settings, urls
 from tests import factories
 from tests.publishers import site_helpers as helpers
 
@@ -109,7 +109,7 @@ def test_withdrawals_and_repairs_have_feeds_of_their_own_with_the_public_reason(
     story = helpers.tell(session)
     objected = story.objected
     (objection,) = session.exec(select(models.Objection)).all()
-    workflows.resolve_objection(
+    objections.resolve_objection(
         session,
         objection,
         outcome=models.ObjectionOutcome.WITHDRAWN,
@@ -117,10 +117,10 @@ def test_withdrawals_and_repairs_have_feeds_of_their_own_with_the_public_reason(
         ctx=factories.ctx(NEXT),
     )
     repaired = factories.add_penalty(session, on=ON - dt.timedelta(days=200))
-    repair = workflows.apply_for_repair(
+    repair = repairs.apply_for_repair(
         session, repaired, commitment="已整改", ctx=factories.ctx(NEXT)
     )
-    workflows.approve_repair(session, repair, ctx=factories.ctx(NEXT))
+    repairs.approve_repair(session, repair, ctx=factories.ctx(NEXT))
     expired = factories.add_penalty(session, on=ON - dt.timedelta(days=400))
     session.commit()
     built = helpers.publish_all(engine, tmp_path / "out", NEXT)
@@ -144,8 +144,8 @@ def test_withdrawals_and_repairs_have_feeds_of_their_own_with_the_public_reason(
                 "该行政处罚信息自2026年6月1日起停止公示，原因：依法撤回。说明理由：复议撤销",
             ),
         ]
-        repairs = parsed(built.folder, "repairs", fmt)
-        assert [(e.id, e.title) for e in repairs.entries] == [
+        repaired_feed = parsed(built.folder, "repairs", fmt)
+        assert [(e.id, e.title) for e in repaired_feed.entries] == [
             (url(repaired), f"停止公示：行政处罚第{repaired.id}号（信用修复）")
         ]
         exits = parsed(built.folder, "exits", fmt)
@@ -172,7 +172,7 @@ def test_a_withdrawn_record_leaves_every_feed_with_a_tombstone_and_an_exit_entry
     story = helpers.tell(session)
     first = helpers.publish_all(engine, tmp_path / "out")
     ids_before = [e.id for e in parsed(first.folder, "all", "atom").entries]
-    workflows.withdraw(
+    endings.withdraw(
         session,
         story.penalty,
         kind=models.WithdrawalKind.REVOKED,

@@ -49,6 +49,7 @@ def test_a_failed_publish_leaves_current_untouched(tmp_path: Path) -> None:
     assert os.readlink(tmp_path / "current") == f"releases/{first.id}"
     assert sorted(p.name for p in (tmp_path / "releases").iterdir()) == [
         first.id,
+        f"{first.id}.files",
         f"{first.id}.manifest.json.gz",
     ]
     assert (tmp_path / "current" / "index.html").read_text() == "一"
@@ -141,4 +142,8 @@ def test_old_releases_are_pruned(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "releases").glob("*.gz")) == [
         "20260601T100000Z.manifest.json.gz",
         "20260601T110000Z.manifest.json.gz",
+    ]
+    assert sorted(p.name for p in (tmp_path / "releases").glob("*.files")) == [
+        "20260601T100000Z.files",
+        "20260601T110000Z.files",
     ]

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from starlette.testclient import TestClient
 
 from api.app import create_app
-from disclosure import models, privacy, settings, urls, workflows
+from disclosure import endings, models, objections, privacy, settings, urls
 from publishers import pages, release, site, sitemaps
 from tests import factories
 from tests.publishers import site_helpers as helpers
@@ -174,7 +174,7 @@ def test_an_incremental_publish_renders_only_what_changed(
     story = helpers.tell(session)
     helpers.publish(engine, tmp_path / "out")
     later = helpers.ON + dt.timedelta(days=1)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         story.penalty,
         kind=models.WithdrawalKind.CHANGED,
@@ -216,7 +216,7 @@ def test_an_incremental_publish_indexes_only_the_bundles_whose_pages_changed(
     assert (report.search_bundles, report.search_bundles_kept, report.search_pages) == (4, 0, 6)
     assert secret in helpers.search_text(first.folder, "penalties-4")
     later = helpers.ON + dt.timedelta(days=1)
-    workflows.withdraw(
+    endings.withdraw(
         session,
         extra,
         kind=models.WithdrawalKind.REVOKED,
@@ -333,7 +333,7 @@ def test_an_incremental_publish_over_workers_writes_what_a_full_one_does(
     first, _ = helpers.publish(engine, tmp_path / "out", database_url=url, workers=2)
     later = helpers.ON + dt.timedelta(days=1)
     for penalty in penalties[:2]:
-        workflows.withdraw(
+        endings.withdraw(
             session,
             penalty,
             kind=models.WithdrawalKind.CHANGED,
@@ -362,7 +362,7 @@ def test_a_tombstone_page_answers_410_with_the_end_and_the_public_reason_only(
 ) -> None:
     story = helpers.tell(session)
     (objection,) = session.exec(select(models.Objection)).all()
-    workflows.resolve_objection(
+    objections.resolve_objection(
         session,
         objection,
         outcome=models.ObjectionOutcome.WITHDRAWN,
@@ -391,3 +391,33 @@ def test_a_tombstone_page_answers_410_with_the_end_and_the_public_reason_only(
             assert detail not in text
         assert story.company.name not in text
         assert helpers.RAW_ID not in text
+
+
+def test_a_node_serves_what_the_release_lists_and_nothing_copied_in_beside_it(
+    engine: sa.Engine, session: Session, app_settings: settings.Settings
+) -> None:
+    helpers.tell(session)
+    built = helpers.publish_all(engine, app_settings.releases_dir, search=True)
+    folder = built.folder
+    published = tree(folder)
+    assert set(published) == set(built.files)  # the listing names every file, pagefind's too
+    for stray in (".env", "notes.txt", "records/penalties/1.html~", "search/extra.js", "data/x"):
+        (folder / stray).parent.mkdir(parents=True, exist_ok=True)
+        (folder / stray).write_text("DATABASE_URL=postgresql://clerk:secret@db/gongshi")
+    with TestClient(create_app(app_settings, engine, as_of=helpers.ON)) as client:
+        strays = {
+            path: client.get("/" + path).status_code
+            for path in (
+                ".env",
+                "notes.txt",
+                "records/penalties/1.html~",
+                "search/extra.js",
+                "data/x",
+            )
+        }
+        served = {path: client.get("/" + path).status_code for path in sorted(published)[::7]}
+        folders = [client.get(path).status_code for path in ("/", "/departments/")]
+    assert strays == dict.fromkeys(strays, 404)
+    assert set(served.values()) <= {200, 410}, served
+    assert 200 in served.values()
+    assert folders == [200, 200]

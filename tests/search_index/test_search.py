@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from disclosure import lifecycle, models, privacy, workdays, workflows
+from disclosure import endings, lifecycle, models, privacy, workdays
 from disclosure import sample as sample_data
 from search_index import analysis, indexer, search
 from tests import factories
@@ -154,7 +154,7 @@ def test_withdrawn_and_expired_records_leave_the_index(engine: sa.Engine, tmp_pa
         hit.record_id for hit in searcher.search("鸿达食品", limit=50).hits
     }
     with Session(engine) as session, session.begin():
-        workflows.withdraw(
+        endings.withdraw(
             session,
             session.get(models.Penalty, withdrawn.id),  # type: ignore[arg-type]
             kind=models.WithdrawalKind.REVOKED,
@@ -230,7 +230,7 @@ def test_two_nodes_with_their_own_folders_converge(engine: sa.Engine, tmp_path: 
         later = factories.add_penalty(session, on=ON)  # arrives after node a was built
     indexer.rebuild(second, engine, on=ON)
     with Session(engine) as session, session.begin():
-        workflows.withdraw(
+        endings.withdraw(
             session,
             session.get(models.Penalty, later.id),  # type: ignore[arg-type]
             kind=models.WithdrawalKind.CHANGED,

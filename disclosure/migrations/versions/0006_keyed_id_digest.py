@@ -30,7 +30,7 @@ def _digests() -> list[tuple[int, str]]:
 
 
 def upgrade() -> None:
-    # the numbers are not stored: each unkeyed digest is keyed as it is (privacy.keyed)
+    # the numbers are not stored: each unkeyed digest is keyed as it is (IdKey.apply)
     connection = op.get_bind()
     rows = _digests()
     if not rows:
@@ -42,7 +42,7 @@ def upgrade() -> None:
         _subject.update()
         .where(_subject.c.id == sa.bindparam('row_id'))
         .values(id_number_digest=sa.bindparam('digest')),
-        [{'row_id': row_id, 'digest': privacy.keyed(digest, key)} for row_id, digest in rows],
+        [{'row_id': row_id, 'digest': key.apply(digest)} for row_id, digest in rows],
     )
 
 
