@@ -72,8 +72,8 @@ async def _load_subjects(
 
 class Horizons:
     """`record_pages.public_since` of each kind at the newest data version and day asked about: it
-    moves only when the data or the day does, and costs a query of its own (9 ms on
-    1,000,000 records) that a page would otherwise run each time."""
+    moves only when the data or the day does, and costs a query of its own that a page would
+    otherwise run each time."""
 
     def __init__(self) -> None:
         self._at: tuple[dt.date, int] | None = None

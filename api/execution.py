@@ -25,9 +25,11 @@ import dataclasses
 import functools
 import keyword
 import threading
+import typing
 from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, cast
 
+import strawberry
 from graphql import (
     ExecutionResult,
     GraphQLBoolean,
@@ -47,17 +49,24 @@ from graphql.execution.executor import to_nodes
 from graphql.pyutils import Path, Undefined, gather_with_cancel
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
+from strawberry.types import Info
 from strawberry.types.cast import get_strawberry_type_cast
 from strawberry.types.field import StrawberryField
 
 DIRECT = "gongshi.direct"
 
 
-def direct(compute: Callable[[Any, Any], Any]) -> dict[str, Any]:
-    """The metadata of a leaf field whose resolver answers `compute(parent, context)`: the
-    short way calls `compute` (the field's extensions and permissions, if any, go the standard
-    way)."""
-    return {DIRECT: compute}
+def direct(compute: Callable[[Any, Any], Any], **field: Any) -> Any:
+    """A strawberry field (of the keywords `field`) that answers `compute(parent, context)`:
+    its resolver for the standard way, called as it is by the short way (the field's extensions
+    and permissions, if any, go the standard way). Its type is what `compute` returns."""
+
+    def resolve(root: Any, info: Info[Any, Any]) -> Any:
+        return compute(root, info.context)
+
+    resolve.__annotations__ = {"info": Info, "return": typing.get_type_hints(compute)["return"]}
+    resolve.__name__ = resolve.__qualname__ = compute.__name__.strip("_")
+    return strawberry.field(resolver=resolve, metadata={DIRECT: compute}, **field)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)  # one per field of a type (_plans): by identity
@@ -230,8 +239,8 @@ class ExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if isinstance(response, ExecutionResult):
             # the whole answer: nothing more runs on this context. graphql-core's helpers for
             # resolvers hold two of its bound methods, a cycle that would leave the context,
-            # with the request's fields and plans (~230 objects), to the cyclic garbage
-            # collector: its full collections, every ~300 requests, took 5–20 ms each
+            # with the request's fields and plans, to the cyclic garbage collector, whose full
+            # collections pause the node (BENCHMARKS.md, "Figures behind the code's choices")
             self.async_helpers = _SPENT_HELPERS
         return response
 
@@ -570,8 +579,8 @@ _loops = _Loops()
 
 def run(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` to its end on this thread's event loop (asyncio.run would make and tear
-    down a loop for each request: ~0.2 ms), cancelling what it leaves behind, as asyncio.run
-    does, so nothing of one request runs during the next."""
+    down a loop for each request, which costs more than many a query), cancelling what it
+    leaves behind, as asyncio.run does, so nothing of one request runs during the next."""
     loop = _loops.own.loop
     try:
         return loop.run_until_complete(coroutine)

@@ -38,10 +38,9 @@ class Limits:
     max_in_flight: int | None = None  # requests served at once; more get a fast 503
     # threads running queries; 0: queries run on the event loop (mutations always in a thread,
     # as they may wait for the database's write lock). Python runs one thread at a time, and
-    # handing a query to a thread and back costs more than it frees: a page of 20 penalties at
-    # 8 connections, alternated, on the event loop 386-430 req/s, in 1 thread 352-384 (and 2 or
-    # 4 threads less again). A node whose clients mix slow searches with lookups may want 2, so
-    # a search holds up only one lookup at a time, not all of them.
+    # handing a query to a thread and back costs more than it frees (BENCHMARKS.md, "Figures
+    # behind the code's choices"). A node whose clients mix slow searches with lookups may want
+    # 2, so a search holds up only one lookup at a time, not all of them.
     query_threads: int = 0
     rate_bucket: int = 10_000  # cost units a client may spend at once (api.ratelimit)
     rate_leak: float = 1_000.0  # cost units a second a client's budget refills by
@@ -53,6 +52,10 @@ class Limits:
     rate_clients: int = 100_000  # clients remembered at most
     trusted_proxies: tuple[str, ...] = ()  # addresses whose X-Forwarded-For is believed
     cache_entries: int = 4096
+    # graphql-core's own executor instead of api.execution's short way through plain fields:
+    # the same answers, slower; for a node that meets a strawberry or graphql-core the short
+    # way has not been checked against (tests compare the two)
+    standard_executor: bool = False
     cache_bytes: int = 64 * 1024 * 1024
 
     def validation_rules(self) -> list[type[ASTValidationRule]]:

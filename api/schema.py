@@ -325,5 +325,5 @@ def build(limits: Limits | None = None) -> strawberry.Schema:
         mutation=mutations.Mutation,
         extensions=extensions,
         config=StrawberryConfig(disable_field_suggestions=True),
-        execution_context_class=execution.ExecutionContext,
+        execution_context_class=None if limits.standard_executor else execution.ExecutionContext,
     )

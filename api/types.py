@@ -93,33 +93,17 @@ def _url_of(root: privacy.RecordPublic, context: Context) -> str:
     return urls.absolute(context.settings.base_url, urls.record_path(root.kind, root.id))
 
 
-def _url(root: privacy.RecordPublic, info: ContextInfo) -> str:
-    return _url_of(root, info.context)
-
-
-def _global_id_of(root: privacy.RecordPublic, _context: Context | None = None) -> strawberry.ID:
+def _global_id_of(root: privacy.RecordPublic, _context: Context) -> strawberry.ID:
     return strawberry.ID(global_id(root.kind, root.id))
-
-
-def _global_id(root: privacy.RecordPublic) -> strawberry.ID:
-    return _global_id_of(root)
 
 
 # The two fields every record type adds to its public shape.
 def _url_field() -> Any:
-    return strawberry.field(
-        resolver=_url,
-        description="公示页面 the record's page on the public site",
-        metadata=execution.direct(_url_of),
-    )
+    return execution.direct(_url_of, description="公示页面 the record's page on the public site")
 
 
 def _global_id_field() -> Any:
-    return strawberry.field(
-        resolver=_global_id,
-        description="全局ID global ID, for node(id:)",
-        metadata=execution.direct(_global_id_of),
-    )
+    return execution.direct(_global_id_of, description="全局ID global ID, for node(id:)")
 
 
 @strawberry.experimental.pydantic.type(
@@ -189,12 +173,9 @@ class Subject:
         description="名单条目 the subject's public list entries, newest first",
     )
 
-    @strawberry.field(
-        description="主体页面 the subject's page on the public site",
-        metadata=execution.direct(_subject_url),
+    url: str = execution.direct(
+        _subject_url, description="主体页面 the subject's page on the public site"
     )
-    def url(root: privacy.SubjectPublic, info: ContextInfo) -> str:
-        return _subject_url(root, info.context)
 
     @strawberry.field(description="联合奖惩 the measures that apply to the subject, and why")
     def standing(

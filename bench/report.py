@@ -165,6 +165,34 @@ def _load(path: Path) -> tuple[dict[str, Any], list[Result]]:
     return data, results
 
 
+# The measurements behind choices in the code, kept here rather than in its comments: the
+# comments say why; the figures, with when they were taken, are the benchmarks'.
+DESIGN_FIGURES = """## Figures behind the code's choices
+
+Measured while the choice was made; each names the code it decided. Run the benchmarks again
+before changing one.
+
+- `api.limits.Limits.query_threads` defaults to 0 (queries on the event loop): a page of 20
+  penalties at 8 connections, alternated, answered 386–430 req/s on the event loop and 352–384
+  in 1 query thread, and fewer again in 2 or 4.
+- `gongshi.serving` freezes the objects alive at start (~110,000: modules, the schema, the
+  engine) before it serves: the full collections that walked them under load paused the node
+  for tens of milliseconds, 225 ms at worst under wrk, and were the API's p99 then
+  (commit 9e5c321).
+- `api.execution.ExecutionContext.build_response` breaks the cycle graphql-core's resolver
+  helpers make with the context (~230 objects a request): left to the cyclic collector, its
+  full collections, every ~300 requests, took 5–20 ms each.
+- `api.execution.run` keeps one event loop a query thread: making and tearing one down per
+  request, as `asyncio.run` does, costs ~0.2 ms.
+- `api.context.Horizons` keeps `queries.public_since` per data version and day: the query
+  takes 9 ms on 1,000,000 records, which a page would otherwise pay each time.
+- `api.http` writes answers with orjson: the compact UTF-8 that `json.dumps` writes, 10× as
+  fast.
+- httptools and uvloop (pyproject): uvicorn's HTTP parsing and event loop in C leave the GIL to
+  the queries, +20 % cold queries/s at 8 connections.
+"""
+
+
 def write(folder: Path, names: Sequence[str], path: Path) -> None:
     """BENCHMARKS.md from the kept results of every benchmark, in the order given."""
     lines = [
@@ -189,6 +217,7 @@ def write(folder: Path, names: Sequence[str], path: Path) -> None:
             "",
         ]
         lines += _sections(results, data)
+    lines += [DESIGN_FIGURES]
     path.write_text("\n".join(lines), encoding="utf-8")
 
 

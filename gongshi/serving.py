@@ -214,9 +214,9 @@ def run_server(
         ),
         portal_app.create_app(env.settings, env.engine),
     )
-    # what is alive now (modules, the schema, the engine: ~110,000 objects) lives as long as the
-    # node. Frozen, a full collection under load no longer walks it: those pauses of tens of
-    # milliseconds, 225 ms at worst when measured under wrk, were the API's p99 then (9e5c321)
+    # what is alive now (modules, the schema, the engine) lives as long as the node. Frozen, a
+    # full collection under load no longer walks it: those pauses were the API's p99
+    # (BENCHMARKS.md, "Figures behind the code's choices")
     gc.collect()
     gc.freeze()
     uvicorn.run(

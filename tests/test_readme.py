@@ -91,3 +91,25 @@ def test_the_settings_table_lists_every_variable_the_settings_read(tmp_path: Pat
     settings.Settings.from_env(environ, cwd=tmp_path)
     table = re.findall(r"^\| `([A-Z_]+)` \|", _section("The command line"), flags=re.MULTILINE)
     assert sorted(table) == sorted(environ.asked)
+
+
+def _help_options(path: str) -> set[str]:
+    """The long options `gongshi <path> --help` prints."""
+    from click.testing import CliRunner
+
+    result = CliRunner().invoke(cli.main, [*path.split(), "--help"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", result.output)) - {"--help"}
+
+
+def test_the_command_list_says_what_help_says() -> None:
+    commands = dict(_commands(cli.main, ""))
+    entries = _entries(_section("The command line"), set(commands))
+    differ = {}
+    for path, entry in entries.items():
+        if not path:
+            continue
+        written = set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", entry))
+        if written != _help_options(path):
+            differ[path] = sorted(written ^ _help_options(path))
+    assert differ == {}
