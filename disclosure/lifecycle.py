@@ -189,6 +189,14 @@ def withheld_clause(model: models.RecordModel) -> sa.ColumnElement[bool]:
     return cast(sa.ColumnElement[bool], last_public_day_column(model).is_(None))
 
 
+def _published_clause(model: models.RecordModel) -> sa.ColumnElement[bool]:
+    """Not `withheld`, as SQL (`IS NOT NULL` rather than `NOT (… IS NULL)`: the negation of an
+    expression leaves a reference cycle behind every query that builds it)."""
+    if model.KIND is not models.RecordKind.PENALTY:
+        return sa.true()
+    return cast(sa.ColumnElement[bool], last_public_day_column(model).is_not(None))
+
+
 def is_public(record: models.Record, on: dt.date) -> bool:
     """Whether `record` is public on `on`: published, not ended early, not past its own end."""
     if withheld(record) or record.published_on > on:
@@ -210,7 +218,7 @@ def public_clause(
     ]
     last = last_public_day_column(model)
     if model.KIND is models.RecordKind.PENALTY:
-        clauses.append(sa.and_(sa.not_(withheld_clause(model)), last >= on))
+        clauses.append(sa.and_(_published_clause(model), last >= on))
     elif last is not None:
         clauses.append(sa.or_(last.is_(None), last >= on))
     return sa.and_(*clauses)
@@ -226,7 +234,7 @@ def shown_clause(model: models.RecordModel, on: dt.date) -> sa.ColumnElement[boo
     """`has_page` as a SQL condition on `model`'s table."""
     clauses = [col(model.published_on) <= on]
     if model.KIND is models.RecordKind.PENALTY:
-        clauses.append(sa.not_(withheld_clause(model)))
+        clauses.append(_published_clause(model))
     return sa.and_(*clauses)
 
 

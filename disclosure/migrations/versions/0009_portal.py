@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('login', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
     sa.Column('unit_id', sa.Integer(), nullable=False),
-    sa.Column('role', sa.Enum('department', 'operator', name='role', native_enum=False, length=18), nullable=False),
+    sa.Column('role', sa.Enum('department', 'operator', 'implementer', name='role', native_enum=False, length=19), nullable=False),
     sa.Column('password_hash', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=True),
     sa.Column('setup_digest', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
     sa.Column('setup_expires_at', disclosure.models.UTCDateTime(timezone=True), nullable=True),
