@@ -184,8 +184,9 @@ before changing one.
   full collections, every ~300 requests, took 5–20 ms each.
 - `api.execution.run` keeps one event loop a query thread: making and tearing one down per
   request, as `asyncio.run` does, costs ~0.2 ms.
-- `api.context.Horizons` keeps `queries.public_since` per data version and day: the query
-  takes 9 ms on 1,000,000 records, which a page would otherwise pay each time.
+- `api.context.Horizons` keeps `disclosure.queries.record_pages.public_since` per data version
+  and day: the query takes 9 ms on 1,000,000 records, which a page would otherwise pay each
+  time.
 - `api.http` writes answers with orjson: the compact UTF-8 that `json.dumps` writes, 10× as
   fast.
 - httptools and uvloop (pyproject): uvicorn's HTTP parsing and event loop in C leave the GIL to
