@@ -10,7 +10,7 @@ from sqlmodel import Session, SQLModel
 
 from disclosure import db, models
 from tests import conftest, factories
-from tests.disclosure import test_privacy
+from tests.conftest import unmasked_id_numbers
 
 
 def _schema_differences(engine: sa.Engine) -> list[object]:
@@ -78,7 +78,7 @@ def test_errors_never_show_statement_parameters(session: Session) -> None:
             session, models.SubjectCategory.NATURAL_PERSON, id_number_digest=digest, name=None
         )
     assert "null" in str(raised.value).lower()
-    assert test_privacy.unmasked_id_numbers(str(raised.value)) == []
+    assert unmasked_id_numbers(str(raised.value)) == []
 
 
 def test_sqlite_connections_get_the_page_cache_asked_for(tmp_path: Path) -> None:
