@@ -5,12 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import sqlite3
 import threading
-import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -19,7 +16,7 @@ from strawberry.dataloader import DataLoader
 from api import ratelimit
 from api.errors import TimeBudgetExceeded
 from api.limits import Limits
-from disclosure import models, settings
+from disclosure import db, models, settings
 from disclosure.queries import record_pages
 from search_index import search
 
@@ -110,52 +107,22 @@ def opened(
     """A context whose database statements stop when the request's time budget is spent; the
     writes of its mutations are committed together when it closes without an error."""
     with Session(engine, expire_on_commit=False) as session:
-        connection = session.connection()
-        budget = limits.time_budget_seconds
-        deadline = time.monotonic() + budget
-        raw: Any = connection.connection.dbapi_connection
-        if connection.dialect.name == "postgresql":
-            # 0 would mean no timeout at all
-            milliseconds = max(1, int(budget * 1000))
-            connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
-        else:
-            raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
-        connection.info[_DEADLINE] = deadline
-        context = Context(session, on, app_settings, limits, searcher, bearer, horizons=horizons)
-        try:
+        with db.time_budget(session.connection(), limits.time_budget_seconds):
+            context = Context(
+                session, on, app_settings, limits, searcher, bearer, horizons=horizons
+            )
             yield context
-        finally:
-            connection.info.pop(_DEADLINE, None)
-            if connection.dialect.name != "postgresql":
-                raw.set_progress_handler(None, 0)
         if context.writes:  # past the deadline too: the work is done, only keeping it is left
             session.commit()
 
 
-_DEADLINE = "gongshi.deadline"
 _SPENT = "the query ran out of its time budget: ask for a smaller page or a narrower filter"
 
 
 def watch_time_budget(engine: sa.Engine) -> None:
-    """Turn the database's "interrupted" / "statement timeout", and any statement past the
-    deadline, into TimeBudgetExceeded."""
-    if not sa.event.contains(engine, "handle_error", _interrupted):
-        sa.event.listen(engine, "handle_error", _interrupted)
-        sa.event.listen(engine, "before_cursor_execute", _in_time)
+    """Answer a statement the time budget stopped (see `opened`) with TimeBudgetExceeded."""
+    db.watch_time_budget(engine, _spent)
 
 
-def _in_time(connection: sa.Connection, *args: Any) -> None:
-    """No statement starts once the request's deadline has passed (the database stops those
-    already running)."""
-    deadline = connection.info.get(_DEADLINE)
-    if deadline is not None and time.monotonic() > deadline:
-        raise TimeBudgetExceeded(_SPENT)
-
-
-def _interrupted(context: sa.engine.ExceptionContext) -> None:
-    original = context.original_exception
-    stopped = (
-        isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
-    ) or type(original).__name__ == "QueryCanceled"
-    if stopped:
-        raise TimeBudgetExceeded(_SPENT) from original
+def _spent() -> TimeBudgetExceeded:
+    return TimeBudgetExceeded(_SPENT)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping, Sequence
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -50,6 +52,67 @@ def connected(engine: sa.Engine) -> Iterator[sa.Connection]:
         raise unavailable(engine, error) from error
     with connection:
         yield connection
+
+
+@contextmanager
+def time_budget(connection: sa.Connection, seconds: float) -> Iterator[None]:
+    """Within the block, no statement on `connection` runs past `seconds` from now: the
+    database stops one that is running (SQLite's progress handler, PostgreSQL's
+    statement_timeout for the transaction) and none starts after the deadline. An engine under
+    `watch_time_budget` turns either into its error."""
+    deadline = time.monotonic() + seconds
+    raw: Any = connection.connection.dbapi_connection
+    if connection.dialect.name == "postgresql":
+        # 0 would mean no timeout at all
+        milliseconds = max(1, int(seconds * 1000))
+        connection.exec_driver_sql(f"SET LOCAL statement_timeout = {milliseconds}")
+    else:
+        raw.set_progress_handler(lambda: int(time.monotonic() > deadline), 1000)
+    connection.info[_DEADLINE] = deadline
+    try:
+        yield
+    finally:
+        connection.info.pop(_DEADLINE, None)
+        if connection.dialect.name != "postgresql":
+            raw.set_progress_handler(None, 0)
+
+
+_DEADLINE = "gongshi.deadline"
+Spent = Callable[[], Exception]  # the error a spent time budget raises
+
+
+def watch_time_budget(engine: sa.Engine, spent: Spent) -> None:
+    """Make `engine` raise `spent()` for the database's "interrupted" / "statement timeout",
+    and for any statement past the deadline of a `time_budget`. Once per engine and error."""
+    in_time, interrupted = _budget_listeners(spent)
+    if not sa.event.contains(engine, "handle_error", interrupted):
+        sa.event.listen(engine, "handle_error", interrupted)
+        sa.event.listen(engine, "before_cursor_execute", in_time)
+
+
+@functools.cache
+def _budget_listeners(
+    spent: Spent,
+) -> tuple[Callable[..., None], Callable[[sa.engine.ExceptionContext], None]]:
+    """The two event listeners of `watch_time_budget`, one pair for each error (so that a
+    second watch of an engine finds them already listening)."""
+
+    def in_time(connection: sa.Connection, *args: Any) -> None:
+        """No statement starts once the deadline has passed (the database stops those already
+        running)."""
+        deadline = connection.info.get(_DEADLINE)
+        if deadline is not None and time.monotonic() > deadline:
+            raise spent()
+
+    def interrupted(context: sa.engine.ExceptionContext) -> None:
+        original = context.original_exception
+        stopped = (
+            isinstance(original, sqlite3.OperationalError) and str(original) == "interrupted"
+        ) or type(original).__name__ == "QueryCanceled"
+        if stopped:
+            raise spent() from original
+
+    return in_time, interrupted
 
 
 BACKENDS = ("sqlite", "postgresql")  # what the migrations and queries are written for

@@ -16,7 +16,8 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 from stdnum.cn import ric
 
-from disclosure import models, sample, spreadsheet, template, validation
+from disclosure import models, sample, spreadsheet, template
+from disclosure.cells import INDEFINITE
 
 FORMATS = ("csv", "xlsx")
 FILE_NAMES = {
@@ -28,7 +29,7 @@ FILE_NAMES = {
 
 def _day(value: dt.date | None, *, indefinite: bool = False) -> str:
     if value is None:
-        return validation.INDEFINITE.strftime("%Y/%m/%d") if indefinite else ""
+        return INDEFINITE.strftime("%Y/%m/%d") if indefinite else ""
     return value.strftime("%Y/%m/%d")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,11 +12,21 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
+from stdnum.cn import ric
 
 from disclosure import db, settings
 from tests import factories
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
+ROOT = Path(__file__).resolve().parent.parent  # the checkout
+
+
+ID_RUN = re.compile(r"\d{17}[\dX]")
+
+
+def unmasked_id_numbers(text: str) -> list[str]:
+    """Every run in `text` that is a valid 18-character resident identity number."""
+    return [run for run in ID_RUN.findall(text) if ric.is_valid(run)]
 
 
 def reset_postgres() -> None:

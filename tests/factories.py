@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from disclosure import idkey, lifecycle, models, privacy, sample, workflows
+from disclosure import idkey, lifecycle, models, privacy, sample, tokens, workflows
 
 _numbers = itertools.count(1)
 DEFAULT_ON = dt.date(2026, 6, 1)
 # The identity-number key of the tests' deployment (a real one comes from `gongshi init`).
 ID_KEY_TEXT = "6b" * 32
 ID_KEY = idkey.IdKey.parse(ID_KEY_TEXT, "the tests' key")
+TAX = "赤坎区税务局"  # a department other than the factories' own
 
 
 def ctx(on: dt.date = DEFAULT_ON, actor: str = "tests", **kwargs: Any) -> workflows.Context:
@@ -35,6 +36,14 @@ def add_department(session: Session, name: str = "赤坎区市场监督管理局
     session.add(unit)
     session.flush()
     return unit
+
+
+def department_token(session: Session, name: str = "赤坎区市场监督管理局") -> str:
+    """The secret of a new department token of `name`'s department, committed."""
+    unit = add_department(session, name)
+    secret = tokens.create(session, unit_code=unit.credit_code, role=models.Role.DEPARTMENT)[1]
+    session.commit()
+    return secret
 
 
 def add_subject(

@@ -110,13 +110,13 @@ def test_index_builds_then_follows(run: CliRunner) -> None:
 
 
 def _penalty_file(path: Path, rows: list[dict[str, str]]) -> Path:
-    from tests.disclosure.test_ingest import write_csv
+    from tests.template_rows import write_csv
 
     return write_csv(path, rows)
 
 
 def test_ingest_exit_codes_and_report(run: CliRunner, tmp_path: Path) -> None:
-    from tests.disclosure.test_validation import penalty_cells
+    from tests.template_rows import penalty_cells
 
     run.invoke(cli.main, ["init"])
     good = _penalty_file(tmp_path / "good.csv", [penalty_cells()])

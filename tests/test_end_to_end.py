@@ -17,10 +17,10 @@ from api.app import create_app
 from disclosure import models, settings, urls
 from search_index import indexer
 from tests.api.conftest import ON
-from tests.api.test_mutations import SUBMIT, WITHDRAW, doc, rows
-from tests.api.test_mutations_http import department_token
-from tests.disclosure.test_validation import penalty_cells
+from tests.api.documents import SUBMIT, WITHDRAW, rows
+from tests.factories import department_token
 from tests.publishers.site_helpers import publish_all
+from tests.template_rows import doc, penalty_cells
 
 SEARCH = """{ search(query: "赤市监罚〔2026〕77号") {
   edges { node { record { ... on Penalty { id } } } } } }"""

@@ -47,3 +47,47 @@ def test_imports_point_down(package: str) -> None:
 
 def test_the_checker_sees_imports() -> None:
     assert imported_packages(ROOT / "gongshi" / "serving.py") >= {"api", "disclosure", "publishers"}
+
+
+def imported_test_modules(path: Path) -> set[str]:
+    """The test modules (`test_*`) a module imports: what tests share lives in factories,
+    conftest or a helper module named for its concept instead."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found |= {
+            name
+            for name in names
+            if name.startswith("tests.") and name.split(".")[-1].startswith("test_")
+        }
+    return found
+
+
+def test_tests_do_not_import_each_other() -> None:
+    wrong = {
+        str(module.relative_to(ROOT)): sorted(imported)
+        for module in sorted((ROOT / "tests").rglob("*.py"))
+        if (imported := imported_test_modules(module))
+    }
+    assert wrong == {}
+
+
+def test_the_checker_sees_a_test_module_imported(tmp_path: Path) -> None:
+    module = tmp_path / "test_x.py"
+    module.write_text(
+        "from tests.api.test_limits import doubling_fragments\n"
+        "from tests.disclosure import test_privacy\n"
+        "import tests.test_cli\n"
+        "from tests import factories\n",
+        encoding="utf-8",
+    )
+    assert imported_test_modules(module) == {
+        "tests.api.test_limits",
+        "tests.disclosure.test_privacy",
+        "tests.test_cli",
+    }

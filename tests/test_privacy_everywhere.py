@@ -27,11 +27,10 @@ from disclosure import db, models, sample, settings, tokens
 from gongshi import cli, served_feeds
 from tests import factories
 from tests.api.conftest import ON
-from tests.api.test_mutations import SUBMIT
-from tests.api.test_mutations_http import department_token
-from tests.disclosure.test_ingest import KEYS, write_csv
-from tests.disclosure.test_validation import penalty_cells
+from tests.api.documents import SUBMIT
+from tests.factories import department_token
 from tests.publishers import site_helpers
+from tests.template_rows import KEYS, penalty_cells, write_csv
 
 
 def valid_number(seed: int) -> str:

@@ -19,10 +19,10 @@ from sqlmodel import Session
 from disclosure import sample, settings
 from search_index import indexer
 from tests import factories
+from tests.api.documents import SUBMIT, rows
 from tests.api.serving import gongshi, nodes
-from tests.api.test_mutations import SUBMIT, rows
 from tests.conftest import POSTGRES_URL
-from tests.disclosure.test_validation import COMPANY, penalty_cells
+from tests.template_rows import COMPANY, penalty_cells
 
 pytestmark = pytest.mark.skipif(
     not POSTGRES_URL,

@@ -7,11 +7,13 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 import strawberry
 
 from api import context, schema
+from api.app import create_app
 from api.limits import Limits
 from disclosure import settings
 from search_index import search
@@ -69,3 +71,28 @@ def run(graphql: strawberry.Schema, engine: sa.Engine, app_settings: settings.Se
         return execute(graphql, engine, app_settings, query, variables, **kwargs)
 
     return runner
+
+
+def send(
+    app_settings: settings.Settings,
+    engine: sa.Engine,
+    limits: Limits,
+    requests: list[tuple[str, dict[str, Any], dict[str, str]]],
+    *,
+    pause: float = 0.0,
+) -> list[httpx.Response]:
+    """POST each (client address, body, headers) in turn to one app, over HTTP through httpx;
+    `pause` seconds before the last."""
+    app = create_app(app_settings, engine, as_of=ON, limits=limits)
+
+    async def go() -> list[httpx.Response]:
+        answers = []
+        for number, (address, body, headers) in enumerate(requests):
+            if pause and number == len(requests) - 1:
+                await asyncio.sleep(pause)
+            transport = httpx.ASGITransport(app=app, client=(address, 40000))
+            async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
+                answers.append(await client.post("/graphql", json=body, headers=headers))
+        return answers
+
+    return asyncio.run(go())

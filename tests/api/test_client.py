@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,8 +12,7 @@ from gql import Client, gql
 from gql.transport.httpx import HTTPXTransport
 
 from tests.api.serving import sample_node
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.conftest import ROOT
 
 
 def readme_examples() -> list[tuple[str, dict[str, Any]]]:

@@ -16,6 +16,7 @@ from api.limits import Limits
 from disclosure import settings
 from tests import factories
 from tests.api.conftest import Run, execute
+from tests.api.documents import doubling_fragments
 
 
 def test_a_deep_query_is_refused(run: Run) -> None:
@@ -145,13 +146,6 @@ def test_the_time_budget_stops_a_slow_query(
             "the query ran out of its time budget: ask for a smaller page or a narrower filter"
         ],
     }
-
-
-def doubling_fragments(levels: int) -> str:
-    """Fragments that each spread the next twice: 2**levels fields once expanded, in ~40
-    bytes a level."""
-    chain = " ".join(f"fragment F{i} on Query {{ ...F{i + 1} ...F{i + 1} }}" for i in range(levels))
-    return f"query {{ ...F0 }} {chain} fragment F{levels} on Query {{ __typename }}"
 
 
 def test_fragments_that_double_are_refused_before_validation(run: Run) -> None:

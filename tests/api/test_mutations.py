@@ -14,16 +14,12 @@ from api.cursors import global_id
 from disclosure import models, objections, repairs, template, tokens
 from tests import factories
 from tests.api.conftest import ON, Run
-from tests.disclosure.test_validation import penalty_cells
+from tests.api.documents import KEYS, SUBMIT, WITHDRAW, rows
+from tests.factories import TAX
+from tests.template_rows import doc, penalty_cells
 
 MARKET = "赤坎区市场监督管理局"  # the factories' department
-TAX = "赤坎区税务局"
 OPERATOR = "赤坎区发展和改革局"
-KEYS = [
-    column.key
-    for column in template.PENALTY
-    if column.key not in {"source_unit", "source_unit_uscc"}
-]
 
 
 @dataclasses.dataclass
@@ -80,24 +76,6 @@ def state(session: Session) -> dict[str, list[str]]:
 def events(session: Session) -> list[tuple[str, int, str]]:
     rows = session.exec(select(models.Event).order_by(col(models.Event.id))).all()
     return [(row.record_kind.value, row.record_id, row.type.value) for row in rows]
-
-
-SUBMIT = """mutation($columns: [String!]!, $rows: [[String!]!]!) {
-  submitPenalties(columns: $columns, rows: $rows) {
-    __typename
-    ... on SubmitReport { accepted corrected unchanged rejected
-                          rows { row outcome id column rule reason } }
-    ... on MutationError { code message }
-  }
-}"""
-
-
-def rows(*cells: dict[str, str]) -> dict[str, Any]:
-    return {"columns": KEYS, "rows": [[row.get(key, "") for key in KEYS] for row in cells]}
-
-
-def doc(n: int) -> str:
-    return f"赤市监罚〔2026〕{n}号"
 
 
 def penalty_id(session: Session, number: str) -> int:
@@ -251,16 +229,6 @@ def test_revoked_and_expired_tokens_are_refused(
             }
         }
     assert session.exec(select(sa.func.count()).select_from(models.Penalty)).one() == 0
-
-
-WITHDRAW = """mutation($id: ID!, $reason: String!, $changed: Date) {
-  withdrawRecord(id: $id, reason: $reason, kind: REVOKED, decisionChangedOn: $changed) {
-    __typename
-    ... on RecordEnded { id endedOn reason }
-    ... on MutationError { code message }
-    ... on Refused { field }
-  }
-}"""
 
 
 def test_withdraw_record(run: Run, session: Session, secrets: Tokens) -> None:

@@ -18,12 +18,13 @@ from api import schema
 from api.app import create_app
 from api.cursors import global_id
 from api.limits import Limits
-from disclosure import db, models, settings, tokens
+from disclosure import db, models, settings
 from tests import factories
 from tests.api.conftest import ON, execute
-from tests.api.test_mutations import SUBMIT, TAX, WITHDRAW, doc, rows
+from tests.api.documents import SUBMIT, WITHDRAW, rows
 from tests.conftest import POSTGRES_URL
-from tests.disclosure.test_validation import penalty_cells
+from tests.factories import TAX, department_token
+from tests.template_rows import doc, penalty_cells
 
 QUERY = "{ penalties { edges { node { id } } } }"
 
@@ -32,13 +33,6 @@ QUERY = "{ penalties { edges { node { id } } } }"
 def client(app_settings: settings.Settings, engine: sa.Engine) -> Iterator[TestClient]:
     with TestClient(create_app(app_settings, engine, as_of=ON)) as client:
         yield client
-
-
-def department_token(session: Session, name: str = "赤坎区市场监督管理局") -> str:
-    unit = factories.add_department(session, name)
-    secret = tokens.create(session, unit_code=unit.credit_code, role=models.Role.DEPARTMENT)[1]
-    session.commit()
-    return secret
 
 
 def test_the_bearer_token_authenticates_a_mutation_and_the_cache_follows(

@@ -12,8 +12,7 @@ from publishers import records
 from search_index import indexer, search
 from tests import factories
 from tests.api.conftest import Run
-from tests.disclosure.test_ingest import doc, write_csv
-from tests.disclosure.test_validation import penalty_cells
+from tests.template_rows import doc, penalty_cells, write_csv
 
 ON = dt.date(2026, 6, 1)
 OLD, NEW = "湛江市赤坎区鸿达海鲜有限公司", "湛江市赤坎区鸿达粮油股份有限公司"

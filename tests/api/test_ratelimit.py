@@ -18,37 +18,12 @@ from api.app import create_app
 from api.limits import Limits
 from disclosure import models, settings, tokens
 from tests import factories
-from tests.api.conftest import ON
+from tests.api.conftest import ON, send
 
 
 def page(first: int) -> dict[str, Any]:
     query = "query($n: Int!) { penalties(first: $n) { edges { node { id } } } }"
     return {"query": query, "variables": {"n": first}}
-
-
-def send(
-    app_settings: settings.Settings,
-    engine: sa.Engine,
-    limits: Limits,
-    requests: list[tuple[str, dict[str, Any], dict[str, str]]],
-    *,
-    pause: float = 0.0,
-) -> list[httpx.Response]:
-    """POST each (client address, body, headers) in turn to one app, over HTTP through httpx;
-    `pause` seconds before the last."""
-    app = create_app(app_settings, engine, as_of=ON, limits=limits)
-
-    async def go() -> list[httpx.Response]:
-        answers = []
-        for number, (address, body, headers) in enumerate(requests):
-            if pause and number == len(requests) - 1:
-                await asyncio.sleep(pause)
-            transport = httpx.ASGITransport(app=app, client=(address, 40000))
-            async with httpx.AsyncClient(transport=transport, base_url="http://node") as client:
-                answers.append(await client.post("/graphql", json=body, headers=headers))
-        return answers
-
-    return asyncio.run(go())
 
 
 def test_past_its_budget_a_client_gets_429_with_retry_after_and_recovers_after_waiting(

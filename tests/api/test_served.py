@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.api.documents import doubling_fragments
 from tests.api.serving import sample_node
-from tests.api.test_limits import doubling_fragments
 
 
 @pytest.fixture(scope="module")

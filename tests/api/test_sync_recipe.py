@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.api.serving import gongshi, nodes
-from tests.api.test_client import ROOT
+from tests.conftest import ROOT
 
 LIST = """query ($after: String) {
   %s(first: 100, after: $after) { edges { node { id } } pageInfo { endCursor hasNextPage } }

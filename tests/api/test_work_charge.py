@@ -15,8 +15,7 @@ from api.app import create_app
 from api.limits import Limits
 from disclosure import lifecycle, sample, settings, workdays
 from search_index import indexer
-from tests.api.conftest import ON
-from tests.api.test_ratelimit import send
+from tests.api.conftest import ON, send
 
 SYNC = """query Sync($after: String) {
   changes(after: $after, first: 500) {

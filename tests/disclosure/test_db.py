@@ -1,4 +1,5 @@
 import datetime as dt
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlmodel import Session, SQLModel
 
 from disclosure import db, models
 from tests import conftest, factories
-from tests.disclosure import test_privacy
+from tests.conftest import unmasked_id_numbers
 
 
 def _schema_differences(engine: sa.Engine) -> list[object]:
@@ -78,7 +79,7 @@ def test_errors_never_show_statement_parameters(session: Session) -> None:
             session, models.SubjectCategory.NATURAL_PERSON, id_number_digest=digest, name=None
         )
     assert "null" in str(raised.value).lower()
-    assert test_privacy.unmasked_id_numbers(str(raised.value)) == []
+    assert unmasked_id_numbers(str(raised.value)) == []
 
 
 def test_sqlite_connections_get_the_page_cache_asked_for(tmp_path: Path) -> None:
@@ -114,3 +115,36 @@ def test_the_party_name_migration_gives_each_record_its_subjects_name(tmp_path: 
         }
     assert stored == expected
     engine.dispose()
+
+
+class Spent(Exception):
+    """What the tests' engine raises for a spent time budget."""
+
+
+SLOW = (
+    "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 100000000) "
+    "SELECT count(*) FROM c"
+)
+
+
+def test_the_time_budget_stops_a_running_statement_and_lets_none_start_late(
+    engine: sa.Engine,
+) -> None:
+    # an engine of its own: the tests' PostgreSQL engine is shared, and the API's watches it
+    watched = db.create_engine(engine.url.render_as_string(hide_password=False))
+    db.watch_time_budget(watched, Spent)
+    with watched.connect() as connection:
+        started = time.monotonic()
+        with pytest.raises(Spent), db.time_budget(connection, 0.2):
+            connection.exec_driver_sql(SLOW)
+        assert time.monotonic() - started < 5
+        connection.rollback()
+        with pytest.raises(Spent) as late, db.time_budget(connection, 0.0):
+            time.sleep(0.01)
+            connection.exec_driver_sql("SELECT 1")
+        assert late.value.__cause__ is None  # refused before the database saw it
+        connection.rollback()
+        with db.time_budget(connection, 5.0):
+            assert connection.exec_driver_sql("SELECT 2").scalar() == 2
+        assert connection.exec_driver_sql("SELECT count(*) FROM (VALUES (1)) AS v").scalar() == 1
+    watched.dispose()

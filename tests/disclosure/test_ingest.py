@@ -19,50 +19,17 @@ from disclosure import (
     template,
     upsert,
     workdays,
-    workflows,
 )
 from disclosure.queries import figures
 from tests import factories
-from tests.disclosure.test_validation import penalty_cells
+from tests.template_rows import KEYS, doc, penalty_cells, run, write_csv
 
 ON = dt.date(2026, 6, 1)
 PENALTY = models.RecordKind.PENALTY
-KEYS = [column.key for column in template.PENALTY]
-
-
-def write_csv(
-    path: Path,
-    rows: list[dict[str, str]],
-    *,
-    encoding: str = "utf-8",
-    header: str = "zh",
-) -> Path:
-    names = {
-        "zh": [c.zh for c in template.PENALTY],
-        "code": [c.code for c in template.PENALTY],
-        "key": KEYS,
-    }[header]
-    with path.open("w", encoding=encoding, newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(names)
-        for row in rows:
-            writer.writerow([row.get(key, "") for key in KEYS])
-    return path
-
-
-def run(session: Session, path: Path, **options: object) -> upsert.IngestReport:
-    ctx = workflows.Context(actor="tests", on=ON, id_key=factories.ID_KEY)
-    report = ingest.ingest(session, path, kind=PENALTY, ctx=ctx, batch_size=3, **options)  # type: ignore[arg-type]
-    session.commit()
-    return report
 
 
 def counts(report: upsert.IngestReport) -> tuple[int, int, int, int, int]:
     return (report.read, report.accepted, report.corrected, report.unchanged, report.rejected)
-
-
-def doc(n: int) -> str:
-    return f"赤市监罚〔2026〕{n}号"
 
 
 def stored(session: Session) -> dict[str, str]:

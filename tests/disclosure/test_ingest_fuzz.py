@@ -26,7 +26,7 @@ from stdnum.cn import ric
 from disclosure import db, ingest, models, readers, template, upsert, workflows
 from gongshi import cli
 from tests import conftest, factories
-from tests.disclosure.test_validation import PERSON, penalty_cells
+from tests.template_rows import PERSON, penalty_cells
 
 ON = dt.date(2026, 6, 1)
 KINDS = list(template.COLUMNS)

@@ -1,20 +1,13 @@
 import datetime as dt
-import re
 
 import pytest
 from sqlmodel import Session, select
-from stdnum.cn import ric
 
 from disclosure import lifecycle, models, privacy, sample, tombstones, workdays
 from tests import factories
+from tests.conftest import unmasked_id_numbers
 
 D = dt.date
-ID_RUN = re.compile(r"\d{17}[\dX]")
-
-
-def unmasked_id_numbers(text: str) -> list[str]:
-    """Every run in `text` that is a valid 18-character resident identity number."""
-    return [run for run in ID_RUN.findall(text) if ric.is_valid(run)]
 
 
 def test_mask_keeps_first_six_and_last_four() -> None:

@@ -7,8 +7,7 @@ import pytest
 from sqlmodel import Session
 
 from disclosure import spreadsheet, validation
-from tests.disclosure.test_ingest import run, write_csv
-from tests.disclosure.test_validation import check, penalty_cells
+from tests.template_rows import check, penalty_cells, run, write_csv
 
 FORMULAS = [
     '=HYPERLINK("http://evil.example/","点击")',

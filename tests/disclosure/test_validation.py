@@ -1,46 +1,14 @@
 import datetime as dt
-import random
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
-from disclosure import categories, models, privacy, sample, validation
+from disclosure import categories, models, privacy, validation
 from tests import factories
+from tests.template_rows import AUTHORITY, COMPANY, PERSON, check, penalty_cells
 
-AUTHORITY = sample.department_code("赤坎区市场监督管理局")
-COMPANY = sample.credit_code(random.Random(7), registrar="9", kind="1", region="440802")
-PERSON = "440802199001011238"
 PENALTY = models.RecordKind.PENALTY
-
-
-def penalty_cells(**overrides: str) -> dict[str, str]:
-    """A valid penalty row of the template, by our column keys."""
-    return {
-        "subject_name": "湛江市赤坎区鸿达食品有限公司",
-        "subject_category": "法人及非法人组织",
-        "subject_uscc": COMPANY,
-        "legal_rep_name": "李伟",
-        "decision_doc_no": "赤市监罚〔2026〕101号",
-        "violation_type": "销售不符合食品安全标准的食品",
-        "violation_facts": "抽检发现当事人销售的散装花生油酸价超标",
-        "legal_basis": "《中华人民共和国食品安全法》第一百二十四条第一款",
-        "penalty_category": "罚款",
-        "penalty_content": "罚款2000元",
-        "fine_amount_wan": "0.2",
-        "decision_date": "2026/05/20",
-        "penalty_valid_until": "2026/06/20",
-        "authority_name": "赤坎区市场监督管理局",
-        "authority_uscc": AUTHORITY,
-        "source_unit": "赤坎区市场监督管理局",
-        "source_unit_uscc": AUTHORITY,
-    } | overrides
-
-
-def check(**overrides: str) -> validation.Valid | validation.Reason:
-    return validation.check_row(
-        PENALTY, 2, penalty_cells(**overrides), validation.Lookups(id_key=factories.ID_KEY)
-    )
 
 
 def test_a_valid_row_gives_typed_fields() -> None:

@@ -14,8 +14,7 @@ from sqlmodel import Session, select
 from disclosure import db, ingest, models, readers, template
 from gongshi import cli
 from tests import conftest, factories
-from tests.disclosure.test_ingest import KEYS, ON, PENALTY, doc
-from tests.disclosure.test_validation import penalty_cells
+from tests.template_rows import KEYS, doc, penalty_cells
 
 SHEET = "xl/worksheets/sheet1.xml"
 
@@ -78,7 +77,7 @@ def test_an_understated_dimension_does_not_lose_rows(session: Session, tmp_path:
     )
     with zipfile.ZipFile(path) as archive:
         assert b'<dimension ref="A1:AE2"/>' in archive.read(SHEET)
-    report = ingest.ingest(session, path, kind=PENALTY, ctx=factories.ctx(ON))
+    report = ingest.ingest(session, path, kind=models.RecordKind.PENALTY, ctx=factories.ctx())
     assert report.read == sheet_rows(path) - 1 == 10  # the header is not a record
     assert report.accepted == 10
     assert len(session.exec(select(models.Penalty)).all()) == 10

@@ -21,10 +21,9 @@ from sqlmodel import Session
 from disclosure import models, repairs, settings, template, urls
 from publishers import release, site
 from tests import factories
-from tests.disclosure.test_ingest import write_csv
-from tests.disclosure.test_validation import penalty_cells
+from tests.browser import CHROMIUM, launched, shot
 from tests.portal import helpers
-from tests.publishers.test_browser import ARGS, CHROMIUM, shot
+from tests.template_rows import penalty_cells, write_csv
 
 pytestmark = pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no browser: install Debian's chromium (see .ci/run)"
@@ -83,12 +82,8 @@ def node(app_settings: settings.Settings, engine: sa.Engine) -> Iterator[Node]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 def _tab(browser: Any) -> Any:

