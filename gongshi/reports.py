@@ -77,6 +77,8 @@ def subject_command(env: Env, key: str, out: Path | None, as_of: dt.datetime | N
     from gongshi import credit_report, report_pdf
 
     on = as_of_date(as_of)
+    if out is not None and not out.parent.is_dir():
+        raise UserMistake(f"--out: the folder {out.parent} does not exist")
     with user_errors():
         env.require_schema()
         catalogue = measures.load(env.settings.measures_path)
@@ -97,8 +99,6 @@ def subject_command(env: Env, key: str, out: Path | None, as_of: dt.datetime | N
         if made is None:
             raise click.ClickException(credit_report.not_found(key, on))
         path = out or Path(credit_report.filename(made.content.subject.key, on))
-        if not path.parent.is_dir():
-            raise UserMistake(f"--out: the folder {path.parent} does not exist")
         _atomic(path, lambda written: written.write_bytes(made.pdf))
     click.echo(str(path))
     click.echo(f"verification code / 验证码: {made.code}")
