@@ -10,7 +10,7 @@ import functools
 from collections.abc import Sequence
 from pathlib import Path
 
-from fontTools.ttLib import TTCollection
+from fontTools.ttLib import TTCollection, TTLibError
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
@@ -50,13 +50,14 @@ class FontMissing(RuntimeError):
 @functools.cache
 def face_number(path: Path) -> int:
     """The index of the Simplified Chinese face in the font collection at `path`."""
-    if not path.is_file():
+    try:
+        with path.open("rb") as file, TTCollection(file, lazy=True) as collection:
+            names = [font["name"].getDebugName(1) for font in collection.fonts]
+    except (OSError, TTLibError) as error:
+        raise FontMissing(path) from error
+    if FACE not in names:
         raise FontMissing(path)
-    with TTCollection(str(path), lazy=True) as collection:
-        for number, font in enumerate(collection.fonts):
-            if font["name"].getDebugName(1) == FACE:
-                return number
-    raise FontMissing(path)
+    return names.index(FACE)
 
 
 def font_missing() -> FontMissing | None:

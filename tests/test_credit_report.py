@@ -456,3 +456,25 @@ def test_the_report_key_is_made_once_and_kept_or_taken_from_the_environment(
     assert report_codes.report_key(given) == bytes.fromhex("ab" * 32)
     with pytest.raises(settings.SettingsError, match="GONGSHI_REPORT_KEY"):
         settings.Settings.from_env({"GONGSHI_REPORT_KEY": "short"}, cwd=tmp_path)
+
+
+def test_without_the_cjk_font_the_endpoint_and_the_command_say_which_package_is_missing(
+    engine: sa.Engine,
+    session: Session,
+    app_settings: settings.Settings,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    story = bidder(session)
+    key = story.company.credit_code
+    assert key is not None
+    monkeypatch.setattr(report_pdf, "FONT_FILE", tmp_path / "NotoSansCJK-Regular.ttc")
+    assert isinstance(report_pdf.font_missing(), report_pdf.FontMissing)
+    with client(app_settings, engine) as http:
+        response = http.get(f"/reports/{key}.pdf")
+        assert response.status_code == 503
+        assert "fonts-noto-cjk" in response.text and str(tmp_path) in response.text
+    not_a_font = tmp_path / "empty.ttc"
+    not_a_font.write_bytes(b"")
+    with pytest.raises(report_pdf.FontMissing, match="fonts-noto-cjk"):
+        report_pdf.face_number(not_a_font)

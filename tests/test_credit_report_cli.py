@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from sqlmodel import Session
 
 from disclosure import db, endings, models
-from gongshi import cli
+from gongshi import cli, report_pdf
 from tests import conftest, factories
 from tests.publishers import site_helpers as helpers
 from tests.test_credit_report import flat, needs_pdf, pdf_text
@@ -73,10 +73,19 @@ def test_report_subject_writes_the_pdf_and_prints_its_code(run: CliRunner, tmp_p
 
 
 def test_report_subject_refuses_what_it_cannot_report_in_one_line(
-    run: CliRunner, tmp_path: Path
+    run: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert run.invoke(cli.main, ["init"]).exit_code == 0
     company, person, penalty = stored(tmp_path)
+    assert company.credit_code is not None
+    with monkeypatch.context() as patch:
+        patch.setattr(report_pdf, "FONT_FILE", tmp_path / "no-font.ttc")
+        fontless = run.invoke(
+            cli.main, ["report", "subject", company.credit_code, "--as-of", ON.isoformat()]
+        )
+    assert fontless.exit_code == 1 and len(fontless.output.splitlines()) == 1
+    assert "fonts-noto-cjk" in fontless.output
+    assert not list(tmp_path.glob("*.pdf"))
     unknown = run.invoke(cli.main, ["report", "subject", "91440802MA00000001"])
     assert unknown.exit_code == 1
     assert unknown.output.startswith("Error: 主体 91440802MA00000001 在 ")
@@ -97,7 +106,6 @@ def test_report_subject_refuses_what_it_cannot_report_in_one_line(
         )
         session.commit()
     engine.dispose()
-    assert company.credit_code is not None
     withdrawn = run.invoke(
         cli.main, ["report", "subject", company.credit_code, "--as-of", ON.isoformat()]
     )
