@@ -478,3 +478,44 @@ def test_without_the_cjk_font_the_endpoint_and_the_command_say_which_package_is_
     not_a_font.write_bytes(b"")
     with pytest.raises(report_pdf.FontMissing, match="fonts-noto-cjk"):
         report_pdf.face_number(not_a_font)
+
+
+@needs_pdf
+def test_an_objection_suspends_the_punishment_in_the_report_and_its_end_changes_it(
+    session: Session,
+) -> None:
+    from disclosure import objections
+
+    company = factories.add_subject(session, name="湛江市赤坎区新名称有限公司")
+    entry = factories.add_list_entry(session, subject_id=company.id, party_name="旧名称有限公司")
+    objection = objections.open_objection(
+        session, entry, grounds="认定事实有误", ctx=factories.ctx(ON)
+    )
+    quiet = factories.add_subject(session, name="湛江市赤坎区守信有限公司")
+    factories.add_license(session, subject_id=quiet.id)
+    session.commit()
+    assert company.credit_code is not None and quiet.credit_code is not None
+    made = make(session, company.credit_code)
+    assert made.content.measures and {m.state for m in made.content.measures} == {
+        standing.State.SUSPENDED
+    }
+    joined = flat(pdf_text(made.pdf))
+    for expected in (
+        "异议核实期间暂不执行",
+        "异议核实期间暂停联合惩戒",
+        f"异议处理中（{ON.isoformat()}受理）",
+        "当事人名称（决定时）旧名称有限公司",
+        "一、行政许可（0条）无",
+    ):
+        assert expected in joined, expected
+    plain = flat(pdf_text(make(session, quiet.credit_code).pdf))
+    assert "报告日无适用的联合奖惩措施" in plain and "二、行政处罚（0条）无" in plain
+    objections.resolve_objection(
+        session, objection, outcome=models.ObjectionOutcome.REJECTED, ctx=factories.ctx(LATER)
+    )
+    session.commit()
+    after = verify(session, made.code)
+    assert after.matches is False
+    assert [(c.record_id, c.on, c.what) for c in after.changes] == [
+        (entry.id, LATER, "异议处理完毕")
+    ]
