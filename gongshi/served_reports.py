@@ -6,6 +6,7 @@ a browser, plain text for curl)."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import html
 
@@ -17,7 +18,8 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from api import cache
-from disclosure import lifecycle, measures, privacy, report_codes, settings, urls
+from api import standing as api_standing
+from disclosure import lifecycle, privacy, report_codes, settings, urls
 from disclosure.queries import change_log
 from gongshi import credit_report, report_pdf
 
@@ -39,8 +41,6 @@ class ReportRoutes:
         self.engine = engine
         self.as_of = as_of
         self.cache = cache.ResponseCache(CACHE_ENTRIES, CACHE_BYTES)
-        self.rules = lifecycle.load_rules(app_settings.rules_path)
-        self.configured = measures.load(app_settings.measures_path)
         self.secret = report_codes.report_key(app_settings)
         # a report takes the better part of a second of CPU (its CJK font subset): one at a time,
         # so that a burst of them cannot take the node's every thread
@@ -52,6 +52,12 @@ class ReportRoutes:
             Route(REPORT_PATH, self.report, methods=["GET", "HEAD"]),
             Route(VERIFY_PATH, self.verify, methods=["GET", "HEAD"]),
         ]
+
+    @functools.cached_property
+    def rules(self) -> lifecycle.Rules:
+        """The publicity rules, read on first use (a mistake in their file answers like any
+        other request the node cannot serve)."""
+        return lifecycle.load_rules(self.settings.rules_path)
 
     def _on(self) -> dt.date:
         return self.as_of or settings.today()
@@ -91,7 +97,7 @@ class ReportRoutes:
                     key,
                     on,
                     rules=self.rules,
-                    catalogue=measures.catalogue(session, self.configured),
+                    catalogue=api_standing.catalogue(self.settings, session),
                     secret=self.secret,
                     base_url=self.settings.base_url,
                 )
@@ -121,7 +127,7 @@ class ReportRoutes:
                     code,
                     self.secret,
                     rules=self.rules,
-                    catalogue=measures.catalogue(session, self.configured),
+                    catalogue=api_standing.catalogue(self.settings, session),
                 )
             except report_codes.ForgedCode:
                 return None
