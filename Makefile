@@ -6,8 +6,11 @@ PORT ?= 8000
 # the browser tests drive Debian's Chromium (Playwright never downloads a browser here)
 CHROMIUM ?= /usr/bin/chromium
 APT_GET ?= apt-get
+# the credit report's CJK font (Debian's fonts-noto-cjk) and the tools its tests read PDFs with
+CJK_FONT ?= /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc
+PDFTOTEXT ?= /usr/bin/pdftotext
 
-.PHONY: install chromium test check coverage demo bench format lint typecheck clean
+.PHONY: install chromium pdf-tools test check coverage demo bench format lint typecheck clean
 
 install: $(STAMP)
 
@@ -29,7 +32,18 @@ chromium:
 	  fi; \
 	fi
 
-test: $(STAMP) chromium
+# the same for the credit report: its font, and poppler-utils (pdftotext, pdftoppm) for its tests
+pdf-tools:
+	@if [ ! -f $(CJK_FONT) ] || [ ! -x $(PDFTOTEXT) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v $(firstword $(APT_GET)) > /dev/null; then \
+	    echo "installing Debian's fonts-noto-cjk and poppler-utils for the credit report"; \
+	    $(APT_GET) update -qq && $(APT_GET) install -y -qq fonts-noto-cjk poppler-utils > /dev/null; \
+	  else \
+	    echo "note: no $(CJK_FONT) or $(PDFTOTEXT), and installing them needs root and apt-get: the credit report's tests will be skipped" >&2; \
+	  fi; \
+	fi
+
+test: $(STAMP) chromium pdf-tools
 	$(BIN)/python -m pytest -q
 
 format: $(STAMP)
@@ -50,7 +64,7 @@ check: lint typecheck test
 # each stay exercised
 COVERAGE_MIN ?= 95
 EXECUTION_COVERAGE_MIN ?= 89
-coverage: $(STAMP) chromium
+coverage: $(STAMP) chromium pdf-tools
 	$(BIN)/python -m pytest -q --cov --cov-report=
 	$(BIN)/coverage report --fail-under=$(COVERAGE_MIN)
 	$(BIN)/coverage report --include=api/execution.py --fail-under=$(EXECUTION_COVERAGE_MIN)

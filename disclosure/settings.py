@@ -53,6 +53,9 @@ class Settings:
     id_key_in_env: bool = False  # GONGSHI_ID_KEY gave id_key: a rotation cannot write it there
     # the key signing the portal's cookies and forms (GONGSHI_PORTAL_KEY, else DATA_DIR/portal.key)
     portal_key: bytes | None = dataclasses.field(default=None, repr=False)
+    # the key of the credit reports' verification codes (GONGSHI_REPORT_KEY, else
+    # DATA_DIR/report.key): every node that verifies them needs the one that issued them
+    report_key: bytes | None = dataclasses.field(default=None, repr=False)
 
     @property
     def id_key_file(self) -> Path:
@@ -109,6 +112,11 @@ class Settings:
             portal_key=(
                 _secret_text(environ["GONGSHI_PORTAL_KEY"], "GONGSHI_PORTAL_KEY")
                 if environ.get("GONGSHI_PORTAL_KEY")
+                else None
+            ),
+            report_key=(
+                _secret_text(environ["GONGSHI_REPORT_KEY"], "GONGSHI_REPORT_KEY")
+                if environ.get("GONGSHI_REPORT_KEY")
                 else None
             ),
         )

@@ -194,7 +194,7 @@ def run_server(
     import uvicorn
 
     from api import app as api_app
-    from gongshi import served_feeds
+    from gongshi import served_feeds, served_reports
     from portal import app as portal_app
 
     if access_log:
@@ -210,7 +210,10 @@ def run_server(
             env.engine,
             limits=limits,
             follow_seconds=follow,
-            routes=served_feeds.FeedRoutes(env.settings, env.engine).routes(),
+            routes=[
+                *served_feeds.FeedRoutes(env.settings, env.engine).routes(),
+                *served_reports.ReportRoutes(env.settings, env.engine).routes(),
+            ],
         ),
         portal_app.create_app(env.settings, env.engine),
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import random
 import re
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,8 +25,19 @@ from starlette.testclient import TestClient
 from stdnum.cn import ric
 
 from api.app import create_app
-from disclosure import db, models, sample, settings, tokens
-from gongshi import cli, served_feeds
+from disclosure import (
+    credit_report,
+    db,
+    lifecycle,
+    measures,
+    models,
+    report_codes,
+    sample,
+    settings,
+    tokens,
+)
+from disclosure.queries import change_log
+from gongshi import cli, report_pdf, served_feeds, served_reports
 from tests import factories
 from tests.api.conftest import ON
 from tests.api.documents import SUBMIT
@@ -105,6 +118,26 @@ def found_numbers(data: bytes) -> set[str]:
     return leaks
 
 
+def report_text(data: bytes) -> bytes:
+    """A credit report's text, as pdftotext reads it (the tests of the report need it; without
+    it the report's content is scanned instead, by `report_contents`)."""
+    if not data.startswith(b"%PDF") or shutil.which("pdftotext") is None:
+        return data
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True
+    ).stdout
+
+
+def report_contents(session: Session, key: str) -> tuple[bytes, str | None]:
+    """What a subject's credit report of ON is made from, and its verification code."""
+    found = credit_report.build(
+        session, key, ON, rules=lifecycle.Rules(), catalogue=measures.catalogue(session)
+    )
+    if found is None:
+        return b"", None
+    return found.content.model_dump_json().encode(), found.content.subject.key
+
+
 def files(folder: Path) -> Iterator[tuple[str, bytes]]:
     for path in sorted(folder.rglob("*")):
         if path.is_file():
@@ -159,6 +192,7 @@ def test_no_output_holds_an_unmasked_identity_number(
 
     # the API door, with the index following the change log
     feed_routes = served_feeds.FeedRoutes(app_settings, engine, as_of=ON).routes()
+    feed_routes += served_reports.ReportRoutes(app_settings, engine, as_of=ON).routes()
     served = create_app(app_settings, engine, as_of=ON, follow_seconds=0.1, routes=feed_routes)
     with TestClient(served) as client:
         bearer = {"authorization": f"Bearer {secret}"}
@@ -225,6 +259,35 @@ def test_no_output_holds_an_unmasked_identity_number(
             response = client.get(f"/feeds/subjects/{key}.atom")
             assert response.status_code == 200, response.text
             outputs[f"subject feed {key}"] = response.content
+        # the credit reports (公共信用信息报告): their PDFs' text, their verification, their 404s
+        report_key = report_codes.report_key(app_settings)
+        reports = 0
+        for subject in session.exec(select(models.Subject)).all():
+            key = subject.credit_code or f"P{subject.id}"
+            response = client.get(f"/reports/{key}.pdf")
+            assert response.status_code in (200, 404, 503), response.text
+            outputs[f"report {key}"] = report_text(response.content)
+            content, public_key = report_contents(session, key)
+            outputs[f"report content {key}"] = content
+            if public_key is None:
+                continue
+            reports += 1
+            version = change_log.last_event_id(session)
+            digest = credit_report.digest(credit_report.ReportContent.model_validate_json(content))
+            code = report_codes.issue(public_key, ON, version, digest, report_key)
+            for accept in ("text/html", "*/*"):
+                response = client.get(f"/reports/verify/{code}", headers={"accept": accept})
+                assert response.status_code == 200 and "MATCHES" in response.text, response.text
+                outputs[f"verify {key} {accept}"] = response.content
+        assert reports >= 3  # the two people and the black-listed company
+        if shutil.which("pdftotext") and report_pdf.font_missing() is None:
+            title = "公共信用信息报告".encode()
+            assert sum(title in data for name, data in outputs.items() if "report" in name) >= 3
+        for number in NUMBERS:
+            for path in (f"/reports/{number}.pdf", f"/reports/verify/{number}"):
+                response = client.get(path, headers={"accept": "text/html"})
+                assert response.status_code == 404
+                outputs[path] = response.content
         caplog.set_level(logging.DEBUG, logger="httpx")
 
     command("lifecycle", "--as-of", ON.isoformat())
@@ -240,6 +303,15 @@ def test_no_output_holds_an_unmasked_identity_number(
         "--out",
         str(tmp_path),
     )
+    for subject in session.exec(select(models.Subject)).all():
+        key = subject.credit_code or f"P{subject.id}"
+        pdf = tmp_path / f"report-{key}.pdf"
+        result = runner.invoke(
+            cli.main, ["report", "subject", key, "--as-of", ON.isoformat(), "--out", str(pdf)]
+        )
+        outputs[f"gongshi report subject {key}"] = result.output.encode()
+        if pdf.exists():
+            outputs[pdf.name] = report_text(pdf.read_bytes())
     month = f"feedback-{ON:%Y-%m}"
     for suffix in (".csv", ".xlsx"):
         outputs[month + suffix] = site_helpers.readable((tmp_path / (month + suffix)).read_bytes())
