@@ -7,11 +7,12 @@ record page with its defaults: the part of the publish we do not write."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from bench import report
+from bench import data, report
 
 RECORDS = int(os.environ.get("BENCH_SITE_RECORDS", "100000"))
 CHANGES = 1_000
@@ -39,8 +40,13 @@ def run(workdir: Path) -> list[report.Result]:
     gongshi = str(Path(sys.executable).with_name("gongshi"))
     env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
     env.pop("DATABASE_URL", None)
-    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", AS_OF]):
-        subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
+    database = data.sample_database(workdir, RECORDS)
+    source = os.environ.get("GONGSHI_BENCH_DB")
+    key = Path(source).with_name("id.key") if source else None
+    if key is not None and key.exists():  # the copied database's identity-number key
+        shutil.copyfile(key, database.with_name("id.key"))
+    # a copied database may have an older schema
+    subprocess.run([gongshi, "init"], cwd=workdir, env=env, check=True, capture_output=True)
     out = workdir / "out"
     publish = [gongshi, "publish", "--out", str(out), "--as-of", AS_OF, "--base-url", BASE_URL]
     full = report.measure("gongshi publish --full", [*publish, "--full"], cwd=workdir, env=env)
