@@ -315,7 +315,7 @@ def test_a_pages_data_links_download_its_records(story_site: Site, page: Any) ->
             page.get_by_role("link", name=name, exact=True).click()
         download = started.value
         data = Path(download.path()).read_bytes()
-        assert download.suggested_filename == story.company.credit_code + suffix
+        assert download.suggested_filename == f"{story.company.credit_code}{suffix}"
         assert data == (root / f"{subject}{suffix}").read_bytes()
     records = json.loads((root / f"{subject}.json").read_bytes())["records"]
     folders = {kind.value: folder for kind, folder in urls.KIND_FOLDERS.items()}
