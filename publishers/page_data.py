@@ -67,6 +67,7 @@ class Lines:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._reader: sqlite3.Connection | None = None
 
     @classmethod
     def create(cls, path: Path, previous: Path | None, drop: Iterable[str]) -> Lines:
@@ -109,17 +110,21 @@ class Lines:
     def get(self, keys: Sequence[str]) -> dict[str, tuple[bytes, str]]:
         """The lines of the records `keys`."""
         found: dict[str, tuple[bytes, str]] = {}
-        connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
-        try:
-            for start in range(0, len(keys), BATCH):
-                chunk = list(keys[start : start + BATCH])
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT key, json, csv FROM line WHERE key IN ({marks})"
-                for key, json_line, csv_line in connection.execute(query, chunk):
-                    found[key] = (bytes(json_line), csv_line)
-        finally:
-            connection.close()
+        if self._reader is None:  # one connection for the pages a worker renders in a row
+            self._reader = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        for start in range(0, len(keys), BATCH):
+            chunk = list(keys[start : start + BATCH])
+            marks = ",".join("?" * len(chunk))
+            query = f"SELECT key, json, csv FROM line WHERE key IN ({marks})"
+            for key, json_line, csv_line in self._reader.execute(query, chunk):
+                found[key] = (bytes(json_line), csv_line)
         return found
+
+    def close(self) -> None:
+        """Close what `get` opened."""
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -32,15 +32,19 @@ def render_many(
     data from the `page_data.Lines` store at `lines`."""
     files, written, kept = {}, 0, 0
     store = page_data.Lines(lines) if lines is not None else None
-    for path, template, context, spec in items:
-        made = {path: render.render_page(template, **context).encode()}
-        if spec is not None:
-            if store is None:
-                raise ValueError(f"{path} has data files but the publish keeps no data lines")
-            made.update(page_data.render(spec, store))
-        for made_path, data in made.items():
-            files[made_path], fresh = release.write_file(folder, previous, made_path, data)
-            written, kept = written + fresh, kept + (not fresh)
+    try:
+        for path, template, context, spec in items:
+            made = {path: render.render_page(template, **context).encode()}
+            if spec is not None:
+                if store is None:
+                    raise ValueError(f"{path} has data files but the publish keeps no data lines")
+                made.update(page_data.render(spec, store))
+            for made_path, data in made.items():
+                files[made_path], fresh = release.write_file(folder, previous, made_path, data)
+                written, kept = written + fresh, kept + (not fresh)
+    finally:
+        if store is not None:
+            store.close()
     return files, written, kept
 
 
