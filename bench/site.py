@@ -7,11 +7,12 @@ record page with its defaults: the part of the publish we do not write."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from bench import report
+from bench import data, report
 
 RECORDS = int(os.environ.get("BENCH_SITE_RECORDS", "100000"))
 CHANGES = 1_000
@@ -35,16 +36,34 @@ def _files(folder: Path) -> tuple[int, int]:
     return count, size
 
 
+def _page_data(folder: Path) -> tuple[int, int]:
+    """How many data files the pages have beside them (.json and .csv outside data/ and the
+    search index), and their size on disk in bytes."""
+    count = size = 0
+    for path in folder.rglob("*"):
+        top = path.relative_to(folder).parts[0]
+        if path.suffix in (".json", ".csv") and top not in ("data", "search") and path.is_file():
+            count += 1
+            size += path.stat().st_blocks * 512
+    return count, size
+
+
 def run(workdir: Path) -> list[report.Result]:
     gongshi = str(Path(sys.executable).with_name("gongshi"))
     env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
     env.pop("DATABASE_URL", None)
-    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", AS_OF]):
-        subprocess.run([gongshi, *step], cwd=workdir, env=env, check=True, capture_output=True)
+    database = data.sample_database(workdir, RECORDS)
+    source = os.environ.get("GONGSHI_BENCH_DB")
+    key = Path(source).with_name("id.key") if source else None
+    if key is not None and key.exists():  # the copied database's identity-number key
+        shutil.copyfile(key, database.with_name("id.key"))
+    # a copied database may have an older schema
+    subprocess.run([gongshi, "init"], cwd=workdir, env=env, check=True, capture_output=True)
     out = workdir / "out"
     publish = [gongshi, "publish", "--out", str(out), "--as-of", AS_OF, "--base-url", BASE_URL]
     full = report.measure("gongshi publish --full", [*publish, "--full"], cwd=workdir, env=env)
     pages, size = _files(out / "current")
+    data_files, data_size = _page_data(out / "current")
     full = report.Timing(full.label, full.command, full.seconds, full.peak_mb, pages, "files")
     peer = report.measure(
         "pagefind (records only)",
@@ -85,7 +104,9 @@ def run(workdir: Path) -> list[report.Result]:
             ours=full,
             peer=peer,
             target="≥ 1,000 pages/s on 2 cores; Pagefind time and peak memory reported",
-            notes=f"Release: {pages:,} files, {size / 2**20:,.0f} MiB on disk.",
+            notes=f"Release: {pages:,} files, {size / 2**20:,.0f} MiB on disk, of which "
+            f"{data_files:,} data files beside the list and subject pages "
+            f"({data_size / 2**20:,.0f} MiB).",
         ),
         report.Result(
             title=f"Site: search index of {RECORDS:,} records",

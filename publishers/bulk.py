@@ -15,6 +15,7 @@ import contextlib
 import csv
 import dataclasses
 import datetime as dt
+import gzip
 import hashlib
 import io
 import json
@@ -38,6 +39,7 @@ COPY_BLOCK = 1 << 20
 # Fewer chunks are written here: a worker takes about a second to start, which a pool does not
 # win back on a 100,000-record database (5 chunks: 7.0 s with two workers, 3.7 s without).
 MIN_POOLED_CHUNKS = 8
+PLAIN_CSV_LIMIT = 50 * 2**20  # a kind's CSV is offered uncompressed too while under this size
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,6 +128,20 @@ def _chunks(session: Session, previous: Members | None, size: int) -> list[bulk_
             numbers.update(range(low, high + 1))
         chunks += [bulk_chunk.Chunk(kind, number, size) for number in sorted(numbers)]
     return chunks
+
+
+def _plain_csv(folder: Path, gzipped: str, path: str) -> tuple[str, int] | None:
+    """`gzipped` uncompressed at `path` when it is under PLAIN_CSV_LIMIT (digest and size);
+    None, and no file, when it is not."""
+    with gzip.open(folder / gzipped, "rb") as source, _file(folder, path) as target:
+        while block := source.read(COPY_BLOCK):
+            target.write(block)
+            if target.bytes >= PLAIN_CSV_LIMIT:
+                break
+    if target.bytes >= PLAIN_CSV_LIMIT:
+        (folder / path).unlink()
+        return None
+    return target.summary
 
 
 def _jsonl(kind: models.RecordKind) -> str:
@@ -226,6 +242,9 @@ def _build(
                 if jsonl.bytes == 0:
                     jsonl.write(_member(b""))
             files[csv_path], files[jsonl_path] = csv_file.summary, jsonl.summary
+            plain = _plain_csv(rel.folder, csv_path, urls.data_path(kind, "csv"))
+            if plain is not None:
+                files[urls.data_path(kind, "csv")] = plain
             report.records += counts[kind.value]
         if changes.bytes == 0:
             changes.write(_member(b""))
@@ -267,7 +286,7 @@ def _build(
         "chunk_ids": options.chunk_ids,
         "members": members,
     }
-    rel.catalogue += _catalogue()
+    rel.catalogue += _catalogue(files)
 
 
 # The licence the open data is offered under: reuse with attribution (署名).
@@ -301,6 +320,19 @@ def datapackage(
                 "schema": bulk_schema.table_schema(kind),
             }
         )
+        plain = urls.data_path(kind, "csv")
+        if plain in files:
+            digest, size = files[plain]
+            resources.append(
+                {
+                    **resources[-1],
+                    "name": f"{name}-csv",
+                    "path": plain.removeprefix(urls.DATA),
+                    "bytes": size,
+                    "hash": f"sha256:{digest}",
+                }
+            )
+            del resources[-1]["compression"]
         digest, size = files[jsonl_path]
         resources.append(
             {
@@ -331,8 +363,8 @@ def datapackage(
     return json.dumps(package, ensure_ascii=False, indent=1) + "\n"
 
 
-def _catalogue() -> list[dict[str, str]]:
-    """Links the open-data page shows to the bulk files."""
+def _catalogue(files: dict[str, tuple[str, int]]) -> list[dict[str, str]]:
+    """Links the open-data page shows to the bulk files (`files`: those written)."""
     items = [
         (urls.DATAPACKAGE, "数据包说明 datapackage.json", "全部文件的字段说明、大小和校验值"),
         (urls.CHECKSUMS, "SHA256SUMS", "全部文件的 SHA-256 校验值"),
@@ -341,8 +373,21 @@ def _catalogue() -> list[dict[str, str]]:
     for kind in models.RecordKind:
         name = kind.zh
         items.append(
-            (urls.data_path(kind, "csv.gz"), f"{name} CSV", "国家双公示模板表头，UTF-8（带 BOM）")
+            (
+                urls.data_path(kind, "csv.gz"),
+                f"{name} CSV（gzip 压缩）",
+                "国家双公示模板表头，UTF-8（带 BOM）",
+            )
         )
+        if urls.data_path(kind, "csv") in files:
+            size = files[urls.data_path(kind, "csv")][1]
+            items.append(
+                (
+                    urls.data_path(kind, "csv"),
+                    f"{name} CSV（未压缩）",
+                    f"同上，未压缩（{size / 2**20:.1f} MB），Excel 可直接打开",
+                )
+            )
         items.append(
             (urls.data_path(kind, "jsonl.gz"), f"{name} JSON Lines", "每行一条记录，字段同 API")
         )

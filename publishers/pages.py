@@ -14,12 +14,11 @@ import heapq
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 
 from disclosure import lifecycle, models, urls
-from publishers import records
+from publishers import page_data, records, static_pages
 
 PER_PAGE = 50
 LATEST = 20
@@ -35,6 +34,7 @@ class Page:
     path: str
     template: str
     context: dict[str, Any]
+    data: page_data.Spec | None = None  # the data files beside it, if it shows records
 
     def key(self) -> str:
         """A digest of everything the page shows: equal keys, equal pages (same templates)."""
@@ -49,6 +49,9 @@ class Page:
 # what the records table (_records_table.html, the one template that shows rows) shows of a row
 SHOWN: tuple[str, ...] = ("kind", "decided", "objection", "path", "doc_no", "title")
 SHOWN += ("subject_name", "subject_path", "unit_name")
+# and what its data files need: the record's key and its data's digest (a page whose records'
+# data changed is made again, with its data files)
+KEPT = (*SHOWN, "id", "data")
 
 
 class Summary(dict[str, Any]):
@@ -59,7 +62,7 @@ class Summary(dict[str, Any]):
     __slots__ = ("digest",)
 
     def __init__(self, row: Row) -> None:
-        super().__init__({name: row[name] for name in SHOWN})
+        super().__init__({name: row[name] for name in KEPT})
         self.digest = hashlib.sha256(orjson.dumps(self, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -104,13 +107,43 @@ def list_meta(named: models.List, authority: str | None) -> ListMeta:
     )
 
 
+ALL_KINDS = tuple(models.RecordKind)
+
+
+def _with_data(
+    path: str,
+    template: str,
+    context: dict[str, Any],
+    rows: Sequence[Row],
+    kinds: tuple[models.RecordKind, ...],
+    pager: dict[str, int] | None = None,
+) -> Page:
+    """The page, with data files of exactly `rows` (what it shows, in its order)."""
+    context["data"] = {fmt: page_data.path_for(path, fmt) for fmt in page_data.FORMATS}
+    spec = page_data.Spec(
+        page_path=path,
+        kinds=kinds,
+        keys=tuple(records.key(row["kind"], row["id"]) for row in rows),
+        title=context["title"],
+        url=context["canonical"],
+        pager=pager,
+    )
+    return Page(path, template, context, spec)
+
+
 def newest_first(rows: Sequence[Row]) -> list[Row]:
     """Rows by decision date, newest first (then by id, newest first)."""
     return sorted(rows, key=lambda row: (row["decided"], row["id"], row["kind"]), reverse=True)
 
 
 def _paginated(
-    first_path: str, rows: Sequence[Row], template: str, base_url: str, title: str, **extra: Any
+    first_path: str,
+    rows: Sequence[Row],
+    template: str,
+    base_url: str,
+    title: str,
+    kinds: tuple[models.RecordKind, ...],
+    **extra: Any,
 ) -> Iterator[Page]:
     count = max(1, -(-len(rows) // PER_PAGE))
     paths = [urls.paged(first_path, n) for n in range(1, count + 1)]
@@ -124,16 +157,12 @@ def _paginated(
             "next": paths[n] if n < count else None,
         }
         shown = title if n == 1 else f"{title}（第 {n} 页）"
+        on_page = list(rows[(n - 1) * PER_PAGE : n * PER_PAGE])
         context = records.page_context(
-            path,
-            shown,
-            base_url,
-            rows=list(rows[(n - 1) * PER_PAGE : n * PER_PAGE]),
-            total=len(rows),
-            pager=pager,
-            **extra,
+            path, shown, base_url, rows=on_page, total=len(rows), pager=pager, **extra
         )
-        yield Page(path, template, context)
+        counted = {"page": n, "pages": count, "total": len(rows)}
+        yield _with_data(path, template, context, on_page, kinds, counted)
 
 
 def site_pages(
@@ -180,14 +209,21 @@ def site_pages(
     for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
         name = kind.zh
         yield from _paginated(
-            urls.kind_path(kind), by_kind[kind.value], "listing.html", base_url, name, lead=None
+            urls.kind_path(kind),
+            by_kind[kind.value],
+            "listing.html",
+            base_url,
+            name,
+            (kind,),
+            lead=None,
         )
     yield from _departments(by_unit, unit_names, base_url)
     yield from _categories(by_category, base_url)
     yield from _lists(lists, by_list, exits, base_url)
     for key, subject_rows in sorted(by_subject.items()):
         yield _subject(subjects[key], subject_rows, base_url, (standings or {}).get(key, []))
-    yield from _static(on, base_url, rules, catalogue)
+    for path, template, context in static_pages.static_pages(on, base_url, rules, catalogue):
+        yield Page(path, template, context)
     yield Page(
         urls.MEASURES,
         "measures.html",
@@ -256,6 +292,7 @@ def _departments(
             "listing.html",
             base_url,
             unit_names[code],
+            ALL_KINDS,
             lead=f"数据来源单位：{unit_names[code]}（统一社会信用代码 {code}）",
         )
 
@@ -286,6 +323,7 @@ def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) ->
             "listing.html",
             base_url,
             f"{kind.zh}：{label}",
+            (kind,),
             lead=None,
         )
 
@@ -320,6 +358,7 @@ def _lists(
             "list.html",
             base_url,
             meta.name,
+            (models.RecordKind.LIST_ENTRY,),
             named=dataclasses.asdict(meta),
             kind_label=models.ListKind(meta.kind).zh,
             authority=meta.authority,
@@ -349,43 +388,5 @@ def _subject(
         feed_url=feed,
         applied=applied,
     )
-    return Page(path, "subject.html", context)
-
-
-def _static(
-    on: dt.date, base_url: str, rules: lifecycle.Rules, catalogue: Sequence[dict[str, str]]
-) -> Iterator[Page]:
-    yield Page(
-        urls.SEARCH,
-        "search.html",
-        records.page_context(
-            urls.SEARCH, "搜索", base_url, base_path=urlsplit(base_url).path or "/"
-        ),
-    )
-    yield Page(
-        urls.OPEN_DATA,
-        "open_data.html",
-        records.page_context(
-            urls.OPEN_DATA,
-            "开放数据",
-            base_url,
-            api_url=urls.absolute(base_url, urls.API),
-            catalogue=list(catalogue),
-        ),
-    )
-    in_force = [
-        {
-            "severity": rule.severity.zh,
-            "published": "是" if rule.published_by_default else "仅在处罚机关确定公示期限时",
-            "min_months": rule.min_months,
-            "max_months": rule.max_months,
-            "source": rule.source,
-        }
-        for rule in sorted(rules.rules, key=lambda r: (r.effective_on, r.min_months))
-        if rule.effective_on <= on or rule is rules.rule_for(rule.severity, on)
-    ]
-    yield Page(
-        urls.RULES,
-        "rules.html",
-        records.page_context(urls.RULES, "公示与信用修复规则", base_url, rules=in_force),
-    )
+    shown = [row for _title, value in _SECTIONS for row in rows if row["kind"] == value]
+    return _with_data(path, "subject.html", context, shown, ALL_KINDS)

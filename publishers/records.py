@@ -11,14 +11,14 @@ import dataclasses
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import db, models, privacy, tombstones, urls
 from disclosure.queries import publication
-from publishers import release, render, search
+from publishers import bulk_schema, page_data, release, render, search
 
 SITE_NAME = "信用信息双公示"
 
@@ -43,6 +43,7 @@ def page_context(path: str, title: str, base_url: str, **extra: Any) -> dict[str
         "category_names": _CATEGORY_NAMES_BY_VALUE,
         "noindex": False,
         "canonical": urls.absolute(base_url, path),
+        "data": None,  # the paths of the page's data files, when it has them
         **extra,
     }
 
@@ -63,8 +64,9 @@ def record_title(public: Public) -> str:
     return public.list.name
 
 
-def row(public: Public, lastmod: dt.date) -> dict[str, Any]:
-    """The summary of a public record that list pages, subject pages and sitemaps show."""
+def row(public: Public, lastmod: dt.date, data: str = "") -> dict[str, Any]:
+    """The summary of a public record that list pages, subject pages and sitemaps show; `data`
+    is the digest of its data lines (`page_data.digest`)."""
     categories: list[str] = []
     if isinstance(public, privacy.LicensePublic):
         categories = [public.category.value]
@@ -87,6 +89,7 @@ def row(public: Public, lastmod: dt.date) -> dict[str, Any]:
         "list": public.list.code if isinstance(public, privacy.ListEntryPublic) else None,
         "objection": public.under_objection,
         "lastmod": lastmod.isoformat(),
+        "data": data,
     }
 
 
@@ -171,6 +174,7 @@ class Target:
     base_url: str
     folder: Path
     previous: Path | None
+    lines: Path | None = None  # the `page_data.Lines` store the records' data lines go into
 
 
 @dataclasses.dataclass
@@ -200,6 +204,9 @@ def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
         session, model, target.on, id_from=batch.id_from, id_to=batch.id_to, ids=batch.ids
     )
     done = Rendered()
+    data: list[tuple[str, bytes, str]] = []
+    project = privacy.FIELDS[batch.kind]
+    shape = bulk_schema.SHAPES[batch.kind]
     for record in found:
         assert record.id is not None
         list_code = record.credit_list.code if isinstance(record, models.ListEntry) else None
@@ -208,9 +215,15 @@ def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
             page = render_tombstone(tomb, list_code, target.base_url)
             done.tombstones[key(record.KIND, record.id)] = tombstone_row(tomb, list_code)
         else:
-            public = privacy.project(record, target.on)
+            # the fields once, for the page and for its lines in the data files
+            fields = project(record, target.on, privacy.parties(record))
+            public = cast(Public, shape(**fields))
             page = render_record(public, target.base_url)
-            done.rows[key(record.KIND, record.id)] = row(public, record.updated_at.date())
+            json_line, csv_line = page_data.lines(batch.kind, fields)
+            data.append((key(record.KIND, record.id), json_line, csv_line))
+            done.rows[key(record.KIND, record.id)] = row(
+                public, record.updated_at.date(), page_data.digest(json_line)
+            )
             done.subjects[public.subject.key] = public.subject.model_dump(mode="json")
         path = urls.record_path(record.KIND, record.id)
         done.files[path], fresh = release.write_file(
@@ -220,6 +233,8 @@ def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
             done.written += 1
         else:
             done.kept += 1
+    if target.lines is not None:
+        page_data.Lines(target.lines).add(data)
     return done
 
 

@@ -110,6 +110,10 @@ class Previous:
         files: dict[str, str] = self.manifest.get("files", {})
         return files
 
+    def beside(self, suffix: str) -> Path:
+        """A file a builder kept beside the release folder (see `Release.beside`)."""
+        return self.folder.parent / f"{self.id}{suffix}"
+
     def state(self, builder: str) -> dict[str, Any] | None:
         """What builder `builder` kept for the next publish."""
         found: dict[str, Any] | None = self.manifest.get("state", {}).get(builder)
@@ -131,6 +135,11 @@ class Release:
     catalogue: list[dict[str, str]] = dataclasses.field(default_factory=list)
     # folders of the release known to exist (see `link_files`)
     made: set[str] = dataclasses.field(default_factory=set, repr=False)
+
+    def beside(self, suffix: str) -> Path:
+        """Where a builder keeps a file of its own for the next publish, beside the release
+        folder (never served): `<id><suffix>`, which goes when the release goes."""
+        return self.folder.parent / f"{self.id}{suffix}"
 
     def old_digest(self, path: str) -> str | None:
         return self.previous.files.get(path) if self.previous is not None else None
@@ -272,10 +281,16 @@ def _remove_unfinished(out: Path) -> None:
             shutil.rmtree(stale)
         else:
             stale.unlink()
-    for suffix in (".manifest.json.gz", listing.SUFFIX, listing.SUFFIX + ".tmp"):
-        for orphan in (out / RELEASES).glob("*" + suffix):
-            if not (out / RELEASES / orphan.name.removesuffix(suffix)).is_dir():
-                orphan.unlink()
+    # the files beside a release (manifest, listing, builders' own) are named <id>.<suffix>
+    for orphan in (out / RELEASES).glob("*.*"):
+        if orphan.is_file() and not (out / RELEASES / orphan.name.partition(".")[0]).is_dir():
+            orphan.unlink()
+
+
+def _remove_beside(out: Path, release_id: str) -> None:
+    for path in (out / RELEASES).glob(f"{release_id}.*"):
+        if path.is_file():
+            path.unlink()
 
 
 def switch(out: Path, release_id: str) -> None:
@@ -302,8 +317,7 @@ def prune(out: Path, keep: int) -> list[str]:
     doomed = [r for r in finished[: max(0, len(finished) - keep)] if r != live]
     for release_id in doomed:
         shutil.rmtree(release_folder(out, release_id))
-        manifest_path(out, release_id).unlink(missing_ok=True)
-        listing.path_for(release_folder(out, release_id)).unlink(missing_ok=True)
+        _remove_beside(out, release_id)
     return doomed
 
 
@@ -360,8 +374,7 @@ def publish(
             for started in waiting:
                 started.close()  # it stops its workers before its folder goes
             shutil.rmtree(building, ignore_errors=True)
-            manifest_path(out, release_id).unlink(missing_ok=True)
-            listing.path_for(release_folder(out, release_id)).unlink(missing_ok=True)
+            _remove_beside(out, release_id)
             if isinstance(error, OSError):  # disk full, file too large, permissions
                 raise ReleaseError(
                     f"release {release_id} not published, `{CURRENT}` still points at the "

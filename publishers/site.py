@@ -9,29 +9,31 @@ only those whose content changed are rendered again.
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import datetime as dt
-import multiprocessing
 import multiprocessing.forkserver
-import os
-import threading
-from collections.abc import Callable, Generator, Iterable, Iterator
-from pathlib import Path
-from typing import Any, TypeVar
+from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
 from disclosure import lifecycle, measures, models, urls
 from disclosure.queries import change_log, directory, publication
-from publishers import measures_pages, pages, records, release, render, search, sitemaps
+from publishers import (
+    measures_pages,
+    page_data,
+    pages,
+    records,
+    release,
+    render,
+    search,
+    site_runner,
+    sitemaps,
+)
 
 NAME = "site"
 BATCH = 2_000  # records per batch of record pages
-PAGE_BATCH = 100  # derived pages per batch sent to a worker (or rendered here)
-LINK_BATCH = 20_000  # unchanged files per batch of links sent to a worker
-T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,6 +82,9 @@ def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any
         or state.get("base_url") != options.base_url
         or state.get("templates") != render.templates_digest()
         or dt.date.fromisoformat(state["on"]) > options.on
+        # the data files start from the previous release's data lines
+        or state.get("data") != page_data.VERSION
+        or not rel.previous.beside(page_data.STORE_SUFFIX).is_file()
     ):
         return None
     return state
@@ -104,140 +109,6 @@ def _batches(
             yield records.Batch(kind, id_from=start, id_to=min(start + BATCH - 1, span[1]))
 
 
-def _render_many(
-    folder: Path, previous: Path | None, items: list[tuple[str, str, dict[str, Any]]]
-) -> tuple[dict[str, str], int, int]:
-    """Render and write derived pages (in a worker process or here)."""
-    files, written, kept = {}, 0, 0
-    for path, template, context in items:
-        text = render.render_page(template, **context)
-        files[path], fresh = release.write_file(folder, previous, path, text.encode())
-        written, kept = written + fresh, kept + (not fresh)
-    return files, written, kept
-
-
-def _pooled(options: SiteOptions) -> bool:
-    return options.workers > 1 and options.database_url is not None
-
-
-def _forkserver(options: SiteOptions) -> multiprocessing.context.BaseContext:
-    """Where the workers come from: a server process that imported this module once, and forks
-    each worker from itself. A spawned worker would import everything again (a second each, as
-    much as an incremental publish gives it to do); a plain fork would copy this process's
-    threads and connections."""
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["__main__", __name__, *options.worker_imports])
-    return context
-
-
-def _end_with_parent() -> None:
-    """Set a worker to end when the publishing process does, killed say: its task queue would
-    keep it waiting, and with it the server it forked from and whoever reads their output."""
-    parent = multiprocessing.parent_process()
-    assert parent is not None
-    threading.Thread(target=_exit_after, args=(parent,), daemon=True).start()
-
-
-def _exit_after(parent: multiprocessing.process.BaseProcess) -> None:
-    parent.join()
-    os._exit(1)
-
-
-class _Runner:
-    """Runs batches here or over a process pool, merging what they return."""
-
-    def __init__(self, options: SiteOptions, session: Session) -> None:
-        self.session = session
-        self.url = options.database_url
-        self.workers = 1
-        self.pool: concurrent.futures.ProcessPoolExecutor | None = None
-        self.linking: list[concurrent.futures.Future[None]] = []
-        if _pooled(options):
-            self.pool = concurrent.futures.ProcessPoolExecutor(
-                options.workers, mp_context=_forkserver(options), initializer=_end_with_parent
-            )
-            self.workers = options.workers
-
-    def records(
-        self, batches: Iterable[records.Batch], target: records.Target
-    ) -> Callable[[], records.Rendered]:
-        """Start rendering record pages; returns what waits for them and merges them."""
-        if self.pool is None or self.url is None:
-            futures = [self.submit(records.render_batch, self.session, b, target) for b in batches]
-        else:
-            futures = [self.pool.submit(records.run_batch, self.url, b, target) for b in batches]
-
-        def finish() -> records.Rendered:
-            done = records.Rendered()
-            for future in futures:
-                done.merge(future.result())
-            return done
-
-        return finish
-
-    def submit(self, fn: Callable[..., T], *args: Any) -> concurrent.futures.Future[T]:
-        """Run `fn(*args)` on the pool, or here at once when there is none."""
-        if self.pool is not None:
-            return self.pool.submit(fn, *args)
-        done: concurrent.futures.Future[T] = concurrent.futures.Future()
-        done.set_result(fn(*args))
-        return done
-
-    def _chunks(self, items: list[T], most: int) -> list[list[T]]:
-        # at least a few chunks per worker, so that none waits long for the last
-        size = max(1, min(most, -(-len(items) // (self.workers * 4))))
-        return [items[i : i + size] for i in range(0, len(items), size)]
-
-    def pages(
-        self, rel: release.Release, items: list[tuple[str, str, dict[str, Any]]]
-    ) -> Callable[[], None]:
-        """Start rendering derived pages; returns what renders those no worker has started,
-        here, then waits for the others and takes them all in."""
-        previous = rel.previous.folder if rel.previous is not None else None
-        chunks = self._chunks(items, PAGE_BATCH)
-        futures = [self.submit(_render_many, rel.folder, previous, chunk) for chunk in chunks]
-
-        def finish() -> None:
-            done = []
-            # a page sent to a worker is pickled there and back, for half the time it takes to
-            # render: rather than wait, this process renders the pages the workers have not
-            # taken yet, the last first
-            for chunk, future in zip(reversed(chunks), reversed(futures), strict=True):
-                if future.cancel():
-                    done.append(_render_many(rel.folder, previous, chunk))
-            done.extend(f.result() for f in futures if not f.cancelled())
-            for files, written, kept in done:
-                rel.files.update(files)
-                rel.written += written
-                rel.kept += kept
-
-        return finish
-
-    def keep(self, rel: release.Release, paths: Iterable[str]) -> None:
-        """Start carrying `paths` over unchanged from the previous release (see `linked`)."""
-        kept = rel.carry(paths)
-        if rel.previous is None or not kept:
-            return
-        if self.pool is None:
-            release.link_files(rel.previous.folder, rel.folder, kept, rel.made)
-            return
-        # on the workers: the links are the kernel's work, that a thread here would get only
-        # between this process's switch intervals while it lays out the pages
-        for chunk in self._chunks(kept, LINK_BATCH):
-            self.linking.append(
-                self.pool.submit(release.link_files, rel.previous.folder, rel.folder, chunk)
-            )
-
-    def linked(self) -> None:
-        """Wait for every link `keep` started."""
-        for future in self.linking:
-            future.result()
-
-    def close(self) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(cancel_futures=True)
-
-
 def _list_metas(session: Session) -> list[pages.ListMeta]:
     names = directory.department_names(session)
     return [
@@ -248,9 +119,9 @@ def _list_metas(session: Session) -> list[pages.ListMeta]:
 
 def builder(engine: sa.Engine, options: SiteOptions, report: SiteReport) -> release.Builder:
     """The site's release builder."""
-    if _pooled(options):
+    if options.workers > 1 and options.database_url is not None:
         # the workers' server imports what they need while the builders before this one run
-        _forkserver(options)
+        site_runner.forkserver(options.worker_imports)
         multiprocessing.forkserver.ensure_running()
 
     def build(rel: release.Release) -> Generator[None, None, None]:
@@ -277,13 +148,21 @@ def _build(
             on=options.on,
         )
     report.incremental = changed is not None
+    lines = _lines(rel, previous, changed)
     target = records.Target(
         options.on,
         options.base_url,
         rel.folder,
         rel.previous.folder if rel.previous is not None else None,
+        lines.path,
     )
-    runner = _Runner(options, session)
+    runner = site_runner.Runner(
+        session,
+        workers=options.workers,
+        database_url=options.database_url,
+        imports=options.worker_imports,
+        lines=lines.path,
+    )
     try:
         rendering = runner.records(
             list(_batches(session, changed, options.on, runner.workers)), target
@@ -325,14 +204,29 @@ def _build(
         base_url=options.base_url,
         templates=render.templates_digest(),
         watermark=watermark,
+        data=page_data.VERSION,
         rows=rows,
         tombstones=tombstones,
         subjects=subjects,
     )
 
 
+def _lines(
+    rel: release.Release,
+    previous: dict[str, Any] | None,
+    changed: dict[models.RecordKind, set[int]] | None,
+) -> page_data.Lines:
+    """The data lines of this release's records: the previous release's without the changed
+    records' (which their batches write again), or none yet in a full build."""
+    path = rel.beside(page_data.STORE_SUFFIX)
+    if previous is None or changed is None or rel.previous is None:
+        return page_data.Lines.create(path, None, ())
+    touched = (records.key(kind, i) for kind, ids in changed.items() for i in ids)
+    return page_data.Lines.create(path, rel.previous.beside(page_data.STORE_SUFFIX), touched)
+
+
 def _carry_over(
-    runner: _Runner,
+    runner: site_runner.Runner,
     rel: release.Release,
     previous: dict[str, Any],
     changed: dict[models.RecordKind, set[int]],
@@ -362,7 +256,7 @@ def _merged(
 
 def _derived(
     rel: release.Release,
-    runner: _Runner,
+    runner: site_runner.Runner,
     session: Session,
     options: SiteOptions,
     report: SiteReport,
@@ -378,7 +272,7 @@ def _derived(
     indexing = _search(rel, runner, options, report, rows, previous)
     old_keys: dict[str, str] = previous["keys"] if previous is not None else {}
     keys: dict[str, str] = {}
-    to_render: list[tuple[str, str, dict[str, Any]]] = []
+    to_render: list[site_runner.Item] = []
     unchanged: list[str] = []
     entries: list[sitemaps.Entry] = []
     lastmods: dict[str, str] = {}
@@ -404,8 +298,10 @@ def _derived(
         entries.append((page.path, lastmods.get(page.path)))
         if old_keys.get(page.path) == keys[page.path]:
             unchanged.append(page.path)
+            if page.data is not None:  # the same records with the same data: the same files
+                unchanged.extend(page_data.path_for(page.path, f) for f in page_data.FORMATS)
         else:
-            to_render.append((page.path, page.template, page.context))
+            to_render.append((page.path, page.template, page.context, page.data))
     rendered = runner.pages(rel, to_render)
     runner.keep(rel, unchanged)
     report.pages_rendered += len(to_render)
@@ -429,7 +325,7 @@ def _derived(
 
 def _search(
     rel: release.Release,
-    runner: _Runner,
+    runner: site_runner.Runner,
     options: SiteOptions,
     report: SiteReport,
     rows: dict[str, Any],

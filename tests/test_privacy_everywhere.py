@@ -322,6 +322,23 @@ def test_no_output_holds_an_unmasked_identity_number(
     assert any(path.startswith("data/") for path in published)
     masked = PEOPLE[0][:6] + "********" + PEOPLE[0][-4:]
     assert any(masked.encode() in data for data in published.values())
+    # the data files beside the pages and the uncompressed bulk CSVs are scanned too: a
+    # person's subject page data shows the masked number
+    for suffix in (".json", ".csv"):
+        beside = [
+            path for path in published if path.startswith("subjects/") and path.endswith(suffix)
+        ]
+        assert any(masked.encode() in published[path] for path in beside), suffix
+    assert any(
+        masked.encode() in published[p] for p in published if re.fullmatch(r"data/[\w-]+\.csv", p)
+    )
+    # and so is what the publisher keeps beside the release for the next publish (never served)
+    kept = {
+        str(path): site_helpers.readable(path.read_bytes())
+        for path in (tmp_path / "out" / "releases").glob("*.*")
+    }
+    assert any(masked.encode() in data for data in kept.values())
+    published |= kept
     # the search index is read as text too: its pages show the masked number
     bundles = b"".join(data for path, data in published.items() if path.startswith("search/"))
     assert masked.encode() in bundles

@@ -320,6 +320,23 @@ function resultItem(data, query) {
   return item;
 }
 
+// The serving node's feed of this search (the <link rel="alternate"> the page names, and the
+// link beside the results), following the query.
+function followFeed(params) {
+  const feed = document.getElementById("search-feed");
+  const link = document.getElementById("search-feed-link");
+  if (!feed) {
+    return;
+  }
+  feed.dataset.base = feed.dataset.base || feed.href;
+  const query = params.toString();
+  feed.href = query ? `${feed.dataset.base}?${query}` : feed.dataset.base;
+  if (link) {
+    link.href = feed.href;
+    link.hidden = !query;
+  }
+}
+
 function start(form) {
   const input = form.querySelector("input[type=search]");
   const status = document.getElementById("search-status");
@@ -376,6 +393,7 @@ function start(form) {
     const params = new URLSearchParams(query ? { q: query } : {});
     const address = params.toString() ? `?${params}` : window.location.pathname;
     window.history.replaceState(null, "", address);
+    followFeed(params);
     const mine = { results: null, query };
     current = mine;
     status.textContent = "正在搜索…";

@@ -274,7 +274,33 @@ def test_the_search_page_shows_results(story_site: Site, page: Any) -> None:
     result = page.locator(".result-title").first
     result.wait_for()
     assert story.person_penalty.decision_doc_no in result.inner_text()
+    # the page's feed (on the server, at the site's address) follows the query
+    feed = helpers.BASE_URL + "feeds/search.atom?q=%E7%83%9F%E8%8A%B1%E7%88%86%E7%AB%B9"
+    assert page.locator("link#search-feed").get_attribute("href") == feed
+    assert (
+        page.get_by_role("link", name="订阅这次搜索的新结果（Atom）").get_attribute("href") == feed
+    )
     shot(page, "search")
+
+
+def test_a_pages_data_links_download_its_records(story_site: Site, page: Any) -> None:
+    story, base, root = story_site
+    subject = f"subjects/{story.company.credit_code}"
+    page.goto(f"{base}{subject}.html")
+    shown = page.locator("table.records a[href*='records/']").evaluate_all(
+        "links => links.map((a) => a.getAttribute('href').split('records/')[1])"
+    )
+    for name, suffix in (("JSON", ".json"), ("CSV", ".csv")):
+        with page.expect_download() as started:
+            page.get_by_role("link", name=name, exact=True).click()
+        download = started.value
+        data = Path(download.path()).read_bytes()
+        assert download.suggested_filename == f"{story.company.credit_code}{suffix}"
+        assert data == (root / f"{subject}{suffix}").read_bytes()
+    records = json.loads((root / f"{subject}.json").read_bytes())["records"]
+    folders = {kind.value: folder for kind, folder in urls.KIND_FOLDERS.items()}
+    assert [f"{folders[r['kind']]}/{r['id']}.html" for r in records] == shown
+    assert len(shown) == 4
 
 
 def test_the_home_page_leads_with_a_search_that_finds_a_company(

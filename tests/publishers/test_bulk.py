@@ -48,16 +48,20 @@ def test_bulk_files_hold_every_public_record_with_template_headers(
     files = data_files(built.folder)
     assert set(files) == {
         "data/licenses.csv.gz",
+        "data/licenses.csv",
         "data/licenses.jsonl.gz",
         "data/penalties.csv.gz",
+        "data/penalties.csv",
         "data/penalties.jsonl.gz",
         "data/list-entries.csv.gz",
+        "data/list-entries.csv",
         "data/list-entries.jsonl.gz",
         "data/datapackage.json",
         "data/SHA256SUMS",
         "data/releases.json",
     }
     raw = gzip.decompress(files["data/penalties.csv.gz"])
+    assert files["data/penalties.csv"] == raw  # under 50 MB: offered uncompressed too
     assert raw.startswith("\ufeff记录编号,记录类型,主体标识,行政相对人类别,行政相对人名称".encode())
     rows = list(csv.DictReader(io.StringIO(raw.decode("utf-8-sig"))))
     assert [int(r["记录编号"]) for r in rows] == [
@@ -102,10 +106,13 @@ def test_the_data_package_passes_frictionless_validate(
     assert (checked.returncode, report["valid"]) == (0, True), checked.stdout[-2000:]
     assert [task["name"] for task in report["tasks"]] == [
         "licenses",
+        "licenses-csv",
         "licenses-jsonl",
         "penalties",
+        "penalties-csv",
         "penalties-jsonl",
         "list-entries",
+        "list-entries-csv",
         "list-entries-jsonl",
     ]
     package = json.loads((built.folder / urls.DATAPACKAGE).read_text())
@@ -115,14 +122,48 @@ def test_the_data_package_passes_frictionless_validate(
     sums = (built.folder / urls.CHECKSUMS).read_text().splitlines()
     assert [line.split("  ")[1] for line in sums] == [
         "datapackage.json",
+        "licenses.csv",
         "licenses.csv.gz",
         "licenses.jsonl.gz",
+        "list-entries.csv",
         "list-entries.csv.gz",
         "list-entries.jsonl.gz",
+        "penalties.csv",
         "penalties.csv.gz",
         "penalties.jsonl.gz",
         "releases.json",
     ]
+
+
+def test_a_csv_over_the_limit_is_offered_gzipped_only(
+    engine: sa.Engine, session: Session, tmp_path: Path, monkeypatch: Any
+) -> None:
+    helpers.tell(session)
+    for _ in range(3):
+        factories.add_license(session)
+    session.commit()
+    gzipped = urls.data_path(models.RecordKind.LICENSE, "csv.gz")
+    first = helpers.publish_all(engine, tmp_path / "first").folder
+    sizes = {
+        kind: len(gzip.decompress((first / urls.data_path(kind, "csv.gz")).read_bytes()))
+        for kind in models.RecordKind
+    }
+    # a limit between the licenses' CSV (the largest here) and the others'
+    limit = sizes[models.RecordKind.LICENSE]
+    assert all(size < limit for kind, size in sizes.items() if kind != models.RecordKind.LICENSE)
+    monkeypatch.setattr(bulk, "PLAIN_CSV_LIMIT", limit)
+    folder = helpers.publish_all(engine, tmp_path / "out").folder
+    files = data_files(folder)
+    plain = {path for path in files if path.endswith(".csv")}
+    assert plain == {"data/list-entries.csv", "data/penalties.csv"}
+    assert gzipped in files
+    package = json.loads(files[urls.DATAPACKAGE])
+    assert "licenses-csv" not in [resource["name"] for resource in package["resources"]]
+    assert "penalties-csv" in [resource["name"] for resource in package["resources"]]
+    summed = [line.split("  ")[1] for line in files[urls.CHECKSUMS].decode().splitlines()]
+    assert "penalties.csv" in summed and "licenses.csv" not in summed
+    text = (folder / urls.OPEN_DATA).read_text()
+    assert 'href="data/penalties.csv"' in text and 'href="data/licenses.csv"' not in text
 
 
 def test_an_unchanged_dump_is_byte_identical_and_keeps_its_time(

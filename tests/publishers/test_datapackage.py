@@ -3,6 +3,7 @@ Lines, has its Table Schema, whether a kind has no records, a few, or 20,000."""
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -21,12 +22,16 @@ from tests import conftest
 from tests.publishers import site_helpers as helpers
 
 VALIDATOR = Path(sys.executable).parent / "frictionless"
+# each kind's CSV (gzipped, and uncompressed beside it while under 50 MB) and JSON Lines
 RESOURCES = [
     "licenses",
+    "licenses-csv",
     "licenses-jsonl",
     "penalties",
+    "penalties-csv",
     "penalties-jsonl",
     "list-entries",
+    "list-entries-csv",
     "list-entries-jsonl",
 ]
 
@@ -77,9 +82,13 @@ def test_a_release_with_one_kind_only_validates(
     report = validate(folder)
     counted = rows(report)
     name = urls.KIND_FOLDERS[kind]
-    # the kind's two files hold the same few records; the other kinds' are empty, and valid
-    assert {each for each, count in counted.items() if count} == {name, f"{name}-jsonl"}
-    assert counted[name] == counted[f"{name}-jsonl"] > 0
+    # the kind's three files hold the same few records; the other kinds' are empty, and valid
+    assert {each for each, count in counted.items() if count} == {
+        name,
+        f"{name}-csv",
+        f"{name}-jsonl",
+    }
+    assert counted[name] == counted[f"{name}-csv"] == counted[f"{name}-jsonl"] > 0
     package = json.loads((folder / urls.DATAPACKAGE).read_text())
     assert all("fields" in resource["schema"] for resource in package["resources"])
     # the package names its data licence, which frictionless checked above with the rest
@@ -107,7 +116,11 @@ def test_a_release_of_20000_records_validates(large_release: tuple[Path, float])
     folder, seconds = large_release
     counted = rows(validate(folder))
     for name in ("licenses", "penalties", "list-entries"):
-        assert counted[name] == counted[f"{name}-jsonl"] > 1_000
+        assert counted[name] == counted[f"{name}-csv"] == counted[f"{name}-jsonl"] > 1_000
+    # the uncompressed CSV is the gzipped one's bytes
+    for kind in models.RecordKind:
+        plain = (folder / urls.data_path(kind, "csv")).read_bytes()
+        assert plain == gzip.decompress((folder / urls.data_path(kind, "csv.gz")).read_bytes())
     assert seconds < 120, f"generating and publishing 20,000 records took {seconds:.0f} s"
 
 
