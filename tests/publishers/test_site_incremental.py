@@ -117,10 +117,10 @@ def test_an_incremental_publish_over_random_dates_writes_what_a_full_one_does(
         helpers.publish(engine, out / "site", since)
         # what happens between the two publishes, through the workflows, as of `on`
         with Session(engine, expire_on_commit=False) as session:
-            for act, record in zip(acts, itertools.cycle(stored), strict=False):
+            for act, old in zip(acts, itertools.cycle(stored), strict=False):
                 # read back, not merged: merging the detached copy would write its stale state
                 # over an act of this loop (a withdrawal undone, then withdrawn twice)
-                record = session.get_one(type(record), record.id)
+                record: models.Record = session.get_one(type(old), old.id)  # type: ignore[assignment]
                 if not lifecycle.is_public(record, on):
                     continue
                 if act == "withdraw" and not isinstance(record, models.ListEntry):
