@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
+import enum
 import gc
+import threading
+import typing
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 import strawberry
 from graphql import GraphQLObjectType
 from sqlmodel import Session
 from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from api import context, execution, schema
@@ -319,3 +325,374 @@ def test_an_extension_that_resolves_fields_sees_every_field() -> None:
     answer = graphql.execute_sync(query)
     assert answer.data is not None
     assert answer.data["things"][0] == {"name": "OK", "note": None}
+
+
+def _answers(query: str, query_type: type, **options: Any) -> tuple[Any, list[Any]]:
+    """The answer of `query` by the short way, held equal to graphql-core's standard way's:
+    its data and its formatted errors."""
+    answers: list[tuple[Any, list[Any]]] = []
+    for context_class in (execution.ExecutionContext, StrawberryGraphQLCoreExecutionContext):
+        graphql = strawberry.Schema(
+            query=query_type, execution_context_class=context_class, **options
+        )
+        answer = execution.run(graphql.execute(query))
+        answers.append((answer.data, [error.formatted for error in answer.errors or []]))
+    assert answers[0] == answers[1]
+    return answers[0]
+
+
+def _paths(errors: list[Any]) -> list[tuple[str, ...]]:
+    return sorted(tuple(map(str, error["path"])) for error in errors)
+
+
+@strawberry.type
+class Box:
+    """Lists of objects of each nullability, as the short way completes them itself."""
+
+    optional: list[Inner | None]  # a null item is null
+    some: list[Inner] | None  # a failing item nulls the list
+    children: list[Inner]  # a failing item nulls the box
+    inner: Inner | None
+    labels: list[str]
+
+
+def _box(**changes: object) -> Box:
+    fields: dict[str, object] = {
+        "optional": [Inner(name="o", count=1)],
+        "some": [Inner(name="s", count=2)],
+        "children": [Inner(name="c", count=3)],
+        "inner": Inner(name="i", count=4),
+        "labels": ["a"],
+    }
+    return Box(**{**fields, **changes})  # type: ignore[arg-type]
+
+
+@strawberry.type
+class Boxes:
+    @strawberry.field
+    def boxes(self) -> list[Box | None]:
+        unnamed = Inner(name=None, count=0)  # type: ignore[arg-type]
+        late = Inner(name="late", count=-1)  # its `later` fails, after the others started
+        return [
+            _box(),
+            _box(optional=[None, Inner(name="p", count=5)]),  # null beside one still to come
+            _box(optional=[unnamed, Inner(name="q", count=6)]),  # that item alone is null
+            _box(optional=[late]),  # that item alone is null, once awaited
+            _box(some=[unnamed]),  # the list is null
+            _box(some=[late]),  # the list is null, once awaited
+            _box(children=[unnamed]),  # the box is null
+            _box(children=(Inner(name="t", count=7),)),  # a tuple: the standard way's
+            _box(labels=("x", "y")),  # a tuple of leaves: the standard way's too
+            _box(inner=[Inner(name="l", count=8)]),  # a list for an object: an error
+            _box(inner=None, labels="ab"),  # a string is no list of strings: an error
+        ]
+
+
+def test_lists_of_objects_the_short_way_completes_fail_as_graphql_core_fails_them() -> None:
+    item = "{ name later }"
+    query = f"{{ boxes {{ optional {item} some {item} children {item} inner {item} labels }} }}"
+    data, errors = _answers(query, Boxes)
+    boxes = data["boxes"]
+    assert boxes[0] == {
+        "optional": [{"name": "o", "later": "o"}],
+        "some": [{"name": "s", "later": "s"}],
+        "children": [{"name": "c", "later": "c"}],
+        "inner": {"name": "i", "later": "i"},
+        "labels": ["a"],
+    }
+    assert [boxes[n]["optional"] for n in (1, 2, 3)] == [
+        [None, {"name": "p", "later": "p"}],
+        [None, {"name": "q", "later": "q"}],
+        [None],
+    ]
+    assert [boxes[n]["some"] for n in (4, 5)] == [None, None]
+    assert boxes[6] is None
+    assert boxes[7]["children"] == [{"name": "t", "later": "t"}]
+    assert boxes[8]["labels"] == ["x", "y"]
+    assert boxes[9]["inner"] is None
+    assert boxes[10] is None
+    assert _paths(errors) == [
+        ("boxes", "10", "labels"),
+        ("boxes", "2", "optional", "0", "name"),
+        ("boxes", "3", "optional", "0", "later"),
+        ("boxes", "4", "some", "0", "name"),
+        ("boxes", "5", "some", "0", "later"),
+        ("boxes", "6", "children", "0", "name"),
+        ("boxes", "9", "inner", "name"),
+    ]
+
+
+def test_an_object_of_plain_leaves_and_lists_of_them_is_completed_at_once() -> None:
+    """A selection of plain leaves only, some in lists with null items, goes by one compiled
+    function; a value it cannot complete sends that object field by field."""
+    data, errors = _answers("{ outers { labels maybe required { name } } }", Outers)
+    required = {"required": {"name": "r"}}
+    assert data["outers"][0] == {"labels": ["a"], "maybe": ["m", None]} | required
+    assert data["outers"][2] is None
+    assert data["outers"][5] == {"labels": ["a"], "maybe": ["a", None, None]} | required
+    assert _paths(errors) == [
+        ("outers", "2", "required", "name"),
+        ("outers", "4", "labels", "1"),
+        ("outers", "5", "maybe", "2"),
+    ]
+
+
+@strawberry.type
+class Gadget:
+    name: str
+    size: int
+
+
+class BrokenGadget:
+    """A value whose attribute raises when it is read."""
+
+    size = 1
+
+    @property
+    def name(self) -> str:
+        raise ValueError("the name cannot be read")
+
+
+@strawberry.enum
+class Color(enum.Enum):
+    RED = "red"
+    BLUE = "blue"
+
+
+Nothing = typing.NewType("Nothing", str)  # a scalar that serialises every value to null
+NOTHING = StrawberryConfig(
+    scalar_map={
+        Nothing: strawberry.scalar(
+            name="Nothing", serialize=lambda value: None, parse_value=lambda value: value
+        )
+    }
+)
+
+
+@strawberry.type
+class Paint:
+    color: Color
+    note: Nothing | None
+
+
+@strawberry.type
+class Shop:
+    @strawberry.field
+    def gadgets(self) -> list[Gadget | None]:
+        return [Gadget(name="g", size=2), BrokenGadget()]  # type: ignore[list-item]
+
+    @strawberry.field
+    def paints(self) -> list[Paint | None]:
+        return [
+            Paint(color=Color.RED, note=None),
+            Paint(color=[], note=None),  # type: ignore[arg-type]  # not even a dict key
+            Paint(color=Color.BLUE, note=Nothing("x")),  # serialised to null: an error
+        ]
+
+
+def test_leaves_the_short_way_cannot_read_or_serialise_fail_as_graphql_core_fails_them() -> None:
+    data, errors = _answers("{ gadgets { name size } paints { color note } }", Shop, config=NOTHING)
+    assert data == {
+        "gadgets": [{"name": "g", "size": 2}, None],
+        "paints": [{"color": "RED", "note": None}, None, {"color": "BLUE", "note": None}],
+    }
+    assert [(error["path"], error["message"][:26]) for error in errors] == [
+        (["gadgets", 1, "name"], "the name cannot be read"),
+        (["paints", 1, "color"], "Enum 'Color' cannot repres"),
+        (["paints", 2, "note"], "Expected `Nothing.coerce_o"),
+    ]
+
+
+def _code(parent: Any, context: Any) -> str:
+    if parent.count < 0:
+        raise ValueError("no code below zero")
+    return None if parent.count == 0 else f"C{parent.count}"  # type: ignore[return-value]
+
+
+def _tags(parent: Any, context: Any) -> list[str]:
+    return [f"t{parent.count}"]
+
+
+def _twin(parent: Any, context: Any) -> Gadget:
+    return Gadget(name="twin", size=parent.count)
+
+
+@strawberry.type
+class Counter:
+    count: int
+    code: str = execution.direct(_code)
+    tags: list[str] = execution.direct(_tags)  # a list: the standard way's
+    twin: Gadget = execution.direct(_twin)  # an object: the standard way's
+
+
+@strawberry.type
+class Counters:
+    @strawberry.field
+    def counters(self) -> list[Counter | None]:
+        return [Counter(count=1), Counter(count=0), Counter(count=-1)]
+
+
+def test_a_direct_field_fails_as_its_resolver_fails_and_only_leaves_go_the_short_way() -> None:
+    data, errors = _answers("{ counters { count code tags twin { size } } }", Counters)
+    assert data == {
+        "counters": [{"count": 1, "code": "C1", "tags": ["t1"], "twin": {"size": 1}}, None, None]
+    }
+    assert [(error["path"], error["message"][:25]) for error in errors] == [
+        (["counters", 1, "code"], "Cannot return null for no"),
+        (["counters", 2, "code"], "no code below zero"),
+    ]
+    counter = strawberry.Schema(query=Counters)._schema.type_map["Counter"]
+    assert isinstance(counter, GraphQLObjectType)
+    plans = {name: execution._plan(counter, name) for name in counter.fields}
+    assert {name for name, plan in plans.items() if plan is not None} == {"count", "code"}
+
+
+def test_a_selection_whose_attribute_is_no_python_name_is_not_compiled() -> None:
+    """A field read by an attribute that generated code cannot name goes field by field."""
+    gadget = strawberry.Schema(query=Shop, config=NOTHING)._schema.type_map["Gadget"]
+    assert isinstance(gadget, GraphQLObjectType)
+    read = execution._plan(gadget, "name")
+    assert read is not None
+    for attribute in ("class", "not-a-name"):
+        odd = dataclasses.replace(read, attribute=attribute)
+        assert execution._compiled(gadget, (("name", odd, None),)) is None
+    assert execution._compiled(gadget, (("name", read, None),)) is not None
+
+
+@strawberry.interface
+class Named:
+    name: str
+
+
+@strawberry.type
+class Member(Named):
+    rank: int
+
+
+@dataclasses.dataclass
+class MemberRow:
+    name: str
+    rank: int
+
+
+@strawberry.type
+class Team:
+    leader: Member | None
+    deputy: Member | None
+    members: list[Member]
+    strangers: list[Member] | None
+
+
+@strawberry.type
+class Club:
+    @strawberry.field
+    def team(self) -> Team:
+        cast: Any = strawberry.cast(Member, MemberRow(name="cast", rank=1))
+        row: Any = strawberry.cast(Member, MemberRow(name="r", rank=3))
+        return Team(
+            leader=cast,
+            deputy=Gadget(name="not a member", size=0),  # type: ignore[arg-type]
+            members=[Member(name="m", rank=2), row],
+            strangers=[Member(name="m", rank=2), Gadget(name="g", size=1)],  # type: ignore[list-item]
+        )
+
+
+def test_objects_of_a_type_that_checks_its_values_are_checked_as_graphql_core_checks_them() -> None:
+    """A type with interfaces asks is_type_of of each value: a cast value is asked each time,
+    a value of another class is refused."""
+    data, errors = _answers(
+        "{ team { leader { name rank } deputy { name } members { name rank }"
+        " strangers { name } } }",
+        Club,
+    )
+    assert data == {
+        "team": {
+            "leader": {"name": "cast", "rank": 1},
+            "deputy": None,
+            "members": [{"name": "m", "rank": 2}, {"name": "r", "rank": 3}],
+            "strangers": None,
+        }
+    }
+    assert [(error["path"], error["message"][:32]) for error in errors] == [
+        (["team", "deputy"], "Expected value of type 'Member' "),
+        (["team", "strangers", 1], "Expected value of type 'Member' "),
+    ]
+    member = strawberry.Schema(query=Club)._schema.type_map["Member"]
+    assert not any(cls is MemberRow for _, cls in execution._types_of if _ is member)
+
+
+@strawberry.type
+class Later:
+    @strawberry.field
+    def boxes(self) -> list[Box]:
+        return [_box(), _box(children=[Inner(name="d", count=9), Inner(name="e", count=10)])]
+
+
+def test_deferred_and_streamed_fields_are_answered_as_graphql_core_answers_them() -> None:
+    query = """{ boxes {
+      inner { name ... @defer { later } }
+      children { name ... @defer(label: "each") { later } }
+      streamed: children @stream(initialCount: 1) { name }
+    } }"""
+
+    def frames(context_class: type) -> list[Any]:
+        graphql = strawberry.Schema(
+            query=Later,
+            execution_context_class=context_class,
+            config=StrawberryConfig(enable_experimental_incremental_execution=True),
+        )
+
+        async def go() -> list[Any]:
+            return [
+                typing.cast(Any, frame).formatted async for frame in await graphql.stream(query)
+            ]
+
+        return execution.run(go())
+
+    fast = frames(execution.ExecutionContext)
+    assert fast == frames(StrawberryGraphQLCoreExecutionContext)
+    assert fast[0]["data"] == {
+        "boxes": [
+            {"inner": {"name": "i"}, "children": [{"name": "c"}], "streamed": [{"name": "c"}]},
+            {
+                "inner": {"name": "i"},
+                "children": [{"name": "d"}, {"name": "e"}],
+                "streamed": [{"name": "d"}],
+            },
+        ]
+    }
+    assert fast[-1]["hasNext"] is False
+    assert len(fast) > 1
+
+
+def test_an_answered_context_runs_no_resolver_and_a_finished_request_leaves_no_task() -> None:
+    contexts: list[execution.ExecutionContext] = []
+
+    class Recorded(execution.ExecutionContext):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            contexts.append(self)
+
+    graphql = strawberry.Schema(query=Things, execution_context_class=Recorded)
+    assert graphql.execute_sync("{ things { name } }").data is not None
+    with pytest.raises(RuntimeError, match="the execution has ended"):
+        contexts[0].async_helpers.gather([])
+    left: list[asyncio.Future[None]] = []
+
+    async def leaves_a_task() -> str:
+        left.append(asyncio.ensure_future(asyncio.sleep(60)))
+        return "answered"
+
+    assert execution.run(leaves_a_task()) == "answered"
+    assert left[0].cancelled()
+
+    loops: list[asyncio.AbstractEventLoop] = []
+
+    async def on_its_loop() -> None:
+        loops.append(asyncio.get_running_loop())
+
+    thread = threading.Thread(target=lambda: execution.run(on_its_loop()))
+    thread.start()
+    thread.join()
+    gc.collect()
+    assert loops[0].is_closed()  # its thread ended: its loop went with it
