@@ -42,6 +42,7 @@ class Context:
     meter: ratelimit.Meter | None = None  # what the request's client may spend; None: no limit
     version: int | None = None  # the data version the request is answered at, once read
     horizons: Horizons | None = None  # the node's, shared by its requests
+    subject_ids: dict[str, int] = dataclasses.field(default_factory=dict)  # by key, once looked up
     subjects: DataLoader[str, SubjectRecords] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:

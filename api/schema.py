@@ -144,6 +144,7 @@ class Query:
         if found is None:
             return None
         public = privacy.subject(found)
+        context.subject_ids[public.key] = found.id  # for its standing, if asked
         # a subject whose records all ended is no longer shown anywhere ("stop sharing")
         if not any(await context.subjects.load(public.key)):
             return None

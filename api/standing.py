@@ -14,8 +14,7 @@ from sqlmodel import Session
 from api.cursors import global_id
 from api.errors import ApiError
 from api.types import ContextInfo, describe_enum
-from disclosure import measures, models, privacy, standing, urls
-from disclosure.queries import record_pages
+from disclosure import measures, models, privacy, standing, standing_sql, urls
 from disclosure.settings import Settings
 
 MAX_CODES = 500  # credit codes one `standings` asks about: the bidders of a large tender
@@ -119,30 +118,41 @@ def _applied(found: standing.AppliedMeasure, base_url: str) -> AppliedMeasure:
 
 def standings_of(info: ContextInfo, keys: list[str], as_of: dt.date | None) -> list[Standing]:
     """The standing of each subject key, in their order; one not on record applies nothing."""
-    context = info.context
     if len(keys) > MAX_CODES:
         raise ApiError(f"standings: at most {MAX_CODES} credit codes, not {len(keys)}")
+    stripped = [key.strip() for key in keys]
+    ids = standing_sql.subject_ids(info.context.session, dict.fromkeys(stripped))
+    return _standings(info, stripped, ids, as_of)
+
+
+def of_subject(root: privacy.SubjectPublic, info: ContextInfo, as_of: dt.date | None) -> Standing:
+    """The standing of one subject the API shows, by the id its lookup found when it did."""
+    subject_id = info.context.subject_ids.get(root.key)
+    if subject_id is None:
+        return standings_of(info, [root.key], as_of)[0]
+    return _standings(info, [root.key], {root.key: subject_id}, as_of)[0]
+
+
+def _standings(
+    info: ContextInfo, keys: list[str], ids: dict[str, int], as_of: dt.date | None
+) -> list[Standing]:
+    context = info.context
     on = as_of or context.on
     if on > context.on:
         raise ApiError(f"asOf {on} is after today ({context.on})")
     context.volatile = context.volatile or as_of is not None
     session = context.session
-    ids: dict[str, int] = {}
-    for key in dict.fromkeys(k.strip() for k in keys):
-        row = record_pages.subject_by_key(session, key)
-        if row is not None:
-            ids[key] = row.id
     found = standing.standings(
         session, list(ids.values()), on=on, catalogue=catalogue(context.settings, session)
     )
     base = context.settings.base_url
     result = []
     for key in keys:
-        subject_id = ids.get(key.strip())
+        subject_id = ids.get(key)
         state = found.get(subject_id) if subject_id is not None else None
         result.append(
             Standing(
-                credit_code=key.strip(),
+                credit_code=key,
                 as_of=on,
                 found=state is not None,
                 measures=[_applied(a, base) for a in state.measures] if state else [],
@@ -150,11 +160,6 @@ def standings_of(info: ContextInfo, keys: list[str], as_of: dt.date | None) -> l
             )
         )
     return result
-
-
-def of_subject(root: privacy.SubjectPublic, info: ContextInfo, as_of: dt.date | None) -> Standing:
-    """The standing of one subject the API shows."""
-    return standings_of(info, [root.key], as_of)[0]
 
 
 def measures_list(info: ContextInfo) -> list[Measure]:

@@ -14,13 +14,15 @@ import csv
 import dataclasses
 import datetime as dt
 import enum
+import functools
 import io
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session, col, select
+import sqlalchemy as sa
+from sqlmodel import Session, col
 
 from disclosure import models
 
@@ -60,6 +62,8 @@ FIELDS: Mapping[str, tuple[str, ...]] = {
 # or a public entry on a list of these kinds.
 UNFAVOURABLE_SEVERITIES = (models.Severity.GENERAL, models.Severity.SERIOUS)
 UNFAVOURABLE_LIST_KINDS = (models.ListKind.BLACK, models.ListKind.WATCH)
+# Records whose end says they were wrong: they prove neither a blemish nor a subject's age.
+VOID_ENDS = (models.EndReason.WITHDRAWN, models.EndReason.OBJECTION_UPHELD)
 CLEAN_YEARS = 3  # (二): 连续三年无不良信用记录
 
 
@@ -279,37 +283,76 @@ def list_measure_code(list_code: str, measure_id: int) -> str:
     return f"{list_code}-{measure_id}"
 
 
-def from_lists(session: Session) -> list[Measure]:
-    """The measures the named lists carry, each triggered by an entry on its list."""
-    rows = session.exec(
-        select(models.JointMeasure, models.List)
-        .join(models.List, col(models.List.id) == col(models.JointMeasure.list_id))
-        .order_by(col(models.List.code), col(models.JointMeasure.id))
-    ).all()
-    return [_list_measure(measure, named) for measure, named in rows]
+def from_lists(session: Session) -> tuple[Measure, ...]:
+    """The measures the named lists carry, each triggered by an entry on its list. Read as plain
+    rows each time (they change without an event) and made into measures once for the same
+    rows: a standing reads them at every lookup (bench/standing.py)."""
+    rows = session.connection().execute(_list_measures_statement())
+    return _list_measures(tuple(tuple(row) for row in rows))
 
 
-def _list_measure(measure: models.JointMeasure, named: models.List) -> Measure:
-    assert measure.id is not None
-    red = named.kind is models.ListKind.RED
+@functools.cache
+def _list_measures_statement() -> Any:
+    measure, named = models.JointMeasure, models.List
+    return (
+        sa.select(
+            col(measure.id),
+            col(measure.code),
+            col(measure.measure),
+            col(measure.implementing_department),
+            col(measure.mandatory),
+            col(measure.legal_basis),
+            col(measure.effective_on),
+            col(measure.reaches_legal_representative),
+            col(named.code),
+            col(named.kind),
+            col(named.legal_basis),
+        )
+        .join(named, col(named.id) == col(measure.list_id))
+        .order_by(col(named.code), col(measure.id))
+    )
+
+
+@functools.lru_cache(maxsize=8)
+def _list_measures(rows: tuple[tuple[Any, ...], ...]) -> tuple[Measure, ...]:
+    return tuple(_list_measure(*row) for row in rows)
+
+
+def _list_measure(
+    measure_id: int,
+    code: str | None,
+    text: str,
+    department: str,
+    mandatory: bool,
+    legal_basis: str | None,
+    effective_on: dt.date | None,
+    reaches_legal_representative: bool,
+    list_code: str,
+    list_kind: models.ListKind,
+    list_basis: str,
+) -> Measure:
+    red = list_kind is models.ListKind.RED
     return Measure(
-        code=measure.code or list_measure_code(named.code, measure.id),
-        text=measure.measure,
+        code=code or list_measure_code(list_code, measure_id),
+        text=text,
         kind=MeasureKind.INCENTIVE if red else MeasureKind.PUNISHMENT,
-        mandatory=measure.mandatory,
-        legal_basis=measure.legal_basis or named.legal_basis,
-        departments=(measure.implementing_department,),
-        triggers=(Trigger(TriggerKind.LIST, list_codes=(named.code,)),),
-        effective_on=measure.effective_on or dt.date.min,
-        reaches_legal_representative=measure.reaches_legal_representative,
+        mandatory=mandatory,
+        legal_basis=legal_basis or list_basis,
+        departments=(department,),
+        triggers=(Trigger(TriggerKind.LIST, list_codes=(list_code,)),),
+        effective_on=effective_on or dt.date.min,
+        reaches_legal_representative=reaches_legal_representative,
     )
 
 
 def catalogue(session: Session, configured: Catalogue = BUILT_IN) -> Catalogue:
     """The whole measures list: the configured one (`load`) and the lists' own measures."""
-    return configured.extended(
-        measure for measure in from_lists(session) if configured.get(measure.code) is None
-    )
+    return _joined(configured, from_lists(session))
+
+
+@functools.lru_cache(maxsize=8)
+def _joined(configured: Catalogue, listed: tuple[Measure, ...]) -> Catalogue:
+    return configured.extended(m for m in listed if configured.get(m.code) is None)
 
 
 # --- the measures file ---

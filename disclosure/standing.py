@@ -2,7 +2,7 @@
 the public records like visibility, never stored.
 
 `compute` is the rule, a pure function of a subject's records; `standings` gives the same answer
-for many subjects at once in a handful of queries (a property test holds the two equal).
+for many subjects at once in one query (`standing_sql`; a property test holds the two equal).
 
 - A measure applies through its triggering records: entries on its lists and penalties of its
   severities and fields, each public on the day (`lifecycle.is_public`) — so repaired, withdrawn,
@@ -23,19 +23,15 @@ import dataclasses
 import datetime as dt
 import enum
 import functools
-from collections.abc import Iterable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import TypeVar
 
-import sqlalchemy as sa
 from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 
-from disclosure import lifecycle, measures, models
+from disclosure import lifecycle, measures, models, standing_sql
 
-ONE_DAY = dt.timedelta(days=1)
 R = TypeVar("R", models.License, models.Penalty, models.ListEntry)
-# Records whose end says they were wrong: they prove neither a blemish nor a subject's age.
-VOID_ENDS = (models.EndReason.WITHDRAWN, models.EndReason.OBJECTION_UPHELD)
 
 
 class State(enum.StrEnum):
@@ -45,16 +41,7 @@ class State(enum.StrEnum):
     SUSPENDED = "SUSPENDED"  # every triggering record is under an objection being verified
 
 
-@dataclasses.dataclass(frozen=True, order=True)
-class TriggerRef:
-    """A public record that makes a measure apply."""
-
-    kind: models.RecordKind
-    id: int
-
-    def label(self) -> str:
-        """`<kind>:<id>`, as a feedback report keeps it."""
-        return f"{self.kind.value}:{self.id}"
+TriggerRef = standing_sql.TriggerRef  # a public record that makes a measure apply
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,7 +93,7 @@ def first_closed_day(record: models.Record) -> dt.date | None:
     """The first day `record` was no longer public, by its end or its own last day; None while
     it has neither."""
     last = lifecycle.last_public_day(record)
-    natural = last + ONE_DAY if last is not None else None
+    natural = last + lifecycle.ONE_DAY if last is not None else None
     if record.ended_on is not None and (natural is None or record.ended_on < natural):
         return record.ended_on
     return natural
@@ -114,7 +101,11 @@ def first_closed_day(record: models.Record) -> dt.date | None:
 
 def _counts(record: models.Record, on: dt.date) -> bool:
     """Whether `record` was public at some day up to `on` and not void."""
-    if lifecycle.withheld(record) or record.published_on > on or record.end_reason in VOID_ENDS:
+    if (
+        lifecycle.withheld(record)
+        or record.published_on > on
+        or record.end_reason in measures.VOID_ENDS
+    ):
         return False
     closed = first_closed_day(record)
     return closed is None or record.published_on < closed
@@ -136,6 +127,7 @@ def clean_start(clean_since: dt.date | None, known_since: dt.date | None) -> dt.
     return clean_since if clean_since is not None else known_since
 
 
+@functools.lru_cache(maxsize=4096)  # asked for each measure of hundreds of subjects at once
 def clean_for(years: int, start: dt.date | None, on: dt.date) -> bool:
     """Whether a record clean from `start` is `years` whole years clean on `on`."""
     return start is not None and start + relativedelta(years=years) < on
@@ -144,41 +136,68 @@ def clean_for(years: int, start: dt.date | None, on: dt.date) -> bool:
 def compute(history: History, on: dt.date, catalogue: measures.Catalogue) -> Standing:
     """The standing of the subject of `history` on `on` under `catalogue`."""
     blemishes = [r for r in _unfavourable(history) if _counts(r, on)]
-    blemished = any(lifecycle.is_public(r, on) for r in blemishes)
     ends = [first_closed_day(r) for r in blemishes]
-    clean_since = None if blemished else max((e for e in ends if e is not None), default=None)
     records: list[models.Record] = [*history.licenses, *history.penalties, *history.list_entries]
-    known_since = min((r.decision_on for r in records if _counts(r, on)), default=None)
-    under_objection = {
+    checked = {
         TriggerRef(o.record_kind, o.record_id) for o in history.objections if verifying(o, on)
     }
-    public_penalties = [p for p in history.penalties if lifecycle.is_public(p, on)]
-    public_entries = [e for e in history.list_entries if lifecycle.is_public(e, on)]
-    clean_from = None if blemished else clean_start(clean_since, known_since)
+    facts = standing_sql.Facts(
+        known_since=min((r.decision_on for r in records if _counts(r, on)), default=None),
+        closed_on=max((e for e in ends if e is not None), default=None),
+        blemished=any(lifecycle.is_public(r, on) for r in blemishes),
+        public=[
+            *(_candidate(p, checked) for p in history.penalties if lifecycle.is_public(p, on)),
+            *(_candidate(e, checked) for e in history.list_entries if lifecycle.is_public(e, on)),
+        ],
+    )
+    return _standing(history.subject_id, on, catalogue.in_force(on), facts)
+
+
+def _candidate(
+    record: models.Penalty | models.ListEntry, checked: set[TriggerRef]
+) -> standing_sql.Candidate:
+    assert record.id is not None
+    ref = TriggerRef(record.KIND, record.id)
+    if isinstance(record, models.Penalty):
+        texts = (record.violation_type, record.legal_basis)
+        return standing_sql.Candidate(ref, ref in checked, record.severity, texts)
+    named = record.credit_list
+    return standing_sql.Candidate(ref, ref in checked, list_code=named.code, list_kind=named.kind)
+
+
+def _standing(
+    subject_id: int, on: dt.date, in_force: Sequence[measures.Measure], facts: standing_sql.Facts
+) -> Standing:
+    """The measures of `in_force` that apply to a subject with these facts."""
+    clean_since = clean_from = None
+    if not facts.blemished:
+        clean_since = facts.closed_on
+        clean_from = clean_start(clean_since, facts.known_since)
+    under_objection = {c.ref for c in facts.public if c.verifying}
+    matched: dict[measures.Trigger, set[TriggerRef]] = {}  # measures share triggers
     applied = []
-    for measure in catalogue.in_force(on):
+    for measure in in_force:
         triggers: set[TriggerRef] = set()
         clean = False
         for trigger in measure.triggers:
             if trigger.kind is measures.TriggerKind.CLEAN_RECORD:
                 clean = clean or clean_for(trigger.years, clean_from, on)
-            for entry in public_entries:
-                kind = entry.credit_list.kind
-                if trigger.matches_list_entry(entry.credit_list.code, kind):
-                    triggers.add(_ref(entry))
-            for penalty in public_penalties:
-                if trigger.matches_penalty(
-                    penalty.severity, penalty.violation_type, penalty.legal_basis
-                ):
-                    triggers.add(_ref(penalty))
+            elif facts.public:
+                found = matched.get(trigger)
+                if found is None:
+                    found = {c.ref for c in facts.public if _matches(trigger, c)}
+                    matched[trigger] = found
+                triggers |= found
         if triggers or clean:
             applied.append(_applied(measure, triggers, clean, under_objection))
-    return Standing(history.subject_id, on, tuple(applied), clean_since, known_since)
+    return Standing(subject_id, on, tuple(applied), clean_since, facts.known_since)
 
 
-def _ref(record: models.Record) -> TriggerRef:
-    assert record.id is not None
-    return TriggerRef(record.KIND, record.id)
+def _matches(trigger: measures.Trigger, candidate: standing_sql.Candidate) -> bool:
+    if candidate.severity is not None:
+        return trigger.matches_penalty(candidate.severity, *candidate.texts)
+    assert candidate.list_kind is not None
+    return trigger.matches_list_entry(candidate.list_code, candidate.list_kind)
 
 
 def _applied(
@@ -197,255 +216,17 @@ def _applied(
     )
 
 
-# --- the same rule as queries, for many subjects at once ---
-
-
-# The statements are built once per measures list in force and take the subjects and the day as
-# parameters: building them anew cost more than running them (bench/standing.py).
-IDS = sa.bindparam("ids", expanding=True, type_=sa.Integer)
-ON = sa.bindparam("on", type_=sa.Date)
-
-
-def _in(column: Any) -> sa.ColumnElement[bool]:
-    return col(column).in_(IDS)
-
-
-def _list_clause(trigger: measures.Trigger) -> sa.ColumnElement[bool]:
-    if trigger.kind is not measures.TriggerKind.LIST:
-        return sa.false()
-    return sa.or_(
-        col(models.List.code).in_(trigger.list_codes) if trigger.list_codes else sa.false(),
-        col(models.List.kind).in_(trigger.list_kinds) if trigger.list_kinds else sa.false(),
-    )
-
-
-def _penalty_clause(trigger: measures.Trigger) -> sa.ColumnElement[bool]:
-    if trigger.kind is not measures.TriggerKind.PENALTY:
-        return sa.false()
-    text = [
-        sa.func.lower(col(models.Penalty.violation_type)),
-        sa.func.lower(col(models.Penalty.legal_basis)),
-    ]
-    words = [
-        column.contains(word.lower(), autoescape=True)
-        for word in trigger.keywords
-        for column in text
-    ]
-    return sa.and_(
-        col(models.Penalty.severity).in_(trigger.severities),
-        sa.or_(*words) if words else sa.true(),
-    )
-
-
-Pair = tuple[measures.Measure, measures.Trigger]
-
-
-@functools.lru_cache(maxsize=16)
-def _trigger_statements(
-    in_force: tuple[measures.Measure, ...],
-) -> tuple[tuple[Pair, ...], tuple[tuple[models.RecordKind, Any, tuple[int, ...]], ...]]:
-    """The measure-trigger pairs, and per record kind the statement selecting the public records
-    that match any of them, with one column a pair for the pairs it can match."""
-    pairs = tuple((m, t) for m in in_force for t in m.triggers)
-    entry, penalty = models.ListEntry, models.Penalty
-    bases = (
-        (
-            models.RecordKind.LIST_ENTRY,
-            sa.select(col(entry.id), col(entry.subject_id))
-            .join(models.List, col(models.List.id) == col(entry.list_id))
-            .where(_in(entry.subject_id), lifecycle.public_clause(entry, ON)),
-            [_list_clause(t) for _, t in pairs],
-        ),
-        (
-            models.RecordKind.PENALTY,
-            sa.select(col(penalty.id), col(penalty.subject_id)).where(
-                _in(penalty.subject_id), lifecycle.public_clause(penalty, ON)
-            ),
-            [_penalty_clause(t) for _, t in pairs],
-        ),
-    )
-    statements = []
-    for kind, base, clauses in bases:
-        wanted = [(n, c) for n, c in enumerate(clauses) if not isinstance(c, sa.False_)]
-        if wanted:
-            hits = base.add_columns(*(c.label(f"t{n}") for n, c in wanted))
-            statement = hits.where(sa.or_(*(c for _, c in wanted)))
-            statements.append((kind, statement, tuple(n for n, _ in wanted)))
-    return pairs, tuple(statements)
-
-
-def _triggering(
-    session: Session, ids: Sequence[int], on: dt.date, in_force: tuple[measures.Measure, ...]
-) -> dict[int, dict[str, set[TriggerRef]]]:
-    """For each subject, the public records triggering each measure (by code)."""
-    found: dict[int, dict[str, set[TriggerRef]]] = {}
-    pairs, statements = _trigger_statements(in_force)
-    for kind, statement, wanted in statements:
-        for record_id, subject_id, *matched in session.execute(
-            statement, {"ids": list(ids), "on": on}
-        ):
-            for hit, n in zip(matched, wanted, strict=True):
-                if hit:
-                    by_code = found.setdefault(subject_id, {})
-                    by_code.setdefault(pairs[n][0].code, set()).add(TriggerRef(kind, record_id))
-    return found
-
-
-@functools.cache
-def _verifying_statement(kind: models.RecordKind) -> Any:
-    objection = models.Objection
-    return sa.select(col(objection.record_id)).where(
-        col(objection.record_kind) == kind,
-        _in(objection.record_id),
-        col(objection.opened_on) <= ON,
-        sa.or_(col(objection.closed_on).is_(None), col(objection.closed_on) > ON),
-    )
-
-
-def _verifying(session: Session, refs: Iterable[TriggerRef], on: dt.date) -> set[TriggerRef]:
-    """Which of `refs` are under an objection being verified on `on`."""
-    refs = list(refs)
-    found: set[TriggerRef] = set()
-    for kind in models.RecordKind:
-        ids = [ref.id for ref in refs if ref.kind is kind]
-        if not ids:
-            continue
-        rows = session.execute(_verifying_statement(kind), {"ids": ids, "on": on})
-        found |= {TriggerRef(kind, record_id) for (record_id,) in rows}
-    return found
-
-
-def _counted(model: Any, on: sa.BindParameter[dt.date]) -> list[sa.ColumnElement[bool]]:
-    """`_counts` as SQL: public at some day up to `on`, and not void."""
-    ended, published = col(model.ended_on), col(model.published_on)
-    clauses = [
-        published <= on,
-        sa.or_(col(model.end_reason).is_(None), col(model.end_reason).not_in(VOID_ENDS)),
-    ]
-    if model is models.Penalty:
-        last = col(models.Penalty.publicity_end_on)
-        clauses.append(last.is_not(None))
-    elif model is models.ListEntry:
-        last = col(models.ListEntry.valid_until_on)
-    else:
-        clauses.append(sa.or_(ended.is_(None), published < ended))
-        return clauses
-    # the first closed day is the earlier of ended_on and last + 1: published before it
-    clauses.append(
-        sa.or_(
-            sa.and_(ended.is_(None), sa.or_(last.is_(None), published <= last)),
-            sa.and_(
-                ended.is_not(None), published < ended, sa.or_(last.is_(None), published <= last)
-            ),
-        )
-    )
-    return clauses
-
-
-def _early(model: Any) -> sa.ColumnElement[bool]:
-    """Ended before its own last day was over (its first closed day is `ended_on`)."""
-    last = col(model.publicity_end_on if model is models.Penalty else model.valid_until_on)
-    return sa.and_(
-        col(model.ended_on).is_not(None), sa.or_(last.is_(None), col(model.ended_on) <= last)
-    )
-
-
-@functools.cache
-def _since_statements() -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The first-decision statements per kind, and the unfavourable records' per kind."""
-    first = tuple(
-        sa.select(col(model.subject_id), sa.func.min(col(model.decision_on)))
-        .where(_in(model.subject_id), *_counted(model, ON))
-        .group_by(col(model.subject_id))
-        for model in (models.License, models.Penalty, models.ListEntry)
-    )
-    unfavourable: tuple[tuple[Any, Any, sa.ColumnElement[bool]], ...] = (
-        (
-            models.Penalty,
-            col(models.Penalty.publicity_end_on),
-            col(models.Penalty.severity).in_(measures.UNFAVOURABLE_SEVERITIES),
-        ),
-        (
-            models.ListEntry,
-            col(models.ListEntry.valid_until_on),
-            col(models.ListEntry.list_id).in_(
-                sa.select(col(models.List.id)).where(
-                    col(models.List.kind).in_(measures.UNFAVOURABLE_LIST_KINDS)
-                )
-            ),
-        ),
-    )
-    closing = []
-    for model, last, kind in unfavourable:
-        early = _early(model)
-        closing.append(
-            sa.select(
-                col(model.subject_id),
-                sa.func.max(sa.case((early, col(model.ended_on)))),
-                sa.func.max(sa.case((~early, last))),
-                sa.func.max(sa.case((lifecycle.public_clause(model, ON), 1), else_=0)),
-            )
-            .where(_in(model.subject_id), kind, *_counted(model, ON))
-            .group_by(col(model.subject_id))
-        )
-    return first, tuple(closing)
-
-
-def _records_since(
-    session: Session, ids: Sequence[int], on: dt.date
-) -> tuple[dict[int, dt.date], dict[int, dt.date], set[int]]:
-    """Per subject: its first decision on record, the day its last unfavourable record closed,
-    and whether one is public on `on`."""
-    known: dict[int, dt.date] = {}
-    closed: dict[int, dt.date] = {}
-    blemished: set[int] = set()
-    values = {"ids": list(ids), "on": on}
-    first, closing = _since_statements()
-    for statement in first:
-        for subject_id, day in session.execute(statement, values):
-            known[subject_id] = min(day, known.get(subject_id, day))
-    for statement in closing:
-        for subject_id, ended, natural_last, public in session.execute(statement, values):
-            if public:
-                blemished.add(subject_id)
-            days = [d for d in (ended, natural_last + ONE_DAY if natural_last else None) if d]
-            if days and max(days) > closed.get(subject_id, dt.date.min):
-                closed[subject_id] = max(days)
-    return known, closed, blemished
-
-
 def standings(
     session: Session, subject_ids: Sequence[int], *, on: dt.date, catalogue: measures.Catalogue
 ) -> dict[int, Standing]:
-    """`compute` for each of `subject_ids`, in a few queries whatever their number."""
+    """`compute` for each of `subject_ids`, in one query whatever their number."""
     ids = list(dict.fromkeys(subject_ids))
     if not ids:
         return {}
     in_force = catalogue.in_force(on)
-    triggering = _triggering(session, ids, on, in_force)
-    refs = {ref for by_code in triggering.values() for found in by_code.values() for ref in found}
-    under_objection = _verifying(session, refs, on) if refs else set()
-    known, closed, blemished = _records_since(session, ids, on)
-    result = {}
-    for subject_id in ids:
-        clean_since = None if subject_id in blemished else closed.get(subject_id)
-        clean_from = None
-        if subject_id not in blemished:
-            clean_from = clean_start(clean_since, known.get(subject_id))
-        by_code = triggering.get(subject_id, {})
-        applied = []
-        for measure in in_force:
-            clean = any(
-                t.kind is measures.TriggerKind.CLEAN_RECORD and clean_for(t.years, clean_from, on)
-                for t in measure.triggers
-            )
-            triggers = by_code.get(measure.code, set())
-            if triggers or clean:
-                applied.append(_applied(measure, triggers, clean, under_objection))
-        result[subject_id] = Standing(
-            subject_id, on, tuple(applied), clean_since, known.get(subject_id)
-        )
-    return result
+    found = standing_sql.facts(session, ids, on)
+    none = standing_sql.Facts()
+    return {i: _standing(i, on, in_force, found.get(i, none)) for i in ids}
 
 
 def history(session: Session, subject_id: int) -> History:
