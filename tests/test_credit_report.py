@@ -7,7 +7,6 @@ import dataclasses
 import datetime as dt
 import io
 import re
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -33,38 +32,12 @@ from disclosure.queries import change_log
 from gongshi import credit_report as made_reports
 from gongshi import report_pdf, served_reports
 from tests import factories
+from tests.pdf import flat, needs_pdf, pdf_text
 from tests.publishers import site_helpers as helpers
 
 ON = factories.DEFAULT_ON
 LATER = ON + dt.timedelta(days=3)
 SECRET = bytes.fromhex("5a" * 32)
-
-
-def pdf_tools_missing() -> str | None:
-    """Why the PDF tests cannot run here, or None."""
-    missing = report_pdf.font_missing()
-    if missing is not None:
-        return str(missing)
-    for tool in ("pdftotext", "pdftoppm"):
-        if shutil.which(tool) is None:
-            return f"{tool} (poppler-utils) is not installed: make pdf-tools installs it"
-    return None
-
-
-needs_pdf = pytest.mark.skipif(pdf_tools_missing() is not None, reason=str(pdf_tools_missing()))
-
-
-def pdf_text(data: bytes) -> str:
-    """The text pdftotext reads from a PDF."""
-    done = subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", "-", "-"], input=data, capture_output=True, check=True
-    )
-    return done.stdout.decode()
-
-
-def flat(text: str) -> str:
-    """`text` without white space: pdftotext breaks long lines where the page did."""
-    return re.sub(r"\s+", "", text)
 
 
 @dataclasses.dataclass

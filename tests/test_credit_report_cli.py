@@ -13,8 +13,8 @@ from sqlmodel import Session
 from disclosure import db, endings, models
 from gongshi import cli, report_pdf
 from tests import conftest, factories
+from tests.pdf import flat, needs_pdf, pdf_text
 from tests.publishers import site_helpers as helpers
-from tests.test_credit_report import flat, needs_pdf, pdf_text
 
 ROOT = Path(__file__).resolve().parent.parent
 ON = factories.DEFAULT_ON
