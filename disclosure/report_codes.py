@@ -15,14 +15,20 @@ import dataclasses
 import datetime as dt
 import hashlib
 import hmac
-import os
 import re
-import secrets
-from pathlib import Path
 
 from sqlmodel import Session
 
-from disclosure import credit_report, events, lifecycle, measures, models, standing, tombstones
+from disclosure import (
+    credit_report,
+    events,
+    lifecycle,
+    measures,
+    models,
+    secret_files,
+    standing,
+    tombstones,
+)
 from disclosure.settings import Settings
 
 KEY_FILE = "report.key"  # under GONGSHI_DATA_DIR, when GONGSHI_REPORT_KEY is not set
@@ -49,18 +55,7 @@ def report_key(settings: Settings) -> bytes:
     folder, made on first use and readable by its owner only."""
     if settings.report_key is not None:
         return settings.report_key
-    path = settings.data_dir / KEY_FILE
-    if path.is_file():
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it meanwhile
-        return bytes.fromhex(Path(path).read_text(encoding="ascii").strip())
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(key.hex() + "\n")
-    return key
+    return secret_files.read_or_make(settings.data_dir / KEY_FILE)
 
 
 def _mac(key: str, on: dt.date, version: int, digest: str, secret: bytes) -> str:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
-import os
-import secrets
-from pathlib import Path
 
 import itsdangerous
 from starlette.requests import Request
 from starlette.responses import Response
 
-from disclosure import accounts, settings
+from disclosure import accounts, secret_files, settings
 
 SESSION_COOKIE = "gongshi_portal"
 VISITOR_COOKIE = "gongshi_visitor"  # an anonymous visitor's random id, for its forms' CSRF token
@@ -30,18 +27,7 @@ def portal_key(app_settings: settings.Settings) -> bytes:
     file under the data folder, made on first use and readable by its owner only."""
     if app_settings.portal_key is not None:
         return app_settings.portal_key
-    path = app_settings.data_dir / KEY_FILE
-    if path.is_file():
-        return bytes.fromhex(path.read_text(encoding="ascii").strip())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another node made it meanwhile
-        return bytes.fromhex(Path(path).read_text(encoding="ascii").strip())
-    with os.fdopen(descriptor, "w", encoding="ascii") as file:
-        file.write(key.hex() + "\n")
-    return key
+    return secret_files.read_or_make(app_settings.data_dir / KEY_FILE)
 
 
 class Cookies:
