@@ -29,18 +29,20 @@ def page(first: int) -> dict[str, Any]:
 def test_past_its_budget_a_client_gets_429_with_retry_after_and_recovers_after_waiting(
     app_settings: settings.Settings, engine: sa.Engine
 ) -> None:
-    limits = Limits(rate_bucket=50, rate_leak=25, rate_work=0.001)  # by the estimate alone
-    answers = send(app_settings, engine, limits, [("10.0.0.1", page(20), {})] * 4, pause=1.0)
+    # by the estimate alone; a leak slow enough that a loaded machine's seconds between the
+    # first three requests do not refill the bucket
+    limits = Limits(rate_bucket=50, rate_leak=5, rate_work=0.001)
+    answers = send(app_settings, engine, limits, [("10.0.0.1", page(20), {})] * 4, pause=3.0)
     assert [answer.status_code for answer in answers] == [200, 200, 429, 200]
     refused = answers[2]
-    # 40 spent of 50, 20 more asked: 10 over at 25 a second is 0.4 s, rounded up
-    assert refused.headers["retry-after"] == "1"
+    # 40 spent of 50, 20 more asked: 10 over at 5 a second is 2 s (less what has leaked)
+    assert refused.headers["retry-after"] == "2"
     assert refused.json() == {
         "data": None,
         "errors": [
             {
-                "message": ratelimit.message(0.4),
-                "extensions": {"code": "RATE_LIMITED", "retryAfter": 1},
+                "message": ratelimit.message(2.0),
+                "extensions": {"code": "RATE_LIMITED", "retryAfter": 2},
             }
         ],
     }
