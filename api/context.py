@@ -16,7 +16,7 @@ from strawberry.dataloader import DataLoader
 from api import ratelimit
 from api.errors import TimeBudgetExceeded
 from api.limits import Limits
-from disclosure import db, models, settings
+from disclosure import db, measures, models, settings
 from disclosure.queries import record_pages
 from search_index import search
 
@@ -42,6 +42,7 @@ class Context:
     meter: ratelimit.Meter | None = None  # what the request's client may spend; None: no limit
     version: int | None = None  # the data version the request is answered at, once read
     horizons: Horizons | None = None  # the node's, shared by its requests
+    catalogues: Catalogues | None = None  # the node's, shared by its requests
     subject_ids: dict[str, int] = dataclasses.field(default_factory=dict)  # by key, once looked up
     subjects: DataLoader[str, SubjectRecords] = dataclasses.field(init=False)
 
@@ -95,6 +96,31 @@ class Horizons:
         return found
 
 
+class Catalogues:
+    """The measures list at the newest data version. The lists' own measures (joint_measure)
+    would otherwise be read at every standing asked; they are kept for a version as the
+    response cache keeps whole answers for one, so a row changed without an event shows from
+    the next event on, in both."""
+
+    def __init__(self) -> None:
+        self._at: tuple[measures.Catalogue, int] | None = None
+        self._catalogue: measures.Catalogue | None = None
+        self._lock = threading.Lock()  # asked from the event loop and from query threads
+
+    def catalogue(
+        self, session: Session, configured: measures.Catalogue, version: int
+    ) -> measures.Catalogue:
+        """`measures.catalogue(session, configured)` at `version`; read in `session` if not
+        known. Read after the version was, it holds for that version."""
+        with self._lock:
+            if self._at == (configured, version) and self._catalogue is not None:
+                return self._catalogue
+        found = measures.catalogue(session, configured)
+        with self._lock:
+            self._at, self._catalogue = (configured, version), found
+        return found
+
+
 @contextmanager
 def opened(
     engine: sa.Engine,
@@ -104,13 +130,21 @@ def opened(
     searcher: search.Searcher | None = None,
     bearer: str | None = None,
     horizons: Horizons | None = None,
+    catalogues: Catalogues | None = None,
 ) -> Iterator[Context]:
     """A context whose database statements stop when the request's time budget is spent; the
     writes of its mutations are committed together when it closes without an error."""
     with Session(engine, expire_on_commit=False) as session:
         with db.time_budget(session.connection(), limits.time_budget_seconds):
             context = Context(
-                session, on, app_settings, limits, searcher, bearer, horizons=horizons
+                session,
+                on,
+                app_settings,
+                limits,
+                searcher,
+                bearer,
+                horizons=horizons,
+                catalogues=catalogues,
             )
             yield context
         if context.writes:  # past the deadline too: the work is done, only keeping it is left

@@ -58,6 +58,7 @@ class GraphQLEndpoint:
         self.as_of = as_of
         self.cache = cache.ResponseCache(limits.cache_entries, limits.cache_bytes)
         self.horizons = context.Horizons()
+        self.catalogues = context.Catalogues()
         self.threads = anyio.CapacityLimiter(max(1, limits.query_threads))
         self.buckets = ratelimit.Buckets(
             limits.rate_bucket, limits.rate_leak, max_clients=limits.rate_clients
@@ -131,6 +132,7 @@ class GraphQLEndpoint:
             self.searcher,
             bearer if mutation else None,
             self.horizons,
+            self.catalogues,
         ) as ctx:
             meter = ratelimit.Meter(
                 self.buckets, ratelimit.client_of(ctx.session, bearer, address, on)

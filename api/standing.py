@@ -11,6 +11,7 @@ from typing import Annotated
 import strawberry
 from sqlmodel import Session
 
+from api.context import Context
 from api.cursors import global_id
 from api.errors import ApiError
 from api.types import ContextInfo, describe_enum
@@ -94,6 +95,14 @@ def catalogue(settings: Settings, session: Session) -> measures.Catalogue:
     return measures.catalogue(session, _configured(settings.measures_path))
 
 
+def _of_request(context: Context) -> measures.Catalogue:
+    """The measures list for a query, kept by the node for its data version when it has one."""
+    if context.catalogues is None or context.version is None:
+        return catalogue(context.settings, context.session)
+    configured = _configured(context.settings.measures_path)
+    return context.catalogues.catalogue(context.session, configured, context.version)
+
+
 def _applied(found: standing.AppliedMeasure, base_url: str) -> AppliedMeasure:
     m = found.measure
     return AppliedMeasure(
@@ -142,9 +151,7 @@ def _standings(
         raise ApiError(f"asOf {on} is after today ({context.on})")
     context.volatile = context.volatile or as_of is not None
     session = context.session
-    found = standing.standings(
-        session, list(ids.values()), on=on, catalogue=catalogue(context.settings, session)
-    )
+    found = standing.standings(session, list(ids.values()), on=on, catalogue=_of_request(context))
     base = context.settings.base_url
     result = []
     for key in keys:
@@ -178,7 +185,7 @@ def measures_list(info: ContextInfo) -> list[Measure]:
             effective_on=None if m.effective_on == dt.date.min else m.effective_on,
             until_on=m.until_on,
         )
-        for m in catalogue(context.settings, context.session).in_force(context.on)
+        for m in _of_request(context).in_force(context.on)
     ]
 
 

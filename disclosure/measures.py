@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from disclosure import models
+from disclosure import models, prepared
 
 
 class MeasuresError(ValueError):
@@ -287,14 +287,14 @@ def from_lists(session: Session) -> tuple[Measure, ...]:
     """The measures the named lists carry, each triggered by an entry on its list. Read as plain
     rows each time (they change without an event) and made into measures once for the same
     rows: a standing reads them at every lookup (bench/standing.py)."""
-    rows = session.connection().execute(_list_measures_statement())
+    rows = _list_measures_statement().execute(session.connection(), {})
     return _list_measures(tuple(tuple(row) for row in rows))
 
 
 @functools.cache
-def _list_measures_statement() -> Any:
+def _list_measures_statement() -> prepared.Prepared:
     measure, named = models.JointMeasure, models.List
-    return (
+    statement = (
         sa.select(
             col(measure.id),
             col(measure.code),
@@ -311,6 +311,8 @@ def _list_measures_statement() -> Any:
         .join(named, col(named.id) == col(measure.list_id))
         .order_by(col(named.code), col(measure.id))
     )
+    # read back through their types: the flags, the date and the list's kind
+    return prepared.Prepared(statement, (), converted=(4, 6, 7, 9))
 
 
 @functools.lru_cache(maxsize=8)
