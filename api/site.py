@@ -2,31 +2,40 @@
 
 from __future__ import annotations
 
-import email.utils
 import functools
-from collections.abc import Mapping
 from pathlib import Path
 
-from starlette.requests import Request
+from starlette.datastructures import Headers
 from starlette.responses import FileResponse, HTMLResponse, PlainTextResponse, Response
-from starlette.types import Receive, Scope, Send
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 
-from disclosure import listing
+from disclosure import listing, urls
 
 
-class Site:
-    """The published release under `releases_dir/current`, with 410 Gone for withdrawn pages."""
+class Site(StaticFiles):
+    """The published release under `releases_dir/current`, as Starlette serves static files
+    (ETags and 304, HEAD), with 410 Gone and the tombstone page for the paths of the release's
+    `gone.txt`, and only the files its listing publishes."""
 
     def __init__(self, releases_dir: Path) -> None:
-        self.current = releases_dir / "current"
+        self.current = releases_dir / urls.CURRENT
+        super().__init__(directory=self.current, check_dir=False)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        request = Request(scope)
-        response = self.respond(request.path_params["path"], request.headers)
-        await response(scope, receive, send)
+    async def check_config(self) -> None:
+        """Nothing to check: a node serves before its first release (and answers 404)."""
 
-    def respond(self, path: str, headers: Mapping[str, str] | None = None) -> Response:
+    def get_path(self, scope: Scope) -> str:
+        """The path as the route matched it: a trailing slash asks for the folder's index."""
+        return str(scope["path_params"]["path"])
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        return self.respond(path, Headers(scope=scope))
+
+    def respond(self, path: str, headers: Headers | None = None) -> Response:
+        """The response to a GET or HEAD of `path`, with the request's `headers`."""
         try:
+            # resolved once: a publish may switch `current` while the request is answered
             release = self.current.resolve(strict=True)
         except OSError:
             return PlainTextResponse("no release of the site has been published yet", 404)
@@ -46,7 +55,7 @@ class Site:
         if target is None or not target.is_file():
             return PlainTextResponse("not found", 404)
         response = FileResponse(target, media_type=_media_type(relative), stat_result=target.stat())
-        if headers is not None and _not_modified(headers, response.headers):
+        if headers is not None and self.is_not_modified(response.headers, headers):
             kept = {k: response.headers[k] for k in ("etag", "last-modified")}
             return Response(status_code=304, headers=kept)
         return response
@@ -63,26 +72,9 @@ _MEDIA_TYPES = {
 def _media_type(relative: str) -> str | None:
     """The content type of a release file, where the suffix alone does not tell it."""
     suffix = Path(relative).suffix
-    if suffix == ".xml" and not relative.startswith("feeds/"):
+    if suffix == ".xml" and not relative.startswith(urls.FEEDS):
         return None
     return _MEDIA_TYPES.get(suffix)
-
-
-def _not_modified(request: Mapping[str, str], response: Mapping[str, str]) -> bool:
-    """Whether a conditional GET's validators match the file (RFC 9110 §13.1.1–13.1.3)."""
-    tags = request.get("if-none-match")
-    if tags is not None:
-        wanted = {tag.strip().removeprefix("W/") for tag in tags.split(",")}
-        return "*" in wanted or response["etag"] in wanted
-    since = request.get("if-modified-since")
-    if since is None:
-        return False
-    try:
-        asked = email.utils.parsedate_to_datetime(since)
-        modified = email.utils.parsedate_to_datetime(response["last-modified"])
-    except (TypeError, ValueError):
-        return False
-    return modified <= asked
 
 
 def _inside(release: Path, relative: str) -> Path | None:
@@ -105,7 +97,7 @@ def _listing(release: Path) -> listing.Listing | None:
 def _gone(release: Path) -> frozenset[str]:
     """The withdrawn pages of a release (releases never change once published)."""
     try:
-        lines = (release / "gone.txt").read_text(encoding="utf-8").splitlines()
+        lines = (release / urls.GONE).read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         return frozenset()
     return frozenset(line.strip().lstrip("/") for line in lines if line.strip())

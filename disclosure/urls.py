@@ -79,6 +79,7 @@ CATEGORIES = "categories/index.html"
 ROBOTS = "robots.txt"
 SITEMAP = "sitemap.xml"
 GONE = "gone.txt"  # URL paths that answer 410 Gone with their tombstone page
+CURRENT = "current"  # beside the releases: the link to the release being served
 API = "graphql"
 
 

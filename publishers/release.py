@@ -24,10 +24,9 @@ from typing import Any
 import orjson
 from isal import igzip, isal_zlib
 
-from disclosure import listing
+from disclosure import listing, urls
 
 RELEASES = "releases"
-CURRENT = "current"
 BUILDING = ".build-"  # prefix of a release folder still being built
 DEFAULT_KEEP = 5
 
@@ -234,13 +233,13 @@ def manifest_path(out: Path, release_id: str) -> Path:
 
 def current_id(out: Path) -> str | None:
     """The id of the release `current` points at, if any."""
-    link = out / CURRENT
+    link = out / urls.CURRENT
     return link.resolve().name if link.is_symlink() else None
 
 
 def current(out: Path) -> Previous | None:
     """The release `current` points at, if any."""
-    link = out / CURRENT
+    link = out / urls.CURRENT
     if not link.is_symlink():
         return None
     folder = link.resolve()
@@ -295,11 +294,11 @@ def _remove_beside(out: Path, release_id: str) -> None:
 
 def switch(out: Path, release_id: str) -> None:
     """Point `current` at a release with one rename (a symlink swap that readers never miss)."""
-    temporary = out / f".{CURRENT}-{release_id}"
+    temporary = out / f".{urls.CURRENT}-{release_id}"
     with contextlib.suppress(FileNotFoundError):
         temporary.unlink()
     temporary.symlink_to(Path(RELEASES) / release_id, target_is_directory=True)
-    os.replace(temporary, out / CURRENT)
+    os.replace(temporary, out / urls.CURRENT)
 
 
 def releases(out: Path) -> list[str]:
@@ -377,7 +376,7 @@ def publish(
             _remove_beside(out, release_id)
             if isinstance(error, OSError):  # disk full, file too large, permissions
                 raise ReleaseError(
-                    f"release {release_id} not published, `{CURRENT}` still points at the "
+                    f"release {release_id} not published, `{urls.CURRENT}` still points at the "
                     f"previous one: {error.strerror or error}"
                 ) from error
             raise
