@@ -16,7 +16,7 @@ from strawberry.dataloader import DataLoader
 from api import ratelimit
 from api.errors import TimeBudgetExceeded
 from api.limits import Limits
-from disclosure import db, measures, models, settings
+from disclosure import db, list_measures, measures, models, settings
 from disclosure.queries import record_pages
 from search_index import search
 
@@ -110,12 +110,12 @@ class Catalogues:
     def catalogue(
         self, session: Session, configured: measures.Catalogue, version: int
     ) -> measures.Catalogue:
-        """`measures.catalogue(session, configured)` at `version`; read in `session` if not
+        """`list_measures.catalogue(session, configured)` at `version`; read in `session` if not
         known. Read after the version was, it holds for that version."""
         with self._lock:
             if self._at == (configured, version) and self._catalogue is not None:
                 return self._catalogue
-        found = measures.catalogue(session, configured)
+        found = list_measures.catalogue(session, configured)
         with self._lock:
             self._at, self._catalogue = (configured, version), found
         return found

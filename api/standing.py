@@ -15,7 +15,16 @@ from api.context import Context
 from api.cursors import global_id
 from api.errors import ApiError
 from api.types import ContextInfo, describe_enum
-from disclosure import measures, models, privacy, standing, standing_sql, urls
+from disclosure import (
+    list_measures,
+    measures,
+    measures_file,
+    models,
+    privacy,
+    standing,
+    standing_sql,
+    urls,
+)
 from disclosure.settings import Settings
 
 MAX_CODES = 500  # credit codes one `standings` asks about: the bidders of a large tender
@@ -87,12 +96,12 @@ class Measure:
 @functools.lru_cache(maxsize=4)
 def _configured(path: Path | None) -> measures.Catalogue:
     """The measures file, read once per node (a change takes a restart, like every setting)."""
-    return measures.load(path)
+    return measures_file.load(path)
 
 
 def catalogue(settings: Settings, session: Session) -> measures.Catalogue:
     """The measures list the node applies."""
-    return measures.catalogue(session, _configured(settings.measures_path))
+    return list_measures.catalogue(session, _configured(settings.measures_path))
 
 
 def _of_request(context: Context) -> measures.Catalogue:

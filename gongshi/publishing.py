@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress, TaskID
 
-from disclosure import measures, settings
+from disclosure import measures_file, settings
 from gongshi.env import Env, UserMistake, as_of_date, as_of_option, console, progress, user_errors
 from publishers import bulk, feed_builder, release, site
 
@@ -89,7 +89,7 @@ def publish_release(
         on=on,
         base_url=url if url.endswith("/") else url + "/",
         rules=env.rules(),
-        measure_list=measures.load(env.settings.measures_path),
+        measure_list=measures_file.load(env.settings.measures_path),
         database_url=env.engine.url.render_as_string(hide_password=False),
         workers=workers,
         full=full,

@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 import openpyxl
 
-from disclosure import db, feedback, measures, report_codes, spreadsheet
+from disclosure import db, feedback, list_measures, measures_file, report_codes, spreadsheet
 from gongshi.env import Env, UserMistake, as_of_date, as_of_option, user_errors
 
 
@@ -44,13 +44,13 @@ def feedback_command(env: Env, month: str, out: Path, as_of: dt.datetime | None)
         raise UserMistake(f"--month: {error}") from error
     with user_errors():
         env.require_schema()
-        catalogue = measures.load(env.settings.measures_path)
+        catalogue = measures_file.load(env.settings.measures_path)
         with db.transaction(env.engine) as session:
             rows = feedback.monthly(
                 session,
                 month,
                 today=on,
-                catalogue=measures.catalogue(session, catalogue),
+                catalogue=list_measures.catalogue(session, catalogue),
                 calendar=env.calendar(),
             )
         if not out.is_dir():
@@ -81,7 +81,7 @@ def subject_command(env: Env, key: str, out: Path | None, as_of: dt.datetime | N
         raise UserMistake(f"--out: the folder {out.parent} does not exist")
     with user_errors():
         env.require_schema()
-        catalogue = measures.load(env.settings.measures_path)
+        catalogue = measures_file.load(env.settings.measures_path)
         secret = report_codes.report_key(env.settings)
         try:
             with db.transaction(env.engine) as session:
@@ -90,7 +90,7 @@ def subject_command(env: Env, key: str, out: Path | None, as_of: dt.datetime | N
                     key,
                     on,
                     rules=env.rules(),
-                    catalogue=measures.catalogue(session, catalogue),
+                    catalogue=list_measures.catalogue(session, catalogue),
                     secret=secret,
                     base_url=env.settings.base_url,
                 )

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from disclosure import lifecycle, measures, models, urls
+from disclosure import lifecycle, list_measures, measures, models, urls
 from disclosure.queries import change_log, directory, publication
 from publishers import (
     measures_pages,
@@ -291,7 +291,7 @@ def _derived(
         catalogue=rel.catalogue,
         measures=measures_pages.measure_rows(options.measure_list, options.on),
         standings=measures_pages.subject_measures(
-            session, subjects, options.on, measures.catalogue(session, options.measure_list)
+            session, subjects, options.on, list_measures.catalogue(session, options.measure_list)
         ),
     ):
         keys[page.path] = page.key()

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 from sqlmodel import Session
 
-from disclosure import db, feedback, measures, models, tokens, workdays
+from disclosure import db, feedback, list_measures, measures, models, tokens, workdays
 from gongshi import cli
 from tests import conftest, factories
 
@@ -46,7 +46,7 @@ def test_feedback_report_writes_the_monthly_figures(run: CliRunner, tmp_path: Pa
             session,
             "2026-06",
             today=dt.date(2026, 7, 1),
-            catalogue=measures.catalogue(session),
+            catalogue=list_measures.catalogue(session),
             calendar=workdays.Calendar(),
         )
     engine.dispose()

@@ -21,7 +21,7 @@ from disclosure import (
     credit_report,
     endings,
     lifecycle,
-    measures,
+    list_measures,
     models,
     report_codes,
     settings,
@@ -79,7 +79,7 @@ def bidder(session: Session) -> Bidder:
 
 def build(session: Session, key: str, on: dt.date = ON) -> credit_report.Found | None:
     return credit_report.build(
-        session, key, on, rules=lifecycle.Rules(), catalogue=measures.catalogue(session)
+        session, key, on, rules=lifecycle.Rules(), catalogue=list_measures.catalogue(session)
     )
 
 
@@ -89,7 +89,7 @@ def make(session: Session, key: str, on: dt.date = ON) -> made_reports.Made:
         key,
         on,
         rules=lifecycle.Rules(),
-        catalogue=measures.catalogue(session),
+        catalogue=list_measures.catalogue(session),
         secret=SECRET,
         base_url=helpers.BASE_URL,
     )
@@ -109,7 +109,7 @@ def test_the_report_holds_the_public_projections_and_the_standing_of_the_day(
     assert [r.id for r in content.penalties] == [story.penalty.id]  # not the withdrawn one
     assert [r.id for r in content.list_entries] == [story.entry.id]
     assert content.penalties[0].model_dump() == models_projection(story.penalty)
-    catalogue = measures.catalogue(session)
+    catalogue = list_measures.catalogue(session)
     expected = standing.standings(session, [story.company.id or 0], on=ON, catalogue=catalogue)
     applied = expected[story.company.id or 0]
     assert [m.code for m in content.measures] == [a.measure.code for a in applied.measures]
@@ -283,7 +283,7 @@ def test_unknown_keys_and_subjects_with_nothing_public_are_404s_that_echo_no_id_
 
 def verify(session: Session, code: str) -> report_codes.Verification:
     return report_codes.verify(
-        session, code, SECRET, rules=lifecycle.Rules(), catalogue=measures.catalogue(session)
+        session, code, SECRET, rules=lifecycle.Rules(), catalogue=list_measures.catalogue(session)
     )
 
 
@@ -366,7 +366,7 @@ def test_forged_and_mistyped_codes_are_refused(session: Session) -> None:
             code,
             bytes(32),
             rules=lifecycle.Rules(),
-            catalogue=measures.catalogue(session),
+            catalogue=list_measures.catalogue(session),
         )
 
 

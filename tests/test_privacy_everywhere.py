@@ -29,7 +29,7 @@ from disclosure import (
     credit_report,
     db,
     lifecycle,
-    measures,
+    list_measures,
     models,
     report_codes,
     sample,
@@ -131,7 +131,7 @@ def report_text(data: bytes) -> bytes:
 def report_contents(session: Session, key: str) -> tuple[bytes, str | None]:
     """What a subject's credit report of ON is made from, and its verification code."""
     found = credit_report.build(
-        session, key, ON, rules=lifecycle.Rules(), catalogue=measures.catalogue(session)
+        session, key, ON, rules=lifecycle.Rules(), catalogue=list_measures.catalogue(session)
     )
     if found is None:
         return b"", None

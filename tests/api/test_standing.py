@@ -7,7 +7,16 @@ import datetime as dt
 from sqlmodel import Session, col, select
 
 from api.cursors import global_id
-from disclosure import endings, feedback, measures, models, objections, tokens, workdays
+from disclosure import (
+    endings,
+    feedback,
+    list_measures,
+    measures,
+    models,
+    objections,
+    tokens,
+    workdays,
+)
 from tests import factories
 from tests.api.conftest import ON, Run
 
@@ -222,7 +231,7 @@ def test_stats_feedback_agrees_with_the_monthly_figures(session: Session, run: R
         session,
         "2026-06",
         today=D(2026, 7, 1),
-        catalogue=measures.catalogue(session),
+        catalogue=list_measures.catalogue(session),
         calendar=workdays.Calendar(),
     )
     assert rows == [

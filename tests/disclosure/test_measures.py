@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session
 
-from disclosure import measures, models
+from disclosure import list_measures, measures, measures_file, models
 from tests import factories
 
 
@@ -66,7 +66,7 @@ trigger = [{ on = "penalty", severities = ["serious"], fields = ["教育培训"]
 """,
         encoding="utf-8",
     )
-    loaded = measures.load(path)
+    loaded = measures_file.load(path)
     assert len(loaded.measures) == len(measures.BUILT_IN.measures) + 1
     replaced = loaded.get("CJ-02")
     assert replaced is not None and replaced.legal_basis == "《预算法》"
@@ -83,7 +83,7 @@ trigger = [{ on = "penalty", severities = ["serious"], fields = ["教育培训"]
     assert added not in loaded.in_force(dt.date(2026, 12, 31))
     assert added in loaded.in_force(dt.date(2027, 1, 1))
     path.write_text(path.read_text(encoding="utf-8").replace("[field]", "replace = true\n[field]"))
-    assert [m.code for m in measures.load(path).measures] == ["CJ-02", "JY-01"]
+    assert [m.code for m in measures_file.load(path).measures] == ["CJ-02", "JY-01"]
 
 
 def test_csv_file_spells_triggers_in_one_cell(tmp_path: Path) -> None:
@@ -94,7 +94,7 @@ def test_csv_file_spells_triggers_in_one_cell(tmp_path: Path) -> None:
         "JL-01,绿色通道,incentive,true,方案,政务服务数据管理局,list:red,2026-12-31\n",
         encoding="utf-8-sig",
     )
-    loaded = measures.load(path)
+    loaded = measures_file.load(path)
     new = loaded.get("JL-09")
     assert new == measures.Measure(
         "JL-09",
@@ -136,7 +136,7 @@ def test_csv_errors_name_the_file_row_field_and_rule(
         "code,text,kind,mandatory,legal_basis,departments,trigger\n" + row + "\n", encoding="utf-8"
     )
     with pytest.raises(measures.MeasuresError) as raised:
-        measures.load(path)
+        measures_file.load(path)
     assert str(raised.value).startswith(f"{path}: {message}")
 
 
@@ -144,7 +144,7 @@ def test_file_errors_for_columns_dates_and_twice_given_codes(tmp_path: Path) -> 
     path = tmp_path / "m.csv"
     path.write_text("code,text,colour\n", encoding="utf-8")
     with pytest.raises(measures.MeasuresError, match="unknown column 'colour'"):
-        measures.load(path)
+        measures_file.load(path)
     toml = tmp_path / "m.toml"
     toml.write_text(
         'replace = true\n[[measure]]\ncode = "A"\ntext = "t"\nkind = "incentive"\n'
@@ -153,10 +153,10 @@ def test_file_errors_for_columns_dates_and_twice_given_codes(tmp_path: Path) -> 
         encoding="utf-8",
     )
     with pytest.raises(measures.MeasuresError, match=r"measure 1 \(A\): effective_on: 须为日期"):
-        measures.load(toml)
+        measures_file.load(toml)
     toml.write_text(toml.read_text().replace('"2026-13-01"', "2026-01-01") * 2)
     with pytest.raises(measures.MeasuresError):  # TOML itself refuses the repeated key
-        measures.load(toml)
+        measures_file.load(toml)
     with pytest.raises(measures.MeasuresError, match="measure codes given twice: A"):
         measures.Catalogue(
             (measures.BUILT_IN.measures[0],) * 0
@@ -167,7 +167,7 @@ def test_file_errors_for_columns_dates_and_twice_given_codes(tmp_path: Path) -> 
 
 def test_lists_own_measures_join_the_list(session: Session) -> None:
     named = factories.add_list(session, code="wage-arrears")
-    found = measures.catalogue(session)
+    found = list_measures.catalogue(session)
     measure_id = named.measures[0].id
     assert measure_id is not None
     own = found.get(f"wage-arrears-{measure_id}")

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlmodel import Session
 
-from disclosure import endings, measures, models, objections, standing
+from disclosure import endings, list_measures, measures, models, objections, standing
 from tests import factories
 
 D = dt.date
@@ -20,7 +20,7 @@ ON = D(2026, 6, 1)
 
 def both(session: Session, subject_id: int, on: dt.date) -> standing.Standing:
     """The standing by the rule, after checking the query gives the same."""
-    catalogue = measures.catalogue(session)
+    catalogue = list_measures.catalogue(session)
     by_rule = standing.compute(standing.history(session, subject_id), on, catalogue)
     assert standing.standings(session, [subject_id], on=on, catalogue=catalogue) == {
         subject_id: by_rule
@@ -44,7 +44,7 @@ def test_black_list_entry_gives_its_punishments_until_the_day_after_its_exit(
     found = both(session, subject.id, D(2026, 12, 31))
     mandatory = {m.code for m in measures.BUILT_IN.measures if m.mandatory}
     punishments = {"CJ-01", "CJ-02", "CJ-03", "CJ-04", "CJ-05"}
-    list_measure = measures.list_measure_code("serious-illegal", named.measures[0].id or 0)
+    list_measure = list_measures.list_measure_code("serious-illegal", named.measures[0].id or 0)
     assert codes(found) == dict.fromkeys({*punishments, list_measure}, standing.State.APPLIES)
     assert punishments <= mandatory
     trigger = standing.TriggerRef(models.RecordKind.LIST_ENTRY, entry.id)
@@ -221,7 +221,7 @@ def test_query_equals_the_rule(
             factories.add_list(session, kind, measures=[])
             for kind in (*models.ListKind, models.ListKind.BLACK)
         ]
-        catalogue = measures.catalogue(
+        catalogue = list_measures.catalogue(
             session,
             measures.BUILT_IN.extended(
                 [
