@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import strawberry
 from sqlmodel import Session
@@ -112,16 +112,22 @@ def _of_request(context: Context) -> measures.Catalogue:
     return context.catalogues.catalogue(context.session, configured, context.version)
 
 
+def _described(m: measures.Measure) -> dict[str, Any]:
+    """What `Measure` and `AppliedMeasure` both tell of a measure."""
+    return {
+        "code": m.code,
+        "text": m.text,
+        "kind": m.kind,
+        "mandatory": m.mandatory,
+        "legal_basis": m.legal_basis,
+        "implementing_departments": list(m.departments),
+        "reaches_legal_representative": m.reaches_legal_representative,
+    }
+
+
 def _applied(found: standing.AppliedMeasure, base_url: str) -> AppliedMeasure:
-    m = found.measure
     return AppliedMeasure(
-        code=m.code,
-        text=m.text,
-        kind=m.kind,
-        mandatory=m.mandatory,
-        legal_basis=m.legal_basis,
-        implementing_departments=list(m.departments),
-        reaches_legal_representative=m.reaches_legal_representative,
+        **_described(found.measure),
         state=found.state,
         triggers=[
             TriggerRef(
@@ -183,13 +189,7 @@ def measures_list(info: ContextInfo) -> list[Measure]:
     context = info.context
     return [
         Measure(
-            code=m.code,
-            text=m.text,
-            kind=m.kind,
-            mandatory=m.mandatory,
-            legal_basis=m.legal_basis,
-            implementing_departments=list(m.departments),
-            reaches_legal_representative=m.reaches_legal_representative,
+            **_described(m),
             triggers=[t.describe() for t in m.triggers],
             effective_on=None if m.effective_on == dt.date.min else m.effective_on,
             until_on=m.until_on,
