@@ -13,7 +13,16 @@ from typing import IO, Any
 
 from sqlmodel import Session, col, select
 
-from disclosure import models, readers, spreadsheet, template, upsert, validation, workflows
+from disclosure import (
+    checkers,
+    models,
+    readers,
+    spreadsheet,
+    template,
+    upsert,
+    validation,
+    workflows,
+)
 
 
 class IngestError(ValueError):
@@ -80,8 +89,10 @@ def ingest(
     sheet: str | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = upsert.BATCH,
+    workers: int = 1,
 ) -> upsert.IngestReport:
-    """Ingest the template file at `path` in the session's transaction.
+    """Ingest the template file at `path` in the session's transaction, its rows checked by
+    `workers` processes (`checkers`) and applied here in file order.
 
     Raises readers.ReadError or template.TemplateError, before writing or (for a file damaged
     further down) with everything written so far to be rolled back by the caller's transaction.
@@ -104,7 +115,7 @@ def ingest(
         )
         with _rejects(rejects_path(path), table.header, keep) as rejects:
             batch.rejects = rejects
-            checked = upsert.check_rows(kind, keys, table.rows, lookups)
+            checked = checkers.check_rows(kind, keys, table.rows, lookups, workers=workers)
             upsert.apply_checked(batch, checked, batch_size, progress)
             report.rejects_path = rejects.finish(True)
     assert report.balanced, report
