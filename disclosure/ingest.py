@@ -14,6 +14,7 @@ from typing import IO, Any
 from sqlmodel import Session, col, select
 
 from disclosure import (
+    batch,
     checkers,
     models,
     readers,
@@ -110,13 +111,13 @@ def ingest(
         report.format = table.format
         keys = template.match_header(kind, table.header, optional=optional)
         keep = [i for i, key in enumerate(keys) if key is not None]
-        batch = upsert.Batch(
+        writer = batch.Batch(
             session, kind, ctx, report, default_source, lists, f"ingest {path.name}"
         )
         with _rejects(rejects_path(path), table.header, keep) as rejects:
-            batch.rejects = rejects
+            writer.rejects = rejects
             checked = checkers.check_rows(kind, keys, table.rows, lookups, workers=workers)
-            upsert.apply_checked(batch, checked, batch_size, progress)
+            batch.apply_checked(writer, checked, batch_size, progress)
             report.rejects_path = rejects.finish(True)
     assert report.balanced, report
     return report
