@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 # Art. 9, in the order of the article.
@@ -57,6 +58,11 @@ def penalty_categories(text: str, content: str = "") -> list[str]:
     """
     if _EITHER.search(text):
         text = _EITHER.sub(_suspended_or_revoked(text, content), text)
+    return list(_labels(text))
+
+
+@functools.lru_cache(maxsize=4096)  # a file repeats a few dozen labels over all its rows
+def _labels(text: str) -> tuple[str, ...]:
     for older, current in OLDER.items():
         if "、" in older:
             text = text.replace(older, current)
@@ -72,7 +78,7 @@ def penalty_categories(text: str, content: str = "") -> list[str]:
             found.add(single)
     if not found:
         raise CategoryError(text)
-    return [label for label in ARTICLE_9 if label in found]
+    return tuple(label for label in ARTICLE_9 if label in found)
 
 
 def _suspended_or_revoked(text: str, content: str) -> str:

@@ -28,6 +28,11 @@ _ALNUM = {c: c - 0xFEE0 for r in ((0xFF10, 0xFF19), (0xFF21, 0xFF3A), (0xFF41, 0
 _ALNUM_TABLE = str.maketrans(_ALNUM)
 _ASCII_TABLE = str.maketrans({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
 _SPACES = re.compile(r"\s+")
+# Whether a cell needs the tables above at all: most do not, and a search is cheaper than a
+# translation (the ingest bench shows it).
+_HAS_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
+_HAS_SPACE = re.compile(r"\s")
+_ODD_SPACES = re.compile(r"[^\S ]|  ")  # what _SPACES.sub(" ", …) would change
 _DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]?0{1,2}:00(?::00)?)?")
 _DATE_ZH = re.compile(r"(\d{4})年(\d{1,2})月(\d{1,2})日")
 _AMOUNT = re.compile(r"\d+(?:\.\d+)?")
@@ -151,12 +156,14 @@ class Cells:
 
     def text(self, key: str, *, required: bool = False, free: bool = False) -> str | None:
         raw = self.cells.get(key, "")
+        if raw and _HAS_ALNUM.search(raw):
+            raw = raw.translate(_ALNUM_TABLE)
         if not raw:
             value = ""
         elif free:  # free text: line breaks kept
-            value = raw.translate(_ALNUM_TABLE).strip()
+            value = raw.strip()
         else:
-            value = _SPACES.sub(" ", raw.translate(_ALNUM_TABLE)).strip()
+            value = (_SPACES.sub(" ", raw) if _ODD_SPACES.search(raw) else raw).strip()
         # an identity number typed into any text (a name, a title) is masked, never published
         value = privacy.scrub(value, person=self.person) or ""
         if not value:
@@ -186,8 +193,12 @@ class Cells:
         return value
 
     def code(self, key: str, *, required: bool) -> str | None:
-        raw = self.cells.get(key, "")
-        value = _SPACES.sub("", raw.translate(_ASCII_TABLE)).upper() if raw else ""
+        value = self.cells.get(key, "")
+        if value and not value.isascii():
+            value = value.translate(_ASCII_TABLE)
+        if _HAS_SPACE.search(value):
+            value = _SPACES.sub("", value)
+        value = value.upper()
         if not value:
             if required:
                 raise CellError(key, "required", "必填项为空", "is required but empty")

@@ -245,6 +245,9 @@ def bulk_insert(
     for key, value in defaults.items():
         process = table.c[key].type.dialect_impl(dialect).bind_processor(dialect)
         values[key] = [process(value) if process else value] * len(rows)
+    if dialect.name == "postgresql":
+        _copy(connection, table, values)
+        return
     if compiled.positional:
         order = [compiled.binds[name].key for name in compiled.positiontup or ()]
         parameters: list[Any] = list(zip(*(values[key] for key in order), strict=True))
@@ -254,6 +257,21 @@ def bulk_insert(
             dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)
         ]
     connection.exec_driver_sql(str(compiled), parameters)
+
+
+def _copy(connection: sa.Connection, table: sa.Table, values: dict[str, list[Any]]) -> None:
+    """COPY the columns `values` gives (already converted by their types) into `table`, in the
+    connection's transaction: PostgreSQL's bulk load, well ahead of executemany (the ingest
+    bench shows it)."""
+    from psycopg import sql  # the PostgreSQL driver, present wherever that dialect is used
+
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        sql.Identifier(table.name), sql.SQL(", ").join(map(sql.Identifier, values))
+    )
+    raw: Any = connection.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        for row in zip(*values.values(), strict=True):
+            copy.write_row(row)
 
 
 @contextmanager

@@ -13,7 +13,17 @@ from typing import IO, Any
 
 from sqlmodel import Session, col, select
 
-from disclosure import models, readers, spreadsheet, template, upsert, validation, workflows
+from disclosure import (
+    batch,
+    checkers,
+    models,
+    readers,
+    spreadsheet,
+    template,
+    upsert,
+    validation,
+    workflows,
+)
 
 
 class IngestError(ValueError):
@@ -80,8 +90,10 @@ def ingest(
     sheet: str | None = None,
     progress: Callable[[int], None] | None = None,
     batch_size: int = upsert.BATCH,
+    workers: int = 1,
 ) -> upsert.IngestReport:
-    """Ingest the template file at `path` in the session's transaction.
+    """Ingest the template file at `path` in the session's transaction, its rows checked by
+    `workers` processes (`checkers`) and applied here in file order.
 
     Raises readers.ReadError or template.TemplateError, before writing or (for a file damaged
     further down) with everything written so far to be rolled back by the caller's transaction.
@@ -99,13 +111,13 @@ def ingest(
         report.format = table.format
         keys = template.match_header(kind, table.header, optional=optional)
         keep = [i for i, key in enumerate(keys) if key is not None]
-        batch = upsert.Batch(
+        writer = batch.Batch(
             session, kind, ctx, report, default_source, lists, f"ingest {path.name}"
         )
         with _rejects(rejects_path(path), table.header, keep) as rejects:
-            batch.rejects = rejects
-            checked = upsert.check_rows(kind, keys, table.rows, lookups)
-            upsert.apply_checked(batch, checked, batch_size, progress)
+            writer.rejects = rejects
+            checked = checkers.check_rows(kind, keys, table.rows, lookups, workers=workers)
+            batch.apply_checked(writer, checked, batch_size, progress)
             report.rejects_path = rejects.finish(True)
     assert report.balanced, report
     return report

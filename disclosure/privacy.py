@@ -31,6 +31,10 @@ class MissingKeyError(LookupError):
             "no identity-number key: run `gongshi init` or set GONGSHI_ID_KEY"
         )
 
+    def __reduce__(self) -> tuple[type[MissingKeyError], tuple[()]]:
+        # raised in a worker that checks rows (`checkers`), it is raised again in the caller
+        return (MissingKeyError, ())
+
 
 class NotPublicError(LookupError):
     """A projection was asked for a record that is not public on that day."""

@@ -11,7 +11,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, col
 
-from disclosure import idkey, models, template, upsert, validation, workflows
+from disclosure import batch, idkey, models, template, upsert, validation, workflows
 
 
 class RowRejected(workflows.InvalidChange):
@@ -63,11 +63,11 @@ def submit(
     )
     _refuse_foreign(session, kind, unit, [valid for _n, _c, valid in checked])
     report = upsert.IngestReport(None, kind, format="api")
-    batch = upsert.Batch(session, kind, ctx, report, unit, lists, ctx.actor)
-    batch.results = []
-    upsert.apply_checked(batch, checked, upsert.BATCH, None)
+    writer = batch.Batch(session, kind, ctx, report, unit, lists, ctx.actor)
+    writer.results = []
+    batch.apply_checked(writer, checked, upsert.BATCH, None)
     assert report.balanced, report
-    return report, sorted(batch.results, key=lambda result: result.row)
+    return report, sorted(writer.results, key=lambda result: result.row)
 
 
 def correction(
@@ -101,19 +101,19 @@ def correction(
         raise RowRejected(_rekeyed(kind, "authority_uscc"))
     if valid.record["decision_doc_no"] != record.decision_doc_no:
         raise RowRejected(_rekeyed(kind, "decision_doc_no"))
-    batch = upsert.Batch(
+    writer = batch.Batch(
         session, kind, ctx, upsert.IngestReport(None, kind, format="api"), unit, lists, ""
     )
-    subjects = batch.parties([valid])
+    subjects = writer.parties([valid])
     try:
-        fields = batch.fields(valid, subjects)
+        fields = writer.fields(valid, subjects)
     except workflows.Refused as refusal:
-        raise RowRejected(upsert.refusal_reason(kind, valid.row, refusal)) from refusal
+        raise RowRejected(batch.refusal_reason(kind, valid.row, refusal)) from refusal
     stored = workflows.snapshot(record)
     changes = {
-        key: fields[key] for key in batch.compared if key in fields and fields[key] != stored[key]
+        key: fields[key] for key in writer.compared if key in fields and fields[key] != stored[key]
     }
-    if not changes and not batch.restated:
+    if not changes and not writer.restated:
         raise workflows.InvalidChange(
             f"{workflows.label(record)}: 更正后的行与原记录相同 / the corrected row changes nothing"
         )

@@ -238,6 +238,13 @@ EXIT_REJECTED = 3
 )
 @click.option("--encoding", help="CSV encoding (default: detected; utf-8, utf-8-sig, gb18030).")
 @click.option("--sheet", help="XLSX sheet to read (default: the first).")
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Processes that check rows (1: this one); one writer applies them in file order.",
+)
 @as_of_option
 @click.pass_obj
 def ingest_command(
@@ -247,6 +254,7 @@ def ingest_command(
     source_unit: str | None,
     encoding: str | None,
     sheet: str | None,
+    workers: int,
     as_of: dt.datetime | None,
 ) -> None:
     """Ingest a national-template CSV or XLSX file of licenses, penalties or list entries.
@@ -276,6 +284,7 @@ def ingest_command(
                     encoding=encoding,
                     sheet=sheet,
                     progress=lambda n: bar.advance(task, n),
+                    workers=workers,
                 )
         except (readers.ReadError, template.TemplateError) as error:
             raise UnreadableFile(f"{error} — 未写入任何数据 / nothing was written") from error
