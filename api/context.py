@@ -103,8 +103,8 @@ class Catalogues:
     the next event on, in both."""
 
     def __init__(self) -> None:
-        self._at: tuple[measures.Catalogue, int] | None = None
-        self._catalogue: measures.Catalogue | None = None
+        # the configured list and the version it was read for, and what was read
+        self._kept: tuple[measures.Catalogue, int, measures.Catalogue] | None = None
         self._lock = threading.Lock()  # asked from the event loop and from query threads
 
     def catalogue(
@@ -113,11 +113,12 @@ class Catalogues:
         """`list_measures.catalogue(session, configured)` at `version`; read in `session` if not
         known. Read after the version was, it holds for that version."""
         with self._lock:
-            if self._at == (configured, version) and self._catalogue is not None:
-                return self._catalogue
+            kept = self._kept
+        if kept is not None and kept[0] is configured and kept[1] == version:
+            return kept[2]
         found = list_measures.catalogue(session, configured)
         with self._lock:
-            self._at, self._catalogue = (configured, version), found
+            self._kept = (configured, version, found)
         return found
 
 

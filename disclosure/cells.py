@@ -29,7 +29,7 @@ _ALNUM_TABLE = str.maketrans(_ALNUM)
 _ASCII_TABLE = str.maketrans({c: c - 0xFEE0 for c in range(0xFF01, 0xFF5F)} | {0x3000: 0x20})
 _SPACES = re.compile(r"\s+")
 # Whether a cell needs the tables above at all: most do not, and a search is cheaper than a
-# translation (the ingest bench shows it).
+# translation of every cell.
 _HAS_ALNUM = re.compile("[\uff10-\uff19\uff21-\uff3a\uff41-\uff5a\u3000]")
 _HAS_SPACE = re.compile(r"\s")
 _ODD_SPACES = re.compile(r"[^\S ]|  ")  # what _SPACES.sub(" ", …) would change

@@ -9,7 +9,6 @@ a few chunks per worker are in flight: memory stays flat however long the file i
 from __future__ import annotations
 
 import multiprocessing
-import os
 import pickle
 from collections import deque
 from collections.abc import Iterable, Iterator, Sequence
@@ -24,14 +23,6 @@ _IN_FLIGHT = 2  # chunks queued per worker, so none waits for the reader
 
 # What a worker was given once, at its start, for every chunk it checks.
 _setup: tuple[models.RecordKind, Sequence[str | None], validation.Lookups] | None = None
-
-
-def cores() -> int:
-    """The cores this process may run on: the default number of workers."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def check_rows(

@@ -261,8 +261,8 @@ def bulk_insert(
 
 def _copy(connection: sa.Connection, table: sa.Table, values: dict[str, list[Any]]) -> None:
     """COPY the columns `values` gives (already converted by their types) into `table`, in the
-    connection's transaction: PostgreSQL's bulk load, well ahead of executemany (the ingest
-    bench shows it)."""
+    connection's transaction: PostgreSQL's bulk load, one command streaming every row where
+    executemany sends a statement per row."""
     from psycopg import sql  # the PostgreSQL driver, present wherever that dialect is used
 
     statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
