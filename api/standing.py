@@ -125,7 +125,7 @@ def _described(m: measures.Measure) -> dict[str, Any]:
     }
 
 
-def _applied(found: standing.AppliedMeasure, base_url: str) -> AppliedMeasure:
+def _applied(found: standing.AppliedMeasure, site: urls.Urls) -> AppliedMeasure:
     return AppliedMeasure(
         **_described(found.measure),
         state=found.state,
@@ -133,7 +133,7 @@ def _applied(found: standing.AppliedMeasure, base_url: str) -> AppliedMeasure:
             TriggerRef(
                 global_id=strawberry.ID(global_id(ref.kind, ref.id)),
                 kind=ref.kind,
-                url=urls.absolute(base_url, urls.record_path(ref.kind, ref.id)),
+                url=site.record(ref.kind, ref.id),
             )
             for ref in found.triggers
         ],
@@ -167,7 +167,7 @@ def _standings(
     context.volatile = context.volatile or as_of is not None
     session = context.session
     found = standing.standings(session, list(ids.values()), on=on, catalogue=_of_request(context))
-    base = context.settings.base_url
+    site = context.settings.urls
     result = []
     for key in keys:
         subject_id = ids.get(key)
@@ -177,7 +177,7 @@ def _standings(
                 credit_code=key,
                 as_of=on,
                 found=state is not None,
-                measures=[_applied(a, base) for a in state.measures] if state else [],
+                measures=[_applied(a, site) for a in state.measures] if state else [],
                 clean_since=state.clean_since if state else None,
             )
         )

@@ -18,7 +18,7 @@ from api import execution
 from api.context import Context
 from api.cursors import global_id
 from api.limits import MAX_PAGE, page_size
-from disclosure import models, privacy, tombstones, urls
+from disclosure import models, privacy, tombstones
 from disclosure.queries import record_pages
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ ContextInfo = Info[Context, None]
 
 
 def _url_of(root: privacy.RecordPublic, context: Context) -> str:
-    return urls.absolute(context.settings.base_url, urls.record_path(root.kind, root.id))
+    return context.settings.urls.record(root.kind, root.id)
 
 
 def _global_id_of(root: privacy.RecordPublic, _context: Context) -> strawberry.ID:
@@ -151,7 +151,7 @@ def _records_of(index: int, model_name: str) -> Callable[..., Any]:
 
 
 def _subject_url(root: privacy.SubjectPublic, context: Context) -> str:
-    return urls.absolute(context.settings.base_url, urls.subject_key_path(root.key))
+    return context.settings.urls.subject(root.key)
 
 
 @strawberry.experimental.pydantic.type(

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from disclosure import db, idkey
+from disclosure import db, idkey, urls
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 
@@ -56,6 +56,11 @@ class Settings:
     # the key of the credit reports' verification codes (GONGSHI_REPORT_KEY, else
     # DATA_DIR/report.key): every node that verifies them needs the one that issued them
     report_key: bytes | None = dataclasses.field(default=None, repr=False)
+
+    @property
+    def urls(self) -> urls.Urls:
+        """The public site's addresses, at `base_url`."""
+        return urls.Urls(self.base_url)
 
     @property
     def id_key_file(self) -> Path:

@@ -3,6 +3,7 @@ record links, feeds and bulk files alike. Paths are relative to the site's base 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from urllib.parse import urljoin
 
@@ -81,6 +82,10 @@ SITEMAP = "sitemap.xml"
 GONE = "gone.txt"  # URL paths that answer 410 Gone with their tombstone page
 CURRENT = "current"  # beside the releases: the link to the release being served
 API = "graphql"
+# Served by `gongshi serve` beside the site, at the same base URL.
+PORTAL = "portal/"
+REPORTS = "reports/"  # a subject's credit report: reports/<key>.pdf
+VERIFY = "reports/verify/"  # a report's verification code is checked at reports/verify/<code>
 
 
 def paged(path: str, page: int) -> str:
@@ -130,3 +135,37 @@ def data_path(kind: models.RecordKind, suffix: str) -> str:
 def changes_path(release_id: str) -> str:
     """The changes (ADD/MOD/DEL) of release `release_id` since the one before it."""
     return f"{DATA}changes-{release_id}.jsonl.gz"
+
+
+@dataclasses.dataclass(frozen=True)
+class Urls:
+    """The site at one base URL: every absolute address a caller needs, so that none of them
+    joins the base URL itself."""
+
+    base: str
+
+    def __post_init__(self) -> None:
+        if not self.base.endswith("/"):
+            object.__setattr__(self, "base", self.base + "/")
+
+    def __call__(self, path: str) -> str:
+        """Any path of the site (one of this module's paths or constants), made absolute."""
+        return absolute(self.base, path)
+
+    def record(self, kind: models.RecordKind, record_id: int) -> str:
+        return self(record_path(kind, record_id))
+
+    def subject(self, key: str) -> str:
+        return self(subject_key_path(key))
+
+    def feed(self, name: str, fmt: str) -> str:
+        return self(feed_path(name, fmt))
+
+    def report(self, key: str) -> str:
+        return self(f"{REPORTS}{key}.pdf")
+
+    def verify(self, code: str) -> str:
+        return self(VERIFY + code)
+
+    def portal(self, path: str = "") -> str:
+        return self(PORTAL + path)

@@ -159,4 +159,4 @@ def user_create(env: Env, unit_code: str, role: str, name: str, login: str | Non
         f"link, valid until {created.setup_expires_at:%Y-%m-%d %H:%M} UTC and shown once:",
         soft_wrap=True,
     )
-    click.echo(f"{env.settings.base_url}portal/password/{secret}")
+    click.echo(env.settings.urls.portal(f"password/{secret}"))

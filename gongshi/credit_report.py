@@ -12,12 +12,10 @@ from disclosure import credit_report, lifecycle, measures, privacy, report_codes
 from disclosure.queries import change_log
 from gongshi import report_pdf
 
-VERIFY_PATH = "reports/verify/"  # on the serving node, beside the site
-
 
 def verify_url(base_url: str, code: str) -> str:
     """Where a report's code is checked (`gongshi serve` answers it)."""
-    return urls.absolute(base_url, VERIFY_PATH + code)
+    return urls.Urls(base_url).verify(code)
 
 
 def filename(key: str, on: dt.date) -> str:

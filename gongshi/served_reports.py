@@ -24,7 +24,7 @@ from disclosure.queries import change_log
 from gongshi import credit_report, report_pdf
 
 REPORT_PATH = "/reports/{key}.pdf"
-VERIFY_PATH = "/reports/verify/{code}"
+VERIFY_PATH = "/" + urls.VERIFY + "{code}"
 MEDIA_TYPE = "application/pdf"
 CACHE_ENTRIES = 256
 CACHE_BYTES = 64 * 1024 * 1024
@@ -196,7 +196,7 @@ def verify_page(answer: Answer | None, code: str, base_url: str) -> str:
     fresh = ""
     if answer is not None:
         key = answer.verification.code.key
-        link = urls.absolute(base_url, f"reports/{key}.pdf")
+        link = urls.Urls(base_url).report(key)
         fresh = f'<p><a href="{html.escape(link)}">今日的信用报告 / today\'s report</a></p>'
     shown = html.escape(privacy.scrub(code, person=True) or "")
     return (

@@ -21,6 +21,7 @@ from disclosure import (
     db,
     lifecycle,
     settings,
+    urls,
 )
 from disclosure.queries import figures
 from gongshi.env import (
@@ -311,8 +312,9 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
     console.print(log)
     if serve:
         require_free("127.0.0.1", port, "--port (make demo PORT=…)")  # it may be taken since
-        click.echo(f"the site:    {base_url}")
-        click.echo(f"the API:     {base_url}graphql  (GraphiQL in a browser)")
-        click.echo(f"the portal:  {base_url}portal/  (accounts: gongshi user create)")
+        site = urls.Urls(base_url)
+        click.echo(f"the site:    {site.base}")
+        click.echo(f"the API:     {site(urls.API)}  (GraphiQL in a browser)")
+        click.echo(f"the portal:  {site.portal()}  (accounts: gongshi user create)")
         click.echo("stop with Ctrl-C")
         run_server(env, "127.0.0.1", port, _limits(env, 32, True), True, 5.0)

@@ -16,3 +16,24 @@ def test_paths_follow_the_release_layout(session: Session) -> None:
         urls.absolute("https://credit.example.gov.cn/gs/", urls.department_path("11440802X"))
         == "https://credit.example.gov.cn/gs/departments/11440802X.html"
     )
+
+
+def test_urls_carries_the_base_so_no_caller_joins_it() -> None:
+    with_slash = urls.Urls("https://credit.example.gov.cn/chikan/")
+    assert urls.Urls("https://credit.example.gov.cn/chikan") == with_slash
+    kind = models.RecordKind.PENALTY
+    assert with_slash.record(kind, 7) == (
+        "https://credit.example.gov.cn/chikan/records/penalties/7.html"
+    )
+    assert with_slash.subject("P3f2a") == (
+        "https://credit.example.gov.cn/chikan/subjects/P3f2a.html"
+    )
+    assert (
+        with_slash.feed("exits", "atom") == "https://credit.example.gov.cn/chikan/feeds/exits.atom"
+    )
+    assert with_slash.report("P3f2a") == "https://credit.example.gov.cn/chikan/reports/P3f2a.pdf"
+    assert with_slash.verify("AB12") == "https://credit.example.gov.cn/chikan/reports/verify/AB12"
+    assert with_slash.portal() == "https://credit.example.gov.cn/chikan/portal/"
+    assert with_slash(urls.API) == "https://credit.example.gov.cn/chikan/graphql"
+    # a base with a query is joined by the standard rules, not appended to
+    assert urls.Urls("https://x.example/?a=1")(urls.HOME) == "https://x.example/index.html"
