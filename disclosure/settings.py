@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
@@ -57,7 +58,7 @@ class Settings:
     # DATA_DIR/report.key): every node that verifies them needs the one that issued them
     report_key: bytes | None = dataclasses.field(default=None, repr=False)
 
-    @property
+    @functools.cached_property
     def urls(self) -> urls.Urls:
         """The public site's addresses, at `base_url`."""
         return urls.Urls(self.base_url)
@@ -107,7 +108,7 @@ class Settings:
             holidays_path=_optional_file(environ, "GONGSHI_HOLIDAYS_FILE"),
             measures_path=_optional_file(environ, "GONGSHI_MEASURES_FILE"),
             site_dir=Path(site) if site else None,
-            base_url=base_url if base_url.endswith("/") else base_url + "/",
+            base_url=urls.Urls(base_url).base,
             base_url_given=bool(environ.get("GONGSHI_BASE_URL")),
             rate_bucket=_positive(environ, "GONGSHI_RATE_BUCKET", int),
             rate_leak=_positive(environ, "GONGSHI_RATE_LEAK", float),

@@ -82,10 +82,17 @@ SITEMAP = "sitemap.xml"
 GONE = "gone.txt"  # URL paths that answer 410 Gone with their tombstone page
 CURRENT = "current"  # beside the releases: the link to the release being served
 API = "graphql"
-# Served by `gongshi serve` beside the site, at the same base URL.
-PORTAL = "portal/"
-REPORTS = "reports/"  # a subject's credit report: reports/<key>.pdf
-VERIFY = "reports/verify/"  # a report's verification code is checked at reports/verify/<code>
+PORTAL = "portal/"  # served by `gongshi serve` beside the site, at the same base URL
+
+
+def report_path(key: str) -> str:
+    """A subject's credit report (served by `gongshi serve`, made on the day it is asked for)."""
+    return f"reports/{key}.pdf"
+
+
+def verify_path(code: str) -> str:
+    """Where a credit report's verification code is checked (served by `gongshi serve`)."""
+    return f"reports/verify/{code}"
 
 
 def paged(path: str, page: int) -> str:
@@ -162,10 +169,10 @@ class Urls:
         return self(feed_path(name, fmt))
 
     def report(self, key: str) -> str:
-        return self(f"{REPORTS}{key}.pdf")
+        return self(report_path(key))
 
     def verify(self, code: str) -> str:
-        return self(VERIFY + code)
+        return self(verify_path(code))
 
     def portal(self, path: str = "") -> str:
         return self(PORTAL + path)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 from rich.progress import Progress, TaskID
 
-from disclosure import measures_file, settings
+from disclosure import measures_file, settings, urls
 from gongshi.env import Env, UserMistake, as_of_date, as_of_option, console, progress, user_errors
 from publishers import bulk, feed_builder, release, site
 
@@ -87,7 +87,7 @@ def publish_release(
         raise UserMistake(f"cannot write into the site folder {out} (--out or GONGSHI_SITE_DIR)")
     options = site.SiteOptions(
         on=on,
-        base_url=url if url.endswith("/") else url + "/",
+        base_url=urls.Urls(url).base,
         rules=env.rules(),
         measure_list=measures_file.load(env.settings.measures_path),
         database_url=env.engine.url.render_as_string(hide_password=False),

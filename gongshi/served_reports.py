@@ -23,8 +23,8 @@ from disclosure import lifecycle, privacy, report_codes, settings, urls
 from disclosure.queries import change_log
 from gongshi import credit_report, report_pdf
 
-REPORT_PATH = "/reports/{key}.pdf"
-VERIFY_PATH = "/" + urls.VERIFY + "{code}"
+REPORT_PATH = "/" + urls.report_path("{key}")
+VERIFY_PATH = "/" + urls.verify_path("{code}")
 MEDIA_TYPE = "application/pdf"
 CACHE_ENTRIES = 256
 CACHE_BYTES = 64 * 1024 * 1024
