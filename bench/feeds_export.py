@@ -14,7 +14,7 @@ from pathlib import Path
 def main() -> None:
     """Run one output; a function, so that spawned worker processes don't run it again (nor
     import what only it needs: they start faster)."""
-    from disclosure import db, settings
+    from disclosure import db, settings, urls
     from publishers import bulk, feed_builder, release
 
     what, out, on = sys.argv[1], Path(sys.argv[2]), dt.date.fromisoformat(sys.argv[3])
@@ -35,14 +35,14 @@ def main() -> None:
     engine = db.create_engine(config.database_url)
     builders: list[tuple[str, release.Builder]] = []
     if what == "feeds":
-        options = feed_builder.FeedOptions(on=on, base_url=base_url)
+        options = feed_builder.FeedOptions(on=on, links=urls.Urls(base_url))
         builders.append(
             (feed_builder.NAME, feed_builder.builder(engine, options, feed_builder.FeedReport()))
         )
     else:
         bulk_options = bulk.BulkOptions(
             on=on,
-            base_url=base_url,
+            links=urls.Urls(base_url),
             database_url=config.database_url,
             workers=int(os.environ.get("BENCH_WORKERS", os.cpu_count() or 1)),
         )

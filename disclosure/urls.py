@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from disclosure import models, privacy
 
@@ -51,14 +51,6 @@ def application_path(kind: models.RecordKind, record_id: int, application: str) 
     """The portal's form of an objection or repair application about a record (served by
     `gongshi serve` beside the site, at the same base URL)."""
     return f"portal/apply/{kind.value}/{record_id}?type={application}"
-
-
-def absolute(base_url: str, path: str) -> str:
-    """`path` on the site at `base_url` (which ends with a slash)."""
-    plain_base = base_url.endswith("/") and "?" not in base_url and "#" not in base_url
-    if plain_base and _PLAIN_PATH.fullmatch(path):
-        return base_url + path
-    return urljoin(base_url, path)
 
 
 def subject_key_path(key: str) -> str:
@@ -155,9 +147,17 @@ class Urls:
         if not self.base.endswith("/"):
             object.__setattr__(self, "base", self.base + "/")
 
+    @property
+    def path(self) -> str:
+        """Where the site sits on its host: `/`, or the base's path (`/credit/`)."""
+        return urlsplit(self.base).path or "/"
+
     def __call__(self, path: str) -> str:
         """Any path of the site (one of this module's paths or constants), made absolute."""
-        return absolute(self.base, path)
+        plain_base = "?" not in self.base and "#" not in self.base
+        if plain_base and _PLAIN_PATH.fullmatch(path):
+            return self.base + path
+        return urljoin(self.base, path)
 
     def record(self, kind: models.RecordKind, record_id: int) -> str:
         return self(record_path(kind, record_id))

@@ -13,11 +13,6 @@ from disclosure.queries import change_log
 from gongshi import report_pdf
 
 
-def verify_url(base_url: str, code: str) -> str:
-    """Where a report's code is checked (`gongshi serve` answers it)."""
-    return urls.Urls(base_url).verify(code)
-
-
 def filename(key: str, on: dt.date) -> str:
     """The report's file name: credit-report-<key>-<YYYY-MM-DD>.pdf."""
     return f"credit-report-{key}-{on.isoformat()}.pdf"
@@ -41,7 +36,7 @@ def make(
     rules: lifecycle.Rules,
     catalogue: measures.Catalogue,
     secret: bytes,
-    base_url: str,
+    links: urls.Urls,
 ) -> Made | None:
     """The report of the subject with public key `key` on `on`, or None when there is no such
     subject or nothing of it is public that day."""
@@ -53,7 +48,7 @@ def make(
     code = report_codes.issue(
         content.subject.key, on, version, credit_report.digest(content), secret
     )
-    issued = report_pdf.Issued(code, verify_url(base_url, code), version, base_url)
+    issued = report_pdf.Issued(code, links.verify(code), version, links.base)
     return Made(content, code, version, report_pdf.render(content, issued))
 
 

@@ -87,7 +87,7 @@ def publish_release(
         raise UserMistake(f"cannot write into the site folder {out} (--out or GONGSHI_SITE_DIR)")
     options = site.SiteOptions(
         on=on,
-        base_url=urls.Urls(url).base,
+        links=urls.Urls(url),
         rules=env.rules(),
         measure_list=measures_file.load(env.settings.measures_path),
         database_url=env.engine.url.render_as_string(hide_password=False),
@@ -98,11 +98,11 @@ def publish_release(
         worker_imports=("gongshi.cli",),
     )
     report = site.SiteReport()
-    feed_options = feed_builder.FeedOptions(on=on, base_url=options.base_url)
+    feed_options = feed_builder.FeedOptions(on=on, links=options.links)
     feed_report = feed_builder.FeedReport()
     bulk_options = bulk.BulkOptions(
         on=on,
-        base_url=options.base_url,
+        links=options.links,
         database_url=options.database_url,
         workers=workers,
     )
@@ -123,7 +123,7 @@ def publish_release(
             _shown(bar, task, builders),
             now=settings.utcnow(),
             keep=keep,
-            manifest={"as_of": on.isoformat(), "base_url": options.base_url},
+            manifest={"as_of": on.isoformat(), "base_url": options.links.base},
         )
     seconds = time.perf_counter() - start
     mode = "incremental" if report.incremental else "full"

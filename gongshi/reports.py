@@ -92,7 +92,7 @@ def subject_command(env: Env, key: str, out: Path | None, as_of: dt.datetime | N
                     rules=env.rules(),
                     catalogue=list_measures.catalogue(session, catalogue),
                     secret=secret,
-                    base_url=env.settings.base_url,
+                    links=env.settings.urls,
                 )
         except report_pdf.FontMissing as error:
             raise click.ClickException(str(error)) from error
@@ -102,7 +102,7 @@ def subject_command(env: Env, key: str, out: Path | None, as_of: dt.datetime | N
         _atomic(path, lambda written: written.write_bytes(made.pdf))
     click.echo(str(path))
     click.echo(f"verification code / 验证码: {made.code}")
-    click.echo(f"check at / 核验: {credit_report.verify_url(env.settings.base_url, made.code)}")
+    click.echo(f"check at / 核验: {env.settings.urls.verify(made.code)}")
 
 
 def table(rows: Sequence[feedback.MonthRow]) -> list[list[object]]:

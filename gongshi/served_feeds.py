@@ -71,7 +71,7 @@ class FeedRoutes:
         key = request.path_params["key"]
 
         def make(session: Session, on: dt.date) -> feeds.Feed | str:
-            feed = query_feeds.subject_feed(session, key, on, self.settings.base_url)
+            feed = query_feeds.subject_feed(session, key, on, self.settings.urls)
             return feed if feed is not None else f"no subject {key!r} / 没有这个主体"
 
         return await self._answer(request, f"subject:{key}", make)
@@ -114,8 +114,8 @@ class FeedRoutes:
             except index_search.QueryError as error:
                 return str(error)
             hits = [(hit.kind, hit.record_id) for hit in found.hits]
-            base = self.settings.base_url
-            return query_feeds.search_feed(session, hits, on, base, query, shown)
+            links = self.settings.urls
+            return query_feeds.search_feed(session, hits, on, links, query, shown)
 
         cached = urlencode([("q", text), *pairs[1:]])
         return await self._answer(request, f"search:{cached}", make)
@@ -152,7 +152,7 @@ class FeedRoutes:
             if feed.startswith("search is not available"):
                 status = 503
             return PlainTextResponse(feed, status_code=status)
-        body = feeds.render_feed(feed, "atom", self.settings.base_url, records.SITE_NAME)
+        body = feeds.render_feed(feed, "atom", self.settings.urls, records.SITE_NAME)
         updated = feed.updated()
         self._updated[key] = updated
         if len(self._updated) > CACHE_ENTRIES * 2:

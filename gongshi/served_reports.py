@@ -99,7 +99,7 @@ class ReportRoutes:
                     rules=self.rules,
                     catalogue=api_standing.catalogue(self.settings, session),
                     secret=self.secret,
-                    base_url=self.settings.base_url,
+                    links=self.settings.urls,
                 )
         except report_pdf.FontMissing as error:
             return PlainTextResponse(str(error), status_code=503)
@@ -115,7 +115,7 @@ class ReportRoutes:
         headers = {"Cache-Control": "no-cache", "Vary": "Accept"}
         status = 404 if answer is None else 200
         if browser:
-            page = verify_page(answer, code, self.settings.base_url)
+            page = verify_page(answer, code, self.settings.urls)
             return HTMLResponse(page, status_code=status, headers=headers)
         return PlainTextResponse(verify_text(answer), status_code=status, headers=headers)
 
@@ -187,7 +187,7 @@ def verify_text(answer: Answer | None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def verify_page(answer: Answer | None, code: str, base_url: str) -> str:
+def verify_page(answer: Answer | None, code: str, links: urls.Urls) -> str:
     """The HTML page of an answer (zh-CN), with the plain answer's words."""
     text = verify_text(answer)
     first, *rest = text.rstrip("\n").split("\n")
@@ -196,7 +196,7 @@ def verify_page(answer: Answer | None, code: str, base_url: str) -> str:
     fresh = ""
     if answer is not None:
         key = answer.verification.code.key
-        link = urls.Urls(base_url).report(key)
+        link = links.report(key)
         fresh = f'<p><a href="{html.escape(link)}">今日的信用报告 / today\'s report</a></p>'
     shown = html.escape(privacy.scrub(code, person=True) or "")
     return (
@@ -210,5 +210,5 @@ def verify_page(answer: Answer | None, code: str, base_url: str) -> str:
         f"<p>验证码 <code>{shown}</code></p>"
         f'<p class="{state}"><strong>{html.escape(first)}</strong></p>'
         f"<ul>{items}</ul>{fresh}"
-        f'<p><a href="{html.escape(base_url)}">公示网站</a></p></body></html>\n'
+        f'<p><a href="{html.escape(links.base)}">公示网站</a></p></body></html>\n'
     )

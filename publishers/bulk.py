@@ -47,7 +47,7 @@ class BulkOptions:
     """How to build the bulk files."""
 
     on: dt.date
-    base_url: str
+    links: urls.Urls  # the site's addresses, at its base URL
     database_url: str | None = None  # lets worker processes connect; None: all in this process
     workers: int = 1
     chunk_ids: int = bulk_chunk.CHUNK_IDS  # ids per chunk (the files do not depend on it)
@@ -355,7 +355,7 @@ def datapackage(
         "name": "gongshi-public-credit-information",
         "title": "信用信息双公示 公开数据",
         "description": "正在公示的行政许可、行政处罚和名单条目。已停止公示的信息不在其中。",
-        "homepage": urls.absolute(options.base_url, urls.OPEN_DATA),
+        "homepage": options.links(urls.OPEN_DATA),
         "version": options.on.isoformat(),
         "licenses": [DATA_LICENSE],
         "resources": resources,

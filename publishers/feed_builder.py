@@ -29,7 +29,7 @@ class FeedOptions:
     """How to build the feeds."""
 
     on: dt.date
-    base_url: str
+    links: urls.Urls  # the site's addresses, at its base URL
     size: int = DEFAULT_SIZE  # entries per feed
 
 
@@ -82,7 +82,7 @@ def _entries(
     for record in found:
         public = privacy.project(record, options.on)
         day = corrected[record.KIND].get(public.id)
-        entries.append(feeds.record_entry(public, day, options.base_url))
+        entries.append(feeds.record_entry(public, day, options.links))
     return entries
 
 
@@ -191,7 +191,7 @@ def _exits(
     order = {kind: n for n, kind in enumerate(models.RecordKind)}
     unique = {(t.kind, t.id): t for t in tombs}.values()
     newest = sorted(unique, key=lambda t: (t.ended_on, -order[t.kind], t.id), reverse=True)
-    return [feeds.exit_entry(t, options.base_url) for t in newest[: options.size]]
+    return [feeds.exit_entry(t, options.links) for t in newest[: options.size]]
 
 
 def _ended(session: Session, keys: set[str], on: dt.date) -> dict[str, tombstones.Tombstone]:
@@ -283,7 +283,7 @@ def _write(
     rel: release.Release, feed: feeds.Feed, options: FeedOptions, report: FeedReport
 ) -> None:
     for fmt in feeds.MEDIA_TYPES:
-        text = feeds.render_feed(feed, fmt, options.base_url, records.SITE_NAME)
+        text = feeds.render_feed(feed, fmt, options.links, records.SITE_NAME)
         rel.write(urls.feed_path(feed.name, fmt), text)
     report.feeds += 1
     report.entries += len(feed.entries)

@@ -81,28 +81,28 @@ def midnight(day: dt.date) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(), SHANGHAI)
 
 
-def scheme(base_url: str, name: str) -> str:
+def scheme(links: urls.Urls, name: str) -> str:
     """The URI of one vocabulary of categories (kind, department, category, list, reason)."""
-    return f"{urls.absolute(base_url, urls.OPEN_DATA)}#{name}"
+    return f"{links(urls.OPEN_DATA)}#{name}"
 
 
-def record_entry(public: records.Public, corrected_on: dt.date | None, base_url: str) -> Entry:
+def record_entry(public: records.Public, corrected_on: dt.date | None, links: urls.Urls) -> Entry:
     """The entry of a public record (only what its public shape shows); `updated` is its last
     correction, or its publication when it was never corrected."""
-    link = urls.absolute(base_url, urls.record_path(public.kind, public.id))
+    link = links.record(public.kind, public.id)
     unit = public.source_unit
     categories = [
-        Category(scheme(base_url, "kind"), public.kind.value, public.kind.zh),
-        Category(scheme(base_url, "department"), unit.credit_code, unit.name),
+        Category(scheme(links, "kind"), public.kind.value, public.kind.zh),
+        Category(scheme(links, "department"), unit.credit_code, unit.name),
     ]
     if isinstance(public, privacy.LicensePublic):
         categories.append(
-            Category(scheme(base_url, "category"), public.category.value, public.category.value)
+            Category(scheme(links, "category"), public.category.value, public.category.value)
         )
     elif isinstance(public, privacy.PenaltyPublic):
-        categories += [Category(scheme(base_url, "category"), c, c) for c in public.categories]
+        categories += [Category(scheme(links, "category"), c, c) for c in public.categories]
     else:
-        categories.append(Category(scheme(base_url, "list"), public.list.code, public.list.name))
+        categories.append(Category(scheme(links, "list"), public.list.code, public.list.name))
     lines = [
         f"行政相对人：{public.subject.name}",
         f"文号：{public.decision_doc_no}",
@@ -123,10 +123,10 @@ def record_entry(public: records.Public, corrected_on: dt.date | None, base_url:
     )
 
 
-def exit_entry(tomb: tombstones.Tombstone, base_url: str) -> Entry:
+def exit_entry(tomb: tombstones.Tombstone, links: urls.Urls) -> Entry:
     """The announcement that a record's publicity ended: kind, reason, date and the reason its
     department gave; no detail of the record."""
-    link = urls.absolute(base_url, urls.record_path(tomb.kind, tomb.id))
+    link = links.record(tomb.kind, tomb.id)
     notice = "移出名单" if tomb.kind is models.RecordKind.LIST_ENTRY else "停止公示"
     reason = tomb.label
     kind = tomb.kind.zh
@@ -141,8 +141,8 @@ def exit_entry(tomb: tombstones.Tombstone, base_url: str) -> Entry:
         summary=f"该{kind}信息自{render.zh_date(tomb.ended_on)}起{notice}，原因：{reason}。"
         + (f"说明理由：{tomb.explanation}" if tomb.explanation else ""),
         categories=(
-            Category(scheme(base_url, "kind"), tomb.kind.value, kind),
-            Category(scheme(base_url, "reason"), tomb.reason, reason),
+            Category(scheme(links, "kind"), tomb.kind.value, kind),
+            Category(scheme(links, "reason"), tomb.reason, reason),
         ),
         permalink=False,
     )
@@ -169,25 +169,22 @@ class _TombstonesEntry(BaseEntryExtension):  # type: ignore[misc]
     """Entries carry no tombstones of their own."""
 
 
-def render_feed(feed: Feed, fmt: str, base_url: str, site_name: str) -> bytes:
+def render_feed(feed: Feed, fmt: str, links: urls.Urls, site_name: str) -> bytes:
     """The feed as RSS 2.0 (`fmt` rss) or Atom (`fmt` atom), byte-stable for the same input."""
-    self_url = urls.absolute(base_url, urls.feed_path(feed.name, fmt))
+    self_url = links.feed(feed.name, fmt)
     self_url += f"?{feed.query}" if feed.query else ""
     generator = FeedGenerator()
     generator.register_extension(
         "tombstones", _TombstonesFeed, _TombstonesEntry, atom=True, rss=False
     )
     generator.tombstones.deleted = feed.deleted
-    generator.id(
-        urls.absolute(base_url, urls.feed_path(feed.name, "atom"))
-        + (f"?{feed.query}" if feed.query else "")
-    )
+    generator.id(links.feed(feed.name, "atom") + (f"?{feed.query}" if feed.query else ""))
     generator.title(feed.title)
     generator.subtitle(feed.subtitle)
     generator.author({"name": site_name})
     # feedgen takes the RSS channel's <link> from the last link given: the site page
     generator.link(href=self_url, rel="self", type=MEDIA_TYPES[fmt])
-    generator.link(href=urls.absolute(base_url, feed.page), rel="alternate", type="text/html")
+    generator.link(href=links(feed.page), rel="alternate", type="text/html")
     generator.language("zh-CN")
     generator.generator("gongshi")
     generator.updated(feed.updated())

@@ -140,7 +140,7 @@ def _paginated(
     first_path: str,
     rows: Sequence[Row],
     template: str,
-    base_url: str,
+    links: urls.Urls,
     title: str,
     kinds: tuple[models.RecordKind, ...],
     **extra: Any,
@@ -159,7 +159,7 @@ def _paginated(
         shown = title if n == 1 else f"{title}（第 {n} 页）"
         on_page = list(rows[(n - 1) * PER_PAGE : n * PER_PAGE])
         context = records.page_context(
-            path, shown, base_url, rows=on_page, total=len(rows), pager=pager, **extra
+            path, shown, links, rows=on_page, total=len(rows), pager=pager, **extra
         )
         counted = {"page": n, "pages": count, "total": len(rows)}
         yield _with_data(path, template, context, on_page, kinds, counted)
@@ -172,7 +172,7 @@ def site_pages(
     lists: Sequence[ListMeta],
     *,
     on: dt.date,
-    base_url: str,
+    links: urls.Urls,
     rules: lifecycle.Rules,
     catalogue: Sequence[dict[str, str]] = (),
     measures: Sequence[dict[str, Any]] = (),
@@ -203,31 +203,29 @@ def site_pages(
         LATEST, ordered, key=lambda r: (r["published"], r["decided"], r["id"], r["kind"])
     )
 
-    yield from _home(
-        [shown[id(row)] for row in latest], exits, by_kind, lists, by_list, on, base_url
-    )
+    yield from _home([shown[id(row)] for row in latest], exits, by_kind, lists, by_list, on, links)
     for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
         name = kind.zh
         yield from _paginated(
             urls.kind_path(kind),
             by_kind[kind.value],
             "listing.html",
-            base_url,
+            links,
             name,
             (kind,),
             lead=None,
         )
-    yield from _departments(by_unit, unit_names, base_url)
-    yield from _categories(by_category, base_url)
-    yield from _lists(lists, by_list, exits, base_url)
+    yield from _departments(by_unit, unit_names, links)
+    yield from _categories(by_category, links)
+    yield from _lists(lists, by_list, exits, links)
     for key, subject_rows in sorted(by_subject.items()):
-        yield _subject(subjects[key], subject_rows, base_url, (standings or {}).get(key, []))
-    for path, template, context in static_pages.static_pages(on, base_url, rules, catalogue):
+        yield _subject(subjects[key], subject_rows, links, (standings or {}).get(key, []))
+    for path, template, context in static_pages.static_pages(on, links, rules, catalogue):
         yield Page(path, template, context)
     yield Page(
         urls.MEASURES,
         "measures.html",
-        records.page_context(urls.MEASURES, "联合奖惩措施清单", base_url, measures=list(measures)),
+        records.page_context(urls.MEASURES, "联合奖惩措施清单", links, measures=list(measures)),
     )
 
 
@@ -238,7 +236,7 @@ def _home(
     lists: Sequence[ListMeta],
     by_list: dict[str, list[Row]],
     on: dt.date,
-    base_url: str,
+    links: urls.Urls,
 ) -> Iterator[Page]:
     counts = [
         {
@@ -257,7 +255,7 @@ def _home(
     context = records.page_context(
         urls.HOME,
         "首页",
-        base_url,
+        links,
         as_of=on.isoformat(),
         counts=counts,
         rows=latest,
@@ -267,7 +265,7 @@ def _home(
 
 
 def _departments(
-    by_unit: dict[str, list[Row]], unit_names: dict[str, str], base_url: str
+    by_unit: dict[str, list[Row]], unit_names: dict[str, str], links: urls.Urls
 ) -> Iterator[Page]:
     order = sorted(by_unit, key=lambda code: (unit_names[code], code))
     items = [
@@ -280,7 +278,7 @@ def _departments(
         records.page_context(
             urls.DEPARTMENTS,
             "按部门浏览",
-            base_url,
+            links,
             lead="各数据来源单位报送并正在公示的信息。",
             groups=[{"title": None, "items": items}],
         ),
@@ -290,14 +288,14 @@ def _departments(
             urls.department_path(code),
             by_unit[code],
             "listing.html",
-            base_url,
+            links,
             unit_names[code],
             ALL_KINDS,
             lead=f"数据来源单位：{unit_names[code]}（统一社会信用代码 {code}）",
         )
 
 
-def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) -> Iterator[Page]:
+def _categories(by_category: dict[tuple[str, str], list[Row]], links: urls.Urls) -> Iterator[Page]:
     groups = []
     for kind in (models.RecordKind.LICENSE, models.RecordKind.PENALTY):
         labels = sorted(label for k, label in by_category if k == kind.value)
@@ -313,7 +311,7 @@ def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) ->
     yield Page(
         urls.CATEGORIES,
         "index_of.html",
-        records.page_context(urls.CATEGORIES, "按类别浏览", base_url, lead=None, groups=groups),
+        records.page_context(urls.CATEGORIES, "按类别浏览", links, lead=None, groups=groups),
     )
     for (kind_value, label), found in sorted(by_category.items()):
         kind = models.RecordKind(kind_value)
@@ -321,7 +319,7 @@ def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) ->
             urls.category_path(kind, label),
             found,
             "listing.html",
-            base_url,
+            links,
             f"{kind.zh}：{label}",
             (kind,),
             lead=None,
@@ -329,7 +327,7 @@ def _categories(by_category: dict[tuple[str, str], list[Row]], base_url: str) ->
 
 
 def _lists(
-    lists: Sequence[ListMeta], by_list: dict[str, list[Row]], exits: list[Row], base_url: str
+    lists: Sequence[ListMeta], by_list: dict[str, list[Row]], exits: list[Row], links: urls.Urls
 ) -> Iterator[Page]:
     groups = []
     for kind in models.ListKind:
@@ -346,7 +344,7 @@ def _lists(
         records.page_context(
             urls.LISTS,
             "信用名单",
-            base_url,
+            links,
             lead="红名单（守信激励）、黑名单（严重失信主体）和重点关注名单，以及各自的移出公告。",
             groups=groups,
         ),
@@ -356,7 +354,7 @@ def _lists(
             urls.list_path(meta.code),
             by_list[meta.code],
             "list.html",
-            base_url,
+            links,
             meta.name,
             (models.RecordKind.LIST_ENTRY,),
             named=dataclasses.asdict(meta),
@@ -371,18 +369,18 @@ _SECTIONS = [(kind.zh, kind.value) for kind in models.RecordKind]
 
 
 def _subject(
-    subject: dict[str, Any], rows: list[Row], base_url: str, applied: list[dict[str, Any]]
+    subject: dict[str, Any], rows: list[Row], links: urls.Urls, applied: list[dict[str, Any]]
 ) -> Page:
     path = urls.subject_key_path(subject["key"])
     sections = [
         {"title": title, "rows": [row for row in rows if row["kind"] == value]}
         for title, value in _SECTIONS
     ]
-    feed = urls.absolute(base_url, urls.feed_path(f"subjects/{subject['key']}", "atom"))
+    feed = links.feed(f"subjects/{subject['key']}", "atom")
     context = records.page_context(
         path,
         subject["name"],
-        base_url,
+        links,
         subject=subject,
         sections=sections,
         feed_url=feed,

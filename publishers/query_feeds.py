@@ -27,7 +27,7 @@ def _order(entry: feeds.Entry) -> tuple[dt.datetime, str]:
 
 
 def _entries(
-    session: Session, found: Sequence[models.Record], on: dt.date, base_url: str
+    session: Session, found: Sequence[models.Record], on: dt.date, links: urls.Urls
 ) -> tuple[list[feeds.Entry], list[feeds.Deleted]]:
     """The entries of the public records among `found` and, for each ended one, its exit entry
     and its tombstone."""
@@ -40,22 +40,20 @@ def _entries(
     for record in found:
         if lifecycle.is_public(record, on):
             public = privacy.project(record, on)
-            entries.append(
-                feeds.record_entry(public, corrected[record.KIND].get(public.id), base_url)
-            )
+            entries.append(feeds.record_entry(public, corrected[record.KIND].get(public.id), links))
             continue
         tomb = tombstones.tombstone(record, on)
         if tomb is None:  # not yet published
             continue
-        entries.append(feeds.exit_entry(tomb, base_url))
-        ref = urls.absolute(base_url, urls.record_path(tomb.kind, tomb.id))
+        entries.append(feeds.exit_entry(tomb, links))
+        ref = links.record(tomb.kind, tomb.id)
         deleted.append(feeds.Deleted(ref, feeds.midnight(tomb.ended_on)))
     entries.sort(key=_order, reverse=True)
     deleted.sort(key=lambda d: (d.when, d.ref), reverse=True)
     return entries[:SIZE], deleted[:SIZE]
 
 
-def subject_feed(session: Session, key: str, on: dt.date, base_url: str) -> feeds.Feed | None:
+def subject_feed(session: Session, key: str, on: dt.date, links: urls.Urls) -> feeds.Feed | None:
     """The feed of the subject with public key `key`, or None when there is no such subject."""
     row = record_pages.subject_by_key(session, key)
     if row is None:
@@ -63,7 +61,7 @@ def subject_feed(session: Session, key: str, on: dt.date, base_url: str) -> feed
     subject = privacy.subject(row)
     name = subject.name
     history = subject_history.subject_history(session, row.id)
-    entries, deleted = _entries(session, history, on, base_url)
+    entries, deleted = _entries(session, history, on, links)
     public_key = subject.key
     return feeds.Feed(
         name=subject_feed_name(public_key),
@@ -79,7 +77,7 @@ def search_feed(
     session: Session,
     hits: Sequence[tuple[models.RecordKind, int]],
     on: dt.date,
-    base_url: str,
+    links: urls.Urls,
     query: str,
     title: str,
 ) -> feeds.Feed:
@@ -90,7 +88,7 @@ def search_feed(
         ids = [record_id for hit_kind, record_id in hits if hit_kind is kind]
         if ids:
             found += plain_rows.records_by_ids(session, kind, ids).values()
-    entries, deleted = _entries(session, found, on, base_url)
+    entries, deleted = _entries(session, found, on, links)
     return feeds.Feed(
         name=SEARCH_FEED,
         title=f"搜索“{title}”：最新公示",

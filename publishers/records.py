@@ -33,7 +33,7 @@ _KIND_NAMES_BY_VALUE = {kind.value: kind.zh for kind in models.RecordKind}
 _CATEGORY_NAMES_BY_VALUE = {kind.value: kind.zh for kind in models.SubjectCategory}
 
 
-def page_context(path: str, title: str, base_url: str, **extra: Any) -> dict[str, Any]:
+def page_context(path: str, title: str, links: urls.Urls, **extra: Any) -> dict[str, Any]:
     """What every page template needs besides its own data."""
     return {
         "root": root_of(path),
@@ -42,7 +42,7 @@ def page_context(path: str, title: str, base_url: str, **extra: Any) -> dict[str
         "kind_names": _KIND_NAMES_BY_VALUE,
         "category_names": _CATEGORY_NAMES_BY_VALUE,
         "noindex": False,
-        "canonical": urls.absolute(base_url, path),
+        "canonical": links(path),
         "data": None,  # the paths of the page's data files, when it has them
         **extra,
     }
@@ -106,7 +106,7 @@ def tombstone_row(tomb: tombstones.Tombstone, list_code: str | None) -> dict[str
     }
 
 
-def render_record(public: Public, base_url: str) -> str:
+def render_record(public: Public, links: urls.Urls) -> str:
     """The page of a public record."""
     path = urls.record_path(public.kind, public.id)
     extra: dict[str, Any] = {}
@@ -115,15 +115,13 @@ def render_record(public: Public, base_url: str) -> str:
     context = page_context(
         path,
         f"{public.party_name}｜{public.kind.zh}｜{public.decision_doc_no}",
-        base_url,
+        links,
         r=(shown := public.model_dump(mode="json")),
         search_terms=search.page_terms(shown),
         subject_path=urls.subject_key_path(public.subject.key),
         unit_path=urls.department_path(public.source_unit.credit_code),
-        objection_url=urls.absolute(
-            base_url, urls.application_path(public.kind, public.id, "objection")
-        ),
-        repair_url=urls.absolute(base_url, urls.application_path(public.kind, public.id, "repair")),
+        objection_url=links(urls.application_path(public.kind, public.id, "objection")),
+        repair_url=links(urls.application_path(public.kind, public.id, "repair")),
         kind_list_path=urls.kind_path(public.kind)
         if public.kind is not models.RecordKind.LIST_ENTRY
         else urls.LISTS,
@@ -132,7 +130,7 @@ def render_record(public: Public, base_url: str) -> str:
     return render.render_page("record.html", **context)
 
 
-def render_tombstone(tomb: tombstones.Tombstone, list_code: str | None, base_url: str) -> str:
+def render_tombstone(tomb: tombstones.Tombstone, list_code: str | None, links: urls.Urls) -> str:
     """The page left at an ended record's address: no detail of the record, not indexed."""
     path = urls.record_path(tomb.kind, tomb.id)
     exited = tomb.kind is models.RecordKind.LIST_ENTRY
@@ -145,7 +143,7 @@ def render_tombstone(tomb: tombstones.Tombstone, list_code: str | None, base_url
     context = page_context(
         path,
         "已移出名单" if exited else "停止公示",
-        base_url,
+        links,
         t=tomb.model_dump(mode="json"),
         notice=notice,
         reason=tomb.label,
@@ -171,7 +169,7 @@ class Target:
     """Where and as of when a batch renders."""
 
     on: dt.date
-    base_url: str
+    links: urls.Urls
     folder: Path
     previous: Path | None
     lines: Path | None = None  # the `page_data.Lines` store the records' data lines go into
@@ -212,13 +210,13 @@ def render_batch(session: Session, batch: Batch, target: Target) -> Rendered:
         list_code = record.credit_list.code if isinstance(record, models.ListEntry) else None
         tomb = tombstones.tombstone(record, target.on)
         if tomb is not None:
-            page = render_tombstone(tomb, list_code, target.base_url)
+            page = render_tombstone(tomb, list_code, target.links)
             done.tombstones[key(record.KIND, record.id)] = tombstone_row(tomb, list_code)
         else:
             # the fields once, for the page and for its lines in the data files
             fields = project(record, target.on, privacy.parties(record))
             public = cast(Public, shape(**fields))
-            page = render_record(public, target.base_url)
+            page = render_record(public, target.links)
             json_line, csv_line = page_data.lines(batch.kind, fields)
             data.append((key(record.KIND, record.id), json_line, csv_line))
             done.rows[key(record.KIND, record.id)] = row(

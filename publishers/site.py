@@ -41,7 +41,7 @@ class SiteOptions:
     """How to build the site."""
 
     on: dt.date
-    base_url: str
+    links: urls.Urls  # the site's addresses, at its base URL
     rules: lifecycle.Rules = dataclasses.field(default_factory=lifecycle.Rules)
     measure_list: measures.Catalogue = measures.BUILT_IN  # the configured 措施清单
     database_url: str | None = None  # lets worker processes connect; None: all in this process
@@ -79,7 +79,7 @@ def _previous_state(rel: release.Release, options: SiteOptions) -> dict[str, Any
     state = rel.previous.state(NAME)
     if (
         state is None
-        or state.get("base_url") != options.base_url
+        or state.get("base_url") != options.links.base
         or state.get("templates") != render.templates_digest()
         or dt.date.fromisoformat(state["on"]) > options.on
         # the data files start from the previous release's data lines
@@ -151,7 +151,7 @@ def _build(
     lines = _lines(rel, previous, changed)
     target = records.Target(
         options.on,
-        options.base_url,
+        options.links,
         rel.folder,
         rel.previous.folder if rel.previous is not None else None,
         lines.path,
@@ -201,7 +201,7 @@ def _build(
     # beside the page keys and the search bundles, which `_derived` and `_search` put there
     rel.state.setdefault(NAME, {}).update(
         on=options.on.isoformat(),
-        base_url=options.base_url,
+        base_url=options.links.base,
         templates=render.templates_digest(),
         watermark=watermark,
         data=page_data.VERSION,
@@ -286,7 +286,7 @@ def _derived(
         subjects,
         _list_metas(session),
         on=options.on,
-        base_url=options.base_url,
+        links=options.links,
         rules=options.rules,
         catalogue=rel.catalogue,
         measures=measures_pages.measure_rows(options.measure_list, options.on),
@@ -307,10 +307,10 @@ def _derived(
     report.pages_rendered += len(to_render)
     rel.state.setdefault(NAME, {})["keys"] = keys
     for path, text in sitemaps.render_sitemaps(
-        options.base_url, entries, options.sitemap_limit
+        options.links, entries, options.sitemap_limit
     ).items():
         rel.write(path, text)
-    rel.write(urls.ROBOTS, sitemaps.render_robots(options.base_url))
+    rel.write(urls.ROBOTS, sitemaps.render_robots(options.links))
     gone = sorted(row["path"] for row in tombstones.values())
     rel.write(urls.GONE, "".join(f"{path}\n" for path in gone))
     for asset in sorted(render.ASSETS.rglob("*")):

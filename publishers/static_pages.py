@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 from disclosure import lifecycle, urls
 from publishers import bulk, page_data, records
@@ -14,14 +13,14 @@ from publishers import bulk, page_data, records
 StaticPage = tuple[str, str, dict[str, Any]]
 
 
-def search_feed_url(base_url: str) -> str:
+def search_feed_url(links: urls.Urls) -> str:
     """The serving node's feed of any search (`/feeds/search.atom?q=…`, answered by `gongshi
     serve` at the site's address), without a query yet: the search page adds it."""
-    return urls.absolute(base_url, urls.feed_path("search", "atom"))
+    return links.feed("search", "atom")
 
 
 def static_pages(
-    on: dt.date, base_url: str, rules: lifecycle.Rules, catalogue: Sequence[dict[str, str]]
+    on: dt.date, links: urls.Urls, rules: lifecycle.Rules, catalogue: Sequence[dict[str, str]]
 ) -> Iterator[StaticPage]:
     """The search, open-data and rules pages; `catalogue` lists the bulk files."""
     yield (
@@ -30,9 +29,9 @@ def static_pages(
         records.page_context(
             urls.SEARCH,
             "搜索",
-            base_url,
-            base_path=urlsplit(base_url).path or "/",
-            search_feed=search_feed_url(base_url),
+            links,
+            base_path=links.path,
+            search_feed=search_feed_url(links),
         ),
     )
     yield (
@@ -41,8 +40,8 @@ def static_pages(
         records.page_context(
             urls.OPEN_DATA,
             "开放数据",
-            base_url,
-            api_url=urls.absolute(base_url, urls.API),
+            links,
+            api_url=links(urls.API),
             catalogue=list(catalogue),
             license=bulk.DATA_LICENSE,
             plain_limit_mb=bulk.PLAIN_CSV_LIMIT // 2**20,
@@ -64,5 +63,5 @@ def static_pages(
     yield (
         urls.RULES,
         "rules.html",
-        records.page_context(urls.RULES, "公示与信用修复规则", base_url, rules=in_force),
+        records.page_context(urls.RULES, "公示与信用修复规则", links, rules=in_force),
     )

@@ -91,7 +91,7 @@ def make(session: Session, key: str, on: dt.date = ON) -> made_reports.Made:
         rules=lifecycle.Rules(),
         catalogue=list_measures.catalogue(session),
         secret=SECRET,
-        base_url=helpers.BASE_URL,
+        links=helpers.LINKS,
     )
     assert made is not None
     return made
@@ -180,7 +180,7 @@ def test_the_pdf_says_the_subject_its_records_measures_day_data_version_and_code
         f"报告日期{ON.isoformat()}",
         f"变更日志第{change_log.last_event_id(session)}号事件",
         made.code,
-        flat(made_reports.verify_url(helpers.BASE_URL, made.code)),
+        flat(helpers.LINKS.verify(made.code)),
         lifecycle.NATIONAL_2026,
     ):
         assert flat(expected) in joined, expected

@@ -25,7 +25,7 @@ def client(app_settings: settings.Settings, engine: sa.Engine, on: dt.date = ON)
 
 
 def record_url(base: str, kind: models.RecordKind, record_id: int | None) -> str:
-    return urls.absolute(base, urls.record_path(kind, record_id or 0))
+    return urls.Urls(base).record(kind, record_id or 0)
 
 
 def test_a_subjects_feed_holds_its_records_and_a_withdrawal_without_details(
@@ -99,7 +99,7 @@ def test_any_search_is_a_feed_filtered_by_kind_and_department(
         assert helpers.RAW_ID not in response.text
         self_link = [link.href for link in parsed.feed.links if link.rel == "self"]
         assert self_link == [
-            urls.absolute(base, "feeds/search.atom") + "?q=%E9%B8%BF%E8%BE%BE%E9%A3%9F%E5%93%81"
+            urls.Urls(base).feed("search", "atom") + "?q=%E9%B8%BF%E8%BE%BE%E9%A3%9F%E5%93%81"
         ]
         penalties = http.get("/feeds/search.atom", params={"q": "鸿达食品", "kind": "penalty"})
         kinds = {e.id.split("/")[-2] for e in feedparser.parse(penalties.content).entries}
@@ -122,14 +122,14 @@ def test_a_subject_page_links_its_feed_on_the_server(
     built, _ = helpers.publish(engine, app_settings.releases_dir)
     key = story.company.credit_code or ""
     page = (built.folder / urls.subject_key_path(key)).read_text()
-    feed = urls.absolute(helpers.BASE_URL, f"feeds/subjects/{key}.atom")
+    feed = helpers.LINKS.feed(f"subjects/{key}", "atom")
     assert '<link rel="alternate" type="application/atom+xml"' in page
     assert f'href="{feed}"' in page
     with client(app_settings, engine) as http:
         served = http.get("/" + feed.removeprefix(helpers.BASE_URL))
         assert served.status_code == 200
         link = feedparser.parse(served.content).feed.link
-        assert link == urls.absolute(helpers.BASE_URL, urls.subject_key_path(key))
+        assert link == helpers.LINKS.subject(key)
 
 
 def test_every_page_of_the_site_discovers_the_sites_feeds(

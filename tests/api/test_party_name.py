@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
-from disclosure import ingest, models, privacy, settings
+from disclosure import ingest, models, privacy, settings, urls
 from publishers import records
 from search_index import indexer, search
 from tests import factories
@@ -42,7 +42,7 @@ def test_each_decision_shows_its_own_party_name(
         first = session.exec(
             select(models.Penalty).where(col(models.Penalty.decision_doc_no) == doc(1))
         ).one()
-        page = records.render_record(privacy.project(first, ON), "https://example.org")
+        page = records.render_record(privacy.project(first, ON), urls.Urls("https://example.org"))
     assert f"<title>{OLD}｜" in page
     assert f">{OLD}</a>" in page and f'<dd class="current-name">{NEW}</dd>' in page
 

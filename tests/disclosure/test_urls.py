@@ -13,7 +13,7 @@ def test_paths_follow_the_release_layout(session: Session) -> None:
     assert urls.kind_path(models.RecordKind.LICENSE, 3) == "licenses/3.html"
     assert urls.list_path("serious-illegal") == "lists/serious-illegal.html"
     assert (
-        urls.absolute("https://credit.example.gov.cn/gs/", urls.department_path("11440802X"))
+        urls.Urls("https://credit.example.gov.cn/gs/")(urls.department_path("11440802X"))
         == "https://credit.example.gov.cn/gs/departments/11440802X.html"
     )
 
@@ -35,5 +35,6 @@ def test_urls_carries_the_base_so_no_caller_joins_it() -> None:
     assert with_slash.verify("AB12") == "https://credit.example.gov.cn/chikan/reports/verify/AB12"
     assert with_slash.portal() == "https://credit.example.gov.cn/chikan/portal/"
     assert with_slash(urls.API) == "https://credit.example.gov.cn/chikan/graphql"
+    assert with_slash.path == "/chikan/" and urls.Urls("https://x.example").path == "/"
     # a base with a query is joined by the standard rules, not appended to
     assert urls.Urls("https://x.example/?a=1")(urls.HOME) == "https://x.example/index.html"

@@ -39,7 +39,7 @@ class Node:
     engine: sa.Engine
 
     def publish(self) -> None:
-        options = site.SiteOptions(on=ON, base_url=self.base, search=False)
+        options = site.SiteOptions(on=ON, links=urls.Urls(self.base), search=False)
         release.publish(
             self.settings.releases_dir,
             [(site.NAME, site.builder(self.engine, options, site.SiteReport()))],

@@ -17,6 +17,7 @@ from tests import factories
 
 ON = factories.DEFAULT_ON
 BASE_URL = "https://credit.example.gov.cn/gs/"
+LINKS = urls.Urls(BASE_URL)
 # A natural person's identity number, as a clerk might type it: it must appear nowhere.
 RAW_ID = sample.id_number(random.Random(20260601), "440802")
 SECRET_FACTS = "隐秘细节甲乙丙：当事人在仓库私藏过期奶粉三百箱"
@@ -85,7 +86,7 @@ def publish(
 ) -> tuple[release.Release, site.SiteReport]:
     """One publish of the site into `out`."""
     report = site.SiteReport()
-    settings = site.SiteOptions(on=on, base_url=BASE_URL, search=search, **options)  # type: ignore[arg-type]
+    settings = site.SiteOptions(on=on, links=LINKS, search=search, **options)  # type: ignore[arg-type]
     built = release.publish(
         out,
         [(site.NAME, site.builder(engine, settings, report))],
@@ -98,9 +99,9 @@ def publish_all(
     engine: sa.Engine, out: Path, on: dt.date = ON, *, size: int = 100, search: bool = False
 ) -> release.Release:
     """One publish of everything `gongshi publish` writes: feeds, bulk data and the site."""
-    feed_options = feed_builder.FeedOptions(on=on, base_url=BASE_URL, size=size)
-    bulk_options = bulk.BulkOptions(on=on, base_url=BASE_URL)
-    site_options = site.SiteOptions(on=on, base_url=BASE_URL, search=search)
+    feed_options = feed_builder.FeedOptions(on=on, links=LINKS, size=size)
+    bulk_options = bulk.BulkOptions(on=on, links=LINKS)
+    site_options = site.SiteOptions(on=on, links=LINKS, search=search)
     return release.publish(
         out,
         [

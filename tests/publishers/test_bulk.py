@@ -234,7 +234,7 @@ def test_change_files_applied_in_order_give_the_last_dump(
 
 def publish_bulk(engine: sa.Engine, out: Path, **options: Any) -> release.Release:
     """One publish of the bulk files alone."""
-    settings = bulk.BulkOptions(on=ON, base_url=helpers.BASE_URL, **options)
+    settings = bulk.BulkOptions(on=ON, links=helpers.LINKS, **options)
     return release.publish(
         out,
         [(bulk.NAME, bulk.builder(engine, settings, bulk.BulkReport()))],

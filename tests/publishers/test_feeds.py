@@ -30,7 +30,7 @@ def parsed(folder: Path, name: str, fmt: str) -> feedparser.FeedParserDict:
 
 
 def record_url(kind: models.RecordKind, record_id: int | None) -> str:
-    return urls.absolute(helpers.BASE_URL, urls.record_path(kind, record_id or 0))
+    return helpers.LINKS.record(kind, record_id or 0)
 
 
 def test_every_feed_parses_and_lists_public_records_newest_first(

@@ -275,7 +275,7 @@ def test_sitemaps_split_past_their_limit() -> None:
         (f"records/penalties/{n}.html", "2026-06-01") for n in range(1, 6)
     ]
     entries.append(("index.html", None))
-    files = sitemaps.render_sitemaps(helpers.BASE_URL, entries, limit=4)
+    files = sitemaps.render_sitemaps(helpers.LINKS, entries, limit=4)
     assert sorted(files) == ["sitemap-1.xml", "sitemap-2.xml", "sitemap.xml"]
     assert files["sitemap.xml"] == (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
@@ -295,7 +295,7 @@ def test_sitemaps_split_past_their_limit() -> None:
         "<lastmod>2026-06-01</lastmod></url>\n"
         "</urlset>\n"
     )
-    assert sitemaps.render_robots(helpers.BASE_URL) == (
+    assert sitemaps.render_robots(helpers.LINKS) == (
         "User-agent: *\nAllow: /\n\nSitemap: https://credit.example.gov.cn/gs/sitemap.xml\n"
     )
 
