@@ -19,19 +19,26 @@ from disclosure.queries import figures
 from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
 
 
+# who a token or an account is for: a department (by its credit code) and its role there
+_unit_option = click.option(
+    "--unit", "unit_code", required=True, help="The department's credit code."
+)
+_role_option = click.option(
+    "--role",
+    type=click.Choice([role.value for role in models.Role]),
+    default=models.Role.DEPARTMENT.value,
+    show_default=True,
+)
+
+
 @click.group()
 def token() -> None:
     """API tokens of the departments and the operator."""
 
 
 @token.command(name="create")
-@click.option("--unit", "unit_code", required=True, help="The department's credit code.")
-@click.option(
-    "--role",
-    type=click.Choice([role.value for role in models.Role]),
-    default=models.Role.DEPARTMENT.value,
-    show_default=True,
-)
+@_unit_option
+@_role_option
 @click.option("--expires", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
 @click.pass_obj
 def token_create(env: Env, unit_code: str, role: str, expires: dt.datetime | None) -> None:
@@ -135,13 +142,8 @@ def user() -> None:
 
 
 @user.command(name="create")
-@click.option("--unit", "unit_code", required=True, help="The department's credit code.")
-@click.option(
-    "--role",
-    type=click.Choice([role.value for role in models.Role]),
-    default=models.Role.DEPARTMENT.value,
-    show_default=True,
-)
+@_unit_option
+@_role_option
 @click.option("--name", required=True, help="The person's name, shown in the portal.")
 @click.option("--login", default=None, help="The login name [default: --name].")
 @click.pass_obj

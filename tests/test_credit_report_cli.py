@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,7 +14,6 @@ from tests import conftest, factories
 from tests.pdf import flat, needs_pdf, pdf_text
 from tests.publishers import site_helpers as helpers
 
-ROOT = Path(__file__).resolve().parent.parent
 ON = factories.DEFAULT_ON
 
 
@@ -127,45 +124,3 @@ def test_report_subject_refuses_what_it_cannot_report_in_one_line(
         2,
         f"Error: --out: the folder {folder} does not exist\n",
     )
-
-
-def _make(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("MAKE")}
-    return subprocess.run(
-        ["make", "--no-print-directory", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
-def test_make_test_installs_the_cjk_font_and_poppler_when_they_are_missing(
-    tmp_path: Path,
-) -> None:
-    log = tmp_path / "apt-get.log"
-    fake = tmp_path / "apt-get"
-    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
-    fake.chmod(0o755)
-    missing = f"CJK_FONT={tmp_path / 'no-font.ttc'}"
-    done = _make("-s", "pdf-tools", missing, f"APT_GET={fake}")
-    assert done.returncode == 0, done.stderr
-    if os.geteuid() == 0:
-        assert log.read_text() == "update -qq\ninstall -y -qq fonts-noto-cjk poppler-utils\n"
-    else:
-        assert not log.exists()
-        assert "the credit report's tests will be skipped" in done.stderr
-    log.unlink(missing_ok=True)
-    font = tmp_path / "font.ttc"
-    tool = tmp_path / "pdftotext"
-    font.write_bytes(b"")
-    tool.write_text("#!/bin/sh\n")
-    tool.chmod(0o755)
-    present = _make("-s", "pdf-tools", f"CJK_FONT={font}", f"PDFTOTEXT={tool}", f"APT_GET={fake}")
-    assert (present.returncode, present.stdout, present.stderr) == (0, "", "")
-    assert not log.exists()
-    for target in ("test", "coverage"):
-        planned = _make("-n", target, missing, f"APT_GET={fake}").stdout
-        assert f"{fake} install -y -qq fonts-noto-cjk poppler-utils" in planned
-        assert planned.index("fonts-noto-cjk") < planned.index("-m pytest")

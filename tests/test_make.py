@@ -53,3 +53,30 @@ def test_make_test_leaves_an_installed_chromium_alone(tmp_path: Path) -> None:
     done = _make("-s", "chromium", f"CHROMIUM={present}", f"APT_GET={fake}")
     assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
     assert not log.exists()
+
+
+def test_make_test_installs_the_cjk_font_and_poppler_when_they_are_missing(
+    tmp_path: Path,
+) -> None:
+    fake, log = _fake_apt_get(tmp_path)
+    missing = f"CJK_FONT={tmp_path / 'no-font.ttc'}"
+    done = _make("-s", "pdf-tools", missing, f"APT_GET={fake}")
+    assert done.returncode == 0, done.stderr
+    if os.geteuid() == 0:
+        assert log.read_text() == "update -qq\ninstall -y -qq fonts-noto-cjk poppler-utils\n"
+    else:
+        assert not log.exists()
+        assert "the credit report's tests will be skipped" in done.stderr
+    log.unlink(missing_ok=True)
+    font = tmp_path / "font.ttc"
+    tool = tmp_path / "pdftotext"
+    font.write_bytes(b"")
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    present = _make("-s", "pdf-tools", f"CJK_FONT={font}", f"PDFTOTEXT={tool}", f"APT_GET={fake}")
+    assert (present.returncode, present.stdout, present.stderr) == (0, "", "")
+    assert not log.exists()
+    for target in ("test", "coverage"):
+        planned = _make("-n", target, missing, f"APT_GET={fake}").stdout
+        assert f"{fake} install -y -qq fonts-noto-cjk poppler-utils" in planned
+        assert planned.index("fonts-noto-cjk") < planned.index("-m pytest")

@@ -5,8 +5,12 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gzip
+import json
 import random
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -132,3 +136,34 @@ def search_text(folder: Path, bundle: str = "") -> str:
         if path.is_file():
             parts.append(readable(path.read_bytes()).decode(errors="replace"))
     return "".join(parts)
+
+
+FRICTIONLESS = Path(sys.executable).parent / "frictionless"
+# each kind's CSV (gzipped, and uncompressed beside it while under 50 MB) and JSON Lines
+RESOURCES = [
+    "licenses",
+    "licenses-csv",
+    "licenses-jsonl",
+    "penalties",
+    "penalties-csv",
+    "penalties-jsonl",
+    "list-entries",
+    "list-entries-csv",
+    "list-entries-jsonl",
+]
+
+
+def validate(folder: Path) -> dict[str, Any]:
+    """The report of the real command line on the release's data package (it checks every cell
+    against the schema, and the bytes and hashes)."""
+    checked = subprocess.run(
+        [str(FRICTIONLESS), "validate", "--json", "datapackage.json"],
+        cwd=folder / "data",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    report: dict[str, Any] = json.loads(checked.stdout)
+    assert (checked.returncode, report["valid"]) == (0, True), checked.stdout[-3000:]
+    assert [task["name"] for task in report["tasks"]] == RESOURCES
+    return report

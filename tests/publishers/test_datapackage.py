@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,20 +18,6 @@ from disclosure import lifecycle, models, sample, urls, workdays
 from publishers import bulk_schema
 from tests import conftest
 from tests.publishers import site_helpers as helpers
-
-VALIDATOR = Path(sys.executable).parent / "frictionless"
-# each kind's CSV (gzipped, and uncompressed beside it while under 50 MB) and JSON Lines
-RESOURCES = [
-    "licenses",
-    "licenses-csv",
-    "licenses-jsonl",
-    "penalties",
-    "penalties-csv",
-    "penalties-jsonl",
-    "list-entries",
-    "list-entries-csv",
-    "list-entries-jsonl",
-]
 
 
 def generated(
@@ -52,22 +36,6 @@ def generated(
         session.commit()
 
 
-def validate(folder: Path) -> dict[str, Any]:
-    """The report of the real command line on the release's data package (it checks every cell
-    against the schema, and the bytes and hashes)."""
-    checked = subprocess.run(
-        [str(VALIDATOR), "validate", "--json", "datapackage.json"],
-        cwd=folder / "data",
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    report: dict[str, Any] = json.loads(checked.stdout)
-    assert (checked.returncode, report["valid"]) == (0, True), checked.stdout[-3000:]
-    assert [task["name"] for task in report["tasks"]] == RESOURCES
-    return report
-
-
 def rows(report: dict[str, Any]) -> dict[str, int]:
     """Rows read per resource (an empty JSON Lines file is checked as a file: no rows)."""
     return {task["name"]: task["stats"].get("rows", 0) for task in report["tasks"]}
@@ -79,7 +47,7 @@ def test_a_release_with_one_kind_only_validates(
 ) -> None:
     generated(engine, 30, [kind])
     folder = helpers.publish_all(engine, tmp_path / "out").folder
-    report = validate(folder)
+    report = helpers.validate(folder)
     counted = rows(report)
     name = urls.KIND_FOLDERS[kind]
     # the kind's three files hold the same few records; the other kinds' are empty, and valid
@@ -114,7 +82,7 @@ def large_release(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pa
 
 def test_a_release_of_20000_records_validates(large_release: tuple[Path, float]) -> None:
     folder, seconds = large_release
-    counted = rows(validate(folder))
+    counted = rows(helpers.validate(folder))
     for name in ("licenses", "penalties", "list-entries"):
         assert counted[name] == counted[f"{name}-csv"] == counted[f"{name}-jsonl"] > 1_000
     # the uncompressed CSV is the gzipped one's bytes
