@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 
 from sqlmodel import Session
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -48,6 +48,20 @@ async def department(portal: web.Portal, request: Request) -> web.Visitor | Resp
     if visitor.account.role is not models.Role.DEPARTMENT:
         return portal.refusal(request, visitor, "本页面供数据提供部门使用 / for departments only")
     return visitor
+
+
+async def department_form(
+    portal: web.Portal, request: Request
+) -> tuple[web.Visitor, FormData] | Response:
+    """The signed-in department account and the form it posted (CSRF-checked), or the
+    response that turns the request away."""
+    visitor = await department(portal, request)
+    if isinstance(visitor, Response):
+        return visitor
+    form = await portal.form(request, visitor)
+    if isinstance(form, Response):
+        return form
+    return visitor, form
 
 
 def unit_of(visitor: web.Visitor) -> int:
@@ -110,12 +124,10 @@ def upload_folder(portal: web.Portal, unit_id: int, token: str) -> Path:
 
 
 async def upload(portal: web.Portal, request: Request) -> Response:
-    visitor = await department(portal, request)
-    if isinstance(visitor, Response):
-        return visitor
-    form = await portal.form(request, visitor)
-    if isinstance(form, Response):
-        return form
+    posted = await department_form(portal, request)
+    if isinstance(posted, Response):
+        return posted
+    visitor, form = posted
     sent, kind_name = form.get("file"), web.field(form, "kind")
     if not isinstance(sent, UploadFile) or not sent.filename or kind_name not in KINDS:
         await form.close()

@@ -28,7 +28,14 @@ from disclosure import (
 )
 from disclosure import portal_models as pm
 from portal import web
-from portal.desk import UPLOAD_SUFFIXES, ascii_name, department, unit_of, upload_folder
+from portal.desk import (
+    UPLOAD_SUFFIXES,
+    ascii_name,
+    department,
+    department_form,
+    unit_of,
+    upload_folder,
+)
 
 
 async def attachment(portal: web.Portal, request: Request) -> Response:
@@ -51,12 +58,10 @@ async def attachment(portal: web.Portal, request: Request) -> Response:
 
 async def decide(portal: web.Portal, request: Request) -> Response:
     """Decide an objection, a repair application or a report of the department's queue."""
-    visitor = await department(portal, request)
-    if isinstance(visitor, Response):
-        return visitor
-    form = await portal.form(request, visitor)
-    if isinstance(form, Response):
-        return form
+    posted = await department_form(portal, request)
+    if isinstance(posted, Response):
+        return posted
+    visitor, form = posted
     what, item_id = request.path_params["what"], int(request.path_params["item_id"])
     action, note = web.field(form, "action"), web.field(form, "note")
 
@@ -139,12 +144,10 @@ def _decide(
 async def correct(portal: web.Portal, request: Request) -> Response:
     """Uphold an objection by correcting its record from a one-row template file (the row the
     API's resolveObjection takes), checked as a submitted row is."""
-    visitor = await department(portal, request)
-    if isinstance(visitor, Response):
-        return visitor
-    form = await portal.form(request, visitor)
-    if isinstance(form, Response):
-        return form
+    posted = await department_form(portal, request)
+    if isinstance(posted, Response):
+        return posted
+    visitor, form = posted
     sent = form.get("file")
     content = await sent.read() if isinstance(sent, UploadFile) else b""
     name = Path((sent.filename or "") if isinstance(sent, UploadFile) else "").name
