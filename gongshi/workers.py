@@ -104,6 +104,8 @@ class Supervisor:
         try:
             self.current = {self._fork_worker() for _ in range(self.count)}
             if not self._started(self.current):
+                if self.stopping:
+                    return  # told to stop while they started
                 raise NodeFailed("the workers did not start: see the errors above")
             self._fork_follower()
             while not self.stopping:
