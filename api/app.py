@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import os
 from collections.abc import AsyncIterator, Sequence
 
 import anyio
@@ -19,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from api import context, follower, http, ide, schema
+from api import context, follower, http, ide, node_memory, schema
 from api.limits import Limits
 from api.middleware import AccessLog, Admission
 from api.site import Site
@@ -38,19 +39,26 @@ def create_app(
     limits: Limits | None = None,
     follow_seconds: float | None = None,
     routes: Sequence[Route] = (),
+    slot: node_memory.WorkerSlot | None = None,
 ) -> Starlette:
     """The API node's application; `as_of` fixes the day (tests), else it is today in Shanghai.
 
     With `follow_seconds`, the node keeps its own search index current: every so often it applies
     the new events of the change log to it (this node is its index folder's one writer) and
     refreshes its searchers, so a change is searchable here within that interval.
+
+    With the `slot` of a worker process of a node (gongshi.workers), the node's memory holds the
+    rate limits and the requests in flight of all its workers, `follow_seconds` is how often the
+    worker looks for a new generation of the index (another process writes it), and /healthz
+    names the worker.
     """
     limits = limits or Limits()
     context.watch_time_budget(engine)
     index_dir = app_settings.index_dir
     searcher = search.Searcher(index_dir) if indexer.current(index_dir) is not None else None
+    memory = slot.memory if slot is not None else None
     endpoint = http.GraphQLEndpoint(
-        schema.build(limits), engine, app_settings, limits, as_of, searcher
+        schema.build(limits), engine, app_settings, limits, as_of, searcher, memory
     )
     site = Site(app_settings.releases_dir)
 
@@ -58,20 +66,28 @@ def create_app(
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
             if follow_seconds is not None and searcher is not None:
-                tasks.start_soon(
-                    follower.follow, index_dir, engine, searcher, follow_seconds, as_of
-                )
+                if memory is not None:
+                    tasks.start_soon(follower.watch, searcher, memory, follow_seconds)
+                else:
+                    tasks.start_soon(
+                        follower.follow, index_dir, engine, searcher, follow_seconds, as_of
+                    )
             yield
             tasks.cancel_scope.cancel()
         if searcher is not None:
             searcher.close()
 
+    # a worker of a node of several processes says which it is: a probe can tell them apart
+    worker = {"worker": os.getpid()} if slot is not None else {}
+
     async def healthz(request: Request) -> Response:
         problem = await anyio.to_thread.run_sync(_database_problem, engine)
         if problem is not None:
             log.warning("healthz: %s", problem)
-            return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
-        return JSONResponse({"status": "ok", "database": "ok"})
+            return JSONResponse(
+                {"status": "error", "database": "unreachable", **worker}, status_code=503
+            )
+        return JSONResponse({"status": "ok", "database": "ok", **worker})
 
     return Starlette(
         lifespan=lifespan,
@@ -84,7 +100,7 @@ def create_app(
         ],
         middleware=[
             Middleware(AccessLog),
-            Middleware(Admission, limit=limits.max_in_flight),
+            Middleware(Admission, limit=limits.max_in_flight, slot=slot),
             Middleware(
                 CORSMiddleware,
                 allow_origins=["*"],

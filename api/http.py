@@ -24,7 +24,7 @@ from strawberry.exceptions import MissingQueryError
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
-from api import cache, context, execution, ide, ratelimit, schema
+from api import cache, context, execution, ide, node_memory, ratelimit, schema
 from api.errors import BadRequest
 from api.limits import Limits
 from disclosure import db, settings
@@ -49,6 +49,7 @@ class GraphQLEndpoint:
         limits: Limits,
         as_of: dt.date | None,
         searcher: search.Searcher | None = None,
+        memory: node_memory.NodeMemory | None = None,
     ) -> None:
         self.schema = graphql
         self.searcher = searcher
@@ -61,7 +62,7 @@ class GraphQLEndpoint:
         self.catalogues = context.Catalogues()
         self.threads = anyio.CapacityLimiter(max(1, limits.query_threads))
         self.buckets = ratelimit.Buckets(
-            limits.rate_bucket, limits.rate_leak, max_clients=limits.rate_clients
+            limits.rate_bucket, limits.rate_leak, max_clients=limits.rate_clients, memory=memory
         )
         self.trusted = ratelimit.networks(limits.trusted_proxies)
 

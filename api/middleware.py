@@ -12,28 +12,36 @@ import orjson
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api import node_memory
+
 access_log = logging.getLogger("gongshi.access")
 
 
 class Admission:
     """At most `limit` requests in flight; the rest get an immediate 503 with Retry-After, so an
     overloaded node answers fast instead of queueing into timeouts. (Uvicorn's own limit counts
-    open connections, which refuses every request once many keep-alive clients are connected.)"""
+    open connections, which refuses every request once many keep-alive clients are connected.)
 
-    def __init__(self, app: ASGIApp, limit: int | None = None) -> None:
+    With the `slot` of a worker process, the limit is the node's: the requests in flight of
+    all its workers count."""
+
+    def __init__(
+        self, app: ASGIApp, limit: int | None = None, slot: node_memory.WorkerSlot | None = None
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.slot = slot
         self.in_flight = 0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self.limit is None:
             await self.app(scope, receive, send)
             return
+        if self.slot is not None:
+            await self._shared(self.slot, self.limit, scope, receive, send)
+            return
         if self.in_flight >= self.limit:
-            busy = PlainTextResponse(
-                "busy: try again in a second", status_code=503, headers={"retry-after": "1"}
-            )
-            await busy(scope, receive, send)
+            await _busy(scope, receive, send)
             return
         self.in_flight += 1
         try:
@@ -44,6 +52,25 @@ class Admission:
             await self.app(scope, receive, send)
         finally:
             self.in_flight -= 1
+
+    async def _shared(
+        self, slot: node_memory.WorkerSlot, limit: int, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        if not slot.enter(limit):
+            await _busy(scope, receive, send)
+            return
+        try:
+            await anyio.sleep(0)  # as above
+            await self.app(scope, receive, send)
+        finally:
+            slot.leave()
+
+
+async def _busy(scope: Scope, receive: Receive, send: Send) -> None:
+    busy = PlainTextResponse(
+        "busy: try again in a second", status_code=503, headers={"retry-after": "1"}
+    )
+    await busy(scope, receive, send)
 
 
 class AccessLog:

@@ -18,28 +18,44 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from sqlmodel import Session
 from starlette.types import Scope
 
-from api import errors
+from api import bucket_store, errors, node_memory
 from disclosure import tokens
 
 CODE = errors.RATE_LIMITED
 
 
-@dataclasses.dataclass
-class _Bucket:
-    level: float  # cost units in the bucket when it was last touched
-    touched: float  # monotonic seconds
+class Store(Protocol):
+    """Where the buckets are kept: this process's memory, or the node's (api.bucket_store)."""
+
+    def held(self) -> AbstractContextManager[object]:
+        """The lock every read-and-write of a bucket holds."""
+        ...
+
+    def get(self, client: str, now: float) -> tuple[float, float] | None:
+        """The client's level and when it was last touched; None when it has none (or one
+        that has leaked empty)."""
+        ...
+
+    def put(self, client: str, level: float, now: float) -> None:
+        """Keep the client's level as of `now`."""
+        ...
+
+    def __len__(self) -> int: ...
 
 
 class Buckets:
     """The leaky buckets of every client: `size` cost units each, leaking `leak` units a second.
 
     Memory stays bounded: a bucket idle long enough to have leaked empty is the same as no bucket
-    and is dropped, and past `max_clients` the least recently seen client is forgotten."""
+    and is dropped, and past `max_clients` the least recently seen client is forgotten. With the
+    `memory` of a node of several worker processes, the buckets are the node's: a client's budget
+    is one, whichever worker serves it."""
 
     def __init__(
         self,
@@ -48,6 +64,7 @@ class Buckets:
         *,
         max_clients: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        memory: node_memory.NodeMemory | None = None,
     ) -> None:
         if size < 1 or leak <= 0:
             raise ValueError(f"a bucket needs a size ≥ 1 and a leak > 0, not {size} and {leak}")
@@ -55,12 +72,15 @@ class Buckets:
         self.leak = leak
         self.max_clients = max_clients
         self.clock = clock
-        self._idle = size / leak  # seconds after which any bucket is empty
-        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()  # least recently touched first
-        self._lock = threading.Lock()  # charged from the event loop and from query threads
+        idle = size / leak  # seconds after which any bucket is empty
+        self.store: Store = (
+            LocalStore(idle, max_clients)
+            if memory is None
+            else bucket_store.SharedStore(memory, idle)
+        )
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return len(self.store)
 
     def charge(self, client: str, cost: float) -> float:
         """Pour `cost` into the client's bucket: 0.0 when it fits, else (nothing poured) the
@@ -70,47 +90,70 @@ class Buckets:
     def spend(self, client: str, cost: float) -> None:
         """Pour `cost` into the client's bucket whatever room it has (work already done), up to
         full: its next query waits until the bucket has leaked room for it."""
-        with self._lock:
+        with self.store.held():
             now = self.clock()
-            bucket = self._buckets.get(client)
-            level = 0.0
-            if bucket is not None:
-                level = max(0.0, bucket.level - (now - bucket.touched) * self.leak)
-            self._buckets[client] = _Bucket(min(self.size, level + cost), now)
-            self._buckets.move_to_end(client)
-            while len(self._buckets) > self.max_clients:
-                self._buckets.popitem(last=False)
+            self.store.put(client, min(self.size, self._level(client, now) + cost), now)
 
     def wait(self, client: str, cost: float = 1) -> float:
         """The seconds until `cost` would fit in the client's bucket (0.0: now), pouring nothing."""
         return self._pour(client, min(cost, self.size), pour=False)
 
     def _pour(self, client: str, cost: float, *, pour: bool) -> float:
-        with self._lock:
+        with self.store.held():
             now = self.clock()
-            self._expire(now)
-            bucket = self._buckets.get(client)
-            level = 0.0
-            if bucket is not None:
-                level = max(0.0, bucket.level - (now - bucket.touched) * self.leak)
+            level = self._level(client, now)
             over = level + cost - self.size
             if over > 1e-9:
                 return over / self.leak
             if pour:
-                if bucket is None:
-                    self._buckets[client] = _Bucket(level + cost, now)
-                else:
-                    bucket.level, bucket.touched = level + cost, now
-                    self._buckets.move_to_end(client)
-                while len(self._buckets) > self.max_clients:
-                    self._buckets.popitem(last=False)
+                self.store.put(client, level + cost, now)
             return 0.0
+
+    def _level(self, client: str, now: float) -> float:
+        found = self.store.get(client, now)
+        if found is None:
+            return 0.0
+        level, touched = found
+        return max(0.0, level - (now - touched) * self.leak)
+
+
+@dataclasses.dataclass
+class _Bucket:
+    level: float  # cost units in the bucket when it was last touched
+    touched: float  # monotonic seconds
+
+
+class LocalStore:
+    """The buckets of one process, least recently touched first."""
+
+    def __init__(self, idle: float, max_clients: int) -> None:
+        self.idle = idle
+        self.max_clients = max_clients
+        self._buckets: OrderedDict[str, _Bucket] = OrderedDict()
+        self._lock = threading.Lock()  # charged from the event loop and from query threads
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def held(self) -> AbstractContextManager[object]:
+        return self._lock
+
+    def get(self, client: str, now: float) -> tuple[float, float] | None:
+        self._expire(now)
+        bucket = self._buckets.get(client)
+        return None if bucket is None else (bucket.level, bucket.touched)
+
+    def put(self, client: str, level: float, now: float) -> None:
+        self._buckets[client] = _Bucket(level, now)
+        self._buckets.move_to_end(client)
+        while len(self._buckets) > self.max_clients:
+            self._buckets.popitem(last=False)
 
     def _expire(self, now: float) -> None:
         """Drop the buckets that have leaked empty (they sit at the front: least recent)."""
         while self._buckets:
             oldest = next(iter(self._buckets.values()))
-            if now - oldest.touched < self._idle:
+            if now - oldest.touched < self.idle:
                 return
             self._buckets.popitem(last=False)
 

@@ -1,6 +1,11 @@
 """The floor for bench.api: a plain Starlette endpoint returning the same 20 penalties as JSON,
-read with sqlite3 from the same database, no GraphQL, no projection, no cache."""
+read with sqlite3 from the same database, no GraphQL, no projection, no cache.
 
+`python bench/api_floor.py DATABASE PORT [WORKERS]`: with WORKERS > 1, uvicorn's own worker
+processes, each importing this module again (the database named by BENCH_FLOOR_DB).
+"""
+
+import os
 import sqlite3
 import sys
 
@@ -10,7 +15,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-connection = sqlite3.connect(sys.argv[1], check_same_thread=False)
+if __name__ == "__main__":
+    os.environ["BENCH_FLOOR_DB"] = sys.argv[1]  # for the worker processes
+connection = sqlite3.connect(os.environ["BENCH_FLOOR_DB"], check_same_thread=False)
 connection.row_factory = sqlite3.Row
 PAGE = """
 SELECT p.id, p.decision_doc_no, p.decision_on, p.published_on, p.remarks, p.violation_type,
@@ -33,4 +40,11 @@ async def penalties(request: Request) -> JSONResponse:
 
 
 app = Starlette(routes=[Route("/penalties", penalties)])
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), log_level="warning", access_log=False)
+
+if __name__ == "__main__":
+    workers = int(sys.argv[3]) if len(sys.argv) > 3 else 1
+    options = {"host": "127.0.0.1", "port": int(sys.argv[2]), "log_level": "warning"}
+    if workers > 1:
+        uvicorn.run("api_floor:app", workers=workers, access_log=False, **options)  # type: ignore[arg-type]
+    else:
+        uvicorn.run(app, access_log=False, **options)  # type: ignore[arg-type]

@@ -58,6 +58,8 @@ def run(workdir: Path) -> list[report.Result]:
     serve = [
         gongshi,
         "serve",
+        "--workers",
+        "1",
         "--port",
         str(port),
         "--limit-concurrency",

@@ -49,3 +49,34 @@ def memory_mb(pid: int, field: str = "VmRSS") -> float:
         if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
     return 0.0
+
+
+def tree(pid: int) -> list[int]:
+    """`pid` and every process below it (a server's workers)."""
+    found = [pid]
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except FileNotFoundError:
+            continue
+        for child in map(int, children):
+            found += tree(child)
+    return found
+
+
+def tree_memory_mb(pid: int, field: str = "VmHWM") -> float:
+    """A memory figure (memory_mb) summed over `pid` and every process below it."""
+    return sum(memory_mb(process, field) for process in tree(pid))
+
+
+def tree_pss_mb(pid: int) -> float:
+    """The proportional set size of `pid` and the processes below it, in MB: each shared page
+    counted once over all of them (resident sets count it in every process)."""
+    total = 0
+    for process in tree(pid):
+        try:
+            lines = Path(f"/proc/{process}/smaps_rollup").read_text().splitlines()
+        except (FileNotFoundError, PermissionError):
+            continue
+        total += sum(int(line.split()[1]) for line in lines if line.startswith("Pss:"))
+    return total / 1024

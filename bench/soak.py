@@ -122,7 +122,7 @@ def run(workdir: Path) -> list[report.Result]:
     gongshi = str(Path(sys.executable).with_name("gongshi"))
     secret = _token(gongshi, env, samples.unit[0], workdir)
     port = servers.free_port()
-    serve = [gongshi, "serve", "--port", str(port), "--follow", str(FOLLOW)]
+    serve = [gongshi, "serve", "--workers", "1", "--port", str(port), "--follow", str(FOLLOW)]
     # the clients here stand for many agencies: one address must not share one rate budget
     serve += ["--rate-bucket", str(10**9), "--rate-leak", str(10**9)]
     log = _Log()

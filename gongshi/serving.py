@@ -6,17 +6,20 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import gc
+import importlib
 import ipaddress
 import logging
+import os
 import socket
 import sys
+from typing import Any
 
 import click
 from rich.table import Table
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from api import bucket_store, follower, node_memory, ratelimit
 from api import limits as api_limits
-from api import ratelimit
 from disclosure import (
     db,
     lifecycle,
@@ -40,6 +43,9 @@ from publishers import release
 from search_index import indexer
 
 PORT = click.IntRange(1, 65535)
+MAX_WORKERS = node_memory.MAX_WORKERS
+# what a node's application imports (node_application)
+APPLICATION_MODULES = ("api.app", "gongshi.served_feeds", "gongshi.served_reports", "portal.app")
 
 
 @click.command()
@@ -94,6 +100,13 @@ PORT = click.IntRange(1, 65535)
     show_default=True,
     help="Seconds between updates of this node's search index from the change log.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(1, MAX_WORKERS),
+    default=None,
+    help="Worker processes behind the one socket, sharing the rate limits and the concurrency "
+    "limit; SIGHUP restarts them without dropping a request [default: the number of cores].",
+)
 @click.pass_obj
 def serve(
     env: Env,
@@ -107,6 +120,7 @@ def serve(
     no_introspection: bool,
     access_log: bool,
     follow: float,
+    workers: int | None,
 ) -> None:
     """Serve GraphQL at /graphql, /healthz, and the published site at /."""
     env.page_cache_mib = db.SERVING_PAGE_CACHE_MIB
@@ -140,7 +154,19 @@ def serve(
             "which only this machine reaches",
             soft_wrap=True,
         )
-    run_server(env, host, port, limits, access_log, follow)
+    count = workers or cores()
+    if count > 1:
+        console.print(
+            f"{count} worker processes; SIGHUP restarts them without dropping a request",
+            soft_wrap=True,
+        )
+    run_server(env, host, port, limits, access_log, follow, count)
+
+
+def cores() -> int:
+    """The cores this process may run on (at most MAX_WORKERS)."""
+    available = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return max(1, min(MAX_WORKERS, available or 1))
 
 
 def require_free(host: str, port: int, option: str) -> None:
@@ -187,16 +213,14 @@ def run_server(
     limits: api_limits.Limits,
     access_log: bool,
     follow: float,
+    workers: int = 1,
 ) -> None:
-    """Serve this node until interrupted."""
+    """Serve this node until interrupted: in this process, or with `workers` > 1 in that many
+    worker processes (gongshi.workers)."""
     # the application and the server are imported here, when they run: importing them takes a
     # third of a second of every other command, and of each publish worker (which imports this
     # module again to start)
     import uvicorn
-
-    from api import app as api_app
-    from gongshi import served_feeds, served_reports
-    from portal import app as portal_app
 
     if access_log:
         handler = logging.StreamHandler(sys.stderr)
@@ -205,7 +229,33 @@ def run_server(
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    application = compose(
+    # what the server is told: gongshi.access writes one JSON line per request instead of its
+    # access log, and the API decides whose X-Forwarded-For to believe (--trusted-proxy)
+    options: dict[str, Any] = {"access_log": False, "log_level": "warning", "proxy_headers": False}
+    if workers > 1:
+        serve_workers(env, host, port, limits, follow, workers, options)
+        return
+    application = node_application(env, limits, follow)
+    # what is alive now (modules, the schema, the engine) lives as long as the node. Frozen, a
+    # full collection under load no longer walks it: those pauses were the API's p99
+    # (BENCHMARKS.md, "Figures behind the code's choices")
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(application, host=host, port=port, **options)
+
+
+def node_application(
+    env: Env,
+    limits: api_limits.Limits,
+    follow: float,
+    slot: node_memory.WorkerSlot | None = None,
+) -> ASGIApp:
+    """The application of a node, or of one worker process of it (its `slot`)."""
+    from api import app as api_app
+    from gongshi import served_feeds, served_reports
+    from portal import app as portal_app
+
+    return compose(
         api_app.create_app(
             env.settings,
             env.engine,
@@ -215,22 +265,57 @@ def run_server(
                 *served_feeds.FeedRoutes(env.settings, env.engine).routes(),
                 *served_reports.ReportRoutes(env.settings, env.engine).routes(),
             ],
+            slot=slot,
         ),
         portal_app.create_app(env.settings, env.engine),
     )
-    # what is alive now (modules, the schema, the engine) lives as long as the node. Frozen, a
-    # full collection under load no longer walks it: those pauses were the API's p99
-    # (BENCHMARKS.md, "Figures behind the code's choices")
+
+
+def serve_workers(
+    env: Env,
+    host: str,
+    port: int,
+    limits: api_limits.Limits,
+    follow: float,
+    count: int,
+    options: dict[str, Any],
+) -> None:
+    """Serve this node in `count` worker processes with one index follower, until SIGTERM or
+    SIGINT (gongshi.workers)."""
+    from gongshi import workers
+
+    memory = node_memory.NodeMemory(bucket_store.table_bytes(limits.rate_clients))
+    index_dir = env.settings.index_dir
+
+    def worker(slot: node_memory.WorkerSlot) -> ASGIApp:
+        env.engine.dispose(close=False)  # the supervisor's pool, if any, is not this process's
+        application = node_application(env, limits, follow, slot)
+        gc.collect()
+        gc.freeze()  # as run_server does
+        return application
+
+    def index_follower(stop: workers.Stop) -> None:
+        env.engine.dispose(close=False)
+        follower.lead(index_dir, env.engine, memory, follow, None, stop)
+
+    children = workers.Children(
+        application=worker,
+        uvicorn_options={**options, "timeout_graceful_shutdown": workers.STOP_SECONDS - 5},
+        follower=index_follower if indexer.current(index_dir) is not None else None,
+    )
+    sock = workers.listen(host, port)
+    env.engine.dispose()  # no connection is shared with the workers
+    for module in APPLICATION_MODULES:  # imported once here, shared by every fork
+        importlib.import_module(module)
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        access_log=False,  # gongshi.access writes one JSON line per request instead
-        log_level="warning",
-        proxy_headers=False,  # the API decides whose X-Forwarded-For to believe (--trusted-proxy)
-    )
+    try:
+        workers.Supervisor(sock, memory, count, children).run()
+    except workers.NodeFailed as error:
+        raise click.ClickException(str(error)) from error
+    finally:
+        sock.close()
+        memory.close()
 
 
 def compose(api: ASGIApp, portal: ASGIApp) -> ASGIApp:

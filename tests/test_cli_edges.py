@@ -205,7 +205,7 @@ def test_serve_prints_its_address_and_names_its_port_in_records(tmp_path: Path) 
     world.env.pop("GONGSHI_BASE_URL")
     world.run("sample", "--records", "30", "--as-of", ON)
     port = free_port()
-    process = world.start("serve", "--port", str(port), "--no-access-log")
+    process = world.start("serve", "--port", str(port), "--no-access-log", "--workers", "1")
     try:
         _wait_healthy(process, port)
         edges = _graphql(port, URLS)["penalties"]["edges"]  # type: ignore[index]

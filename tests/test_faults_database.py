@@ -27,7 +27,7 @@ QUERY = {"query": "{ penalties(first: 5) { totalCount edges { node { decisionDoc
 
 def _serve(world: World, url: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [GONGSHI, "serve", "--port", str(free_port())],
+        [GONGSHI, "serve", "--port", str(free_port()), "--workers", "1"],
         env={**world.env, "DATABASE_URL": url},
         capture_output=True,
         text=True,

@@ -81,7 +81,7 @@ def _assert_previous_release_serves(world: World, out: Path, first: release.Prev
     assert not list((out / release.RELEASES).glob(f"{release.BUILDING}*")), "half release left"
     port = free_port()
     server = subprocess.Popen(
-        [GONGSHI, "serve", "--port", str(port), "--no-access-log"],
+        [GONGSHI, "serve", "--port", str(port), "--no-access-log", "--workers", "1"],
         env={**world.env, "GONGSHI_SITE_DIR": str(out)},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -59,7 +59,16 @@ def nodes(envs: Sequence[Mapping[str, str]], *options: str) -> Iterator[list[str
         for env in envs:
             port = free_port()
             process = subprocess.Popen(
-                [GONGSHI, "serve", "--port", str(port), "--no-access-log", *options],
+                [
+                    GONGSHI,
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--no-access-log",
+                    "--workers",
+                    "1",
+                    *options,
+                ],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,
