@@ -26,9 +26,20 @@ from api.middleware import AccessLog, Admission
 from api.site import Site
 from disclosure import db, settings
 from disclosure.queries import change_log
-from search_index import indexer, search
+from search_index import database, indexer, search
 
 log = logging.getLogger("gongshi.api")
+
+
+def _searcher(
+    app_settings: settings.Settings, engine: sa.Engine, as_of: dt.date | None
+) -> search.Backend | None:
+    """The settings' search backend: the database's search rows, or this node's whoosh index
+    folder if it has been built."""
+    if app_settings.search == "database":
+        return database.DatabaseSearcher(engine, on=as_of)
+    index_dir = app_settings.index_dir
+    return search.Searcher(index_dir) if indexer.current(index_dir) is not None else None
 
 
 def create_app(
@@ -55,7 +66,7 @@ def create_app(
     limits = limits or Limits()
     context.watch_time_budget(engine)
     index_dir = app_settings.index_dir
-    searcher = search.Searcher(index_dir) if indexer.current(index_dir) is not None else None
+    searcher = _searcher(app_settings, engine, as_of)
     memory = slot.memory if slot is not None else None
     endpoint = http.GraphQLEndpoint(
         schema.build(limits), engine, app_settings, limits, as_of, searcher, memory
@@ -65,7 +76,7 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         async with anyio.create_task_group() as tasks:
-            if follow_seconds is not None and searcher is not None:
+            if follow_seconds is not None and isinstance(searcher, search.Searcher):
                 if memory is not None:
                     tasks.start_soon(follower.watch, searcher, memory, follow_seconds)
                 else:

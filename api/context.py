@@ -34,7 +34,7 @@ class Context:
     on: dt.date
     settings: settings.Settings
     limits: Limits
-    searcher: search.Searcher | None = None
+    searcher: search.Backend | None = None
     bearer: str | None = None  # the secret of the request's API token, for mutations
     cost: int = 0
     volatile: bool = False  # the answer depends on more than the data version: do not cache
@@ -128,7 +128,7 @@ def opened(
     app_settings: settings.Settings,
     limits: Limits,
     on: dt.date,
-    searcher: search.Searcher | None = None,
+    searcher: search.Backend | None = None,
     bearer: str | None = None,
     horizons: Horizons | None = None,
     catalogues: Catalogues | None = None,

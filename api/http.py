@@ -48,7 +48,7 @@ class GraphQLEndpoint:
         app_settings: settings.Settings,
         limits: Limits,
         as_of: dt.date | None,
-        searcher: search.Searcher | None = None,
+        searcher: search.Backend | None = None,
         memory: node_memory.NodeMemory | None = None,
     ) -> None:
         self.schema = graphql

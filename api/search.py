@@ -13,7 +13,6 @@ from api.errors import ApiError
 from api.types import ContextInfo, Department, PageInfo, Record, describe_enum
 from disclosure import lifecycle, models, privacy
 from disclosure.queries import directory, plain_rows
-from search_index import lag
 from search_index import search as index_search
 
 
@@ -127,11 +126,11 @@ def resolve(
     context = info.context
     if context.searcher is None:
         raise ApiError("search is not available on this node: its index has not been built")
-    context.volatile = True  # follows the index, not only the data version
+    # an index that follows the change log is not as of the data version alone
+    context.volatile = context.searcher.lags
     offset = cursors.search_offset(after)
     # what the index still holds but the database no longer shows: neither a hit nor counted
-    mark = context.searcher.watermark()
-    hidden = lag.hidden(context.session, mark.event_id, mark.as_of, context.on)
+    hidden = context.searcher.hidden(context.session, context.on)
     try:
         found = context.searcher.search(
             query,
@@ -141,6 +140,7 @@ def resolve(
             offset=offset,
             limit=first,
             counts=_counts(info.selected_fields[0].selections),
+            on=context.on,
             hidden=hidden,
         )
     except index_search.QueryError as error:

@@ -48,3 +48,20 @@ def grams(run: str, *, query: bool) -> Iterator[tuple[int, str]]:
         yield offset, run[offset : offset + 2]
     if query and last % 2:
         yield last, run[last:]
+
+
+def pieces(text: str, *, query: bool) -> Iterator[tuple[int, str]]:
+    """(offset into `text`, token) of every token of `text`: bigrams of its CJK runs (see
+    `grams`), its Latin and digit runs whole; the one rule of what a search matches."""
+    for match in RUNS.finditer(normalize(text)):
+        run = match.group()
+        if is_cjk(run):
+            for offset, gram in grams(run, query=query):
+                yield match.start() + offset, gram
+        else:
+            yield match.start(), run
+
+
+def tokens(text: str, *, query: bool = False) -> list[str]:
+    """The tokens of `text` in order: as indexed, or (`query`) as a query asks for them."""
+    return [token for _offset, token in pieces(text, query=query)]

@@ -79,6 +79,7 @@ def append(
         **row(record.KIND, record.id, type, effective_on=effective_on, actor=actor, payload=payload)
     )
     session.add(event)
+    _touch(session, record.KIND, [record.id])
     return event
 
 
@@ -88,7 +89,41 @@ def append_many(session: Session, rows: Iterable[dict[str, Any]]) -> int:
     if batch:
         take_turn(session)
         db.bulk_insert(session.connection(), models.Event.__table__, batch)  # type: ignore[attr-defined]
+        for kind in {row["record_kind"] for row in batch}:
+            _touch(session, kind, [row["record_id"] for row in batch if row["record_kind"] == kind])
     return len(batch)
+
+
+# session.info key: the records whose events this transaction appended, by kind
+_TOUCHED = "gongshi.search_touched"
+
+
+def _touch(session: Session, kind: models.RecordKind, ids: Iterable[int]) -> None:
+    """Note records changed in this transaction: their search rows are rewritten before it
+    commits, once for all of them (a batch of ingest is one write, not one per record)."""
+    touched: dict[models.RecordKind, set[int]] = session.info.setdefault(_TOUCHED, {})
+    touched.setdefault(kind, set()).update(ids)
+
+
+@sa.event.listens_for(Session, "before_commit")
+def _write_search_rows(session: Session) -> None:
+    """Every change of a record appends an event: its search rows follow in the same
+    transaction, so search in the database is never behind the data."""
+    touched = session.info.pop(_TOUCHED, None)
+    if touched:
+        # imported here: search rows are built from the public projection, whose rules
+        # (lifecycle) append events through this module
+        from disclosure import search_rows
+
+        session.flush()
+        search_rows.refresh(session, touched)
+
+
+@sa.event.listens_for(Session, "after_transaction_end")
+def _forget_touched(session: Session, transaction: Any) -> None:
+    """A transaction rolled back leaves nothing to write (a savepoint's leaves the rest)."""
+    if transaction.parent is None:
+        session.info.pop(_TOUCHED, None)
 
 
 def history(session: Session, record: models.Record) -> list[models.Event]:

@@ -8,12 +8,14 @@ import functools
 import ipaddress
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TypeVar
+from typing import Literal, TypeVar
 from zoneinfo import ZoneInfo
 
 from disclosure import db, idkey, urls
 
 TIMEZONE = ZoneInfo("Asia/Shanghai")
+SearchBackend = Literal["whoosh", "database"]
+SEARCH_BACKENDS: tuple[SearchBackend, ...] = ("whoosh", "database")
 
 
 DEFAULT_PORT = 8000  # of `gongshi serve` and `gongshi demo`
@@ -57,6 +59,9 @@ class Settings:
     # the key of the credit reports' verification codes (GONGSHI_REPORT_KEY, else
     # DATA_DIR/report.key): every node that verifies them needs the one that issued them
     report_key: bytes | None = dataclasses.field(default=None, repr=False)
+    # where the API searches (GONGSHI_SEARCH): this node's whoosh index folder, or the
+    # database's search rows, written with the data
+    search: SearchBackend = "whoosh"
 
     @functools.cached_property
     def urls(self) -> urls.Urls:
@@ -125,7 +130,17 @@ class Settings:
                 if environ.get("GONGSHI_REPORT_KEY")
                 else None
             ),
+            search=_search(environ),
         )
+
+
+def _search(environ: Mapping[str, str]) -> SearchBackend:
+    value = environ.get("GONGSHI_SEARCH", "whoosh")
+    if value not in SEARCH_BACKENDS:
+        raise SettingsError(
+            f"GONGSHI_SEARCH is {value!r}: it must be one of {', '.join(SEARCH_BACKENDS)}"
+        )
+    return value
 
 
 def _key_text(text: str, origin: str) -> idkey.IdKey:

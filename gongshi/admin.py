@@ -18,7 +18,6 @@ from disclosure import (
 from disclosure.queries import figures
 from gongshi.env import Env, as_of_date, as_of_option, console, user_errors
 
-
 # who a token or an account is for: a department (by its credit code) and its role there
 _unit_option = click.option(
     "--unit", "unit_code", required=True, help="The department's credit code."

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ from disclosure import (
     readers,
     sample,
     sample_files,
+    search_rows,
     settings,
     template,
     upsert,
@@ -203,6 +205,9 @@ def index_command(env: Env, rebuild: bool, processes: int, as_of: dt.datetime | 
     folder = env.settings.index_dir
     with user_errors():
         env.require_schema()
+        if env.settings.search == "database":
+            _database_index(env, rebuild)
+            return
         if rebuild or indexer.current(folder) is None:
             with progress(seconds=True) as bar:
                 bar.add_task(f"building the search index as of {on} in {folder}", total=None)
@@ -219,6 +224,26 @@ def index_command(env: Env, rebuild: bool, processes: int, as_of: dt.datetime | 
                 f"index updated as of {on}: {report.events} events, {report.indexed} indexed, "
                 f"{report.removed} removed in {report.seconds:.1f} s"
             )
+
+
+def _database_index(env: Env, rebuild: bool) -> None:
+    """With GONGSHI_SEARCH=database the search rows are written with every change: nothing to
+    build or follow; --rebuild writes them all again (after restoring a copy made without them,
+    say)."""
+    if not rebuild:
+        console.print(
+            "nothing to build: GONGSHI_SEARCH=database searches the database's search rows, "
+            "written with every change (--rebuild writes them all again)"
+        )
+        return
+    started = time.perf_counter()
+    with progress(seconds=True) as bar:
+        bar.add_task("writing the search rows of every record", total=None)
+        with db.transaction(env.engine) as session:
+            count = search_rows.fill(session)
+    console.print(
+        f"search rows rewritten: {count} records in {time.perf_counter() - started:.1f} s"
+    )
 
 
 class UnreadableFile(click.ClickException):

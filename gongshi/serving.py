@@ -301,7 +301,10 @@ def serve_workers(
     children = workers.Children(
         application=worker,
         uvicorn_options={**options, "timeout_graceful_shutdown": workers.STOP_SECONDS - 5},
-        follower=index_follower if indexer.current(index_dir) is not None else None,
+        # a node that searches the database's rows has no index folder to follow
+        follower=index_follower
+        if env.settings.search == "whoosh" and indexer.current(index_dir) is not None
+        else None,
     )
     sock = workers.listen(host, port)
     env.engine.dispose()  # no connection is shared with the workers

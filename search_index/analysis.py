@@ -11,7 +11,7 @@ from typing import Any
 
 from whoosh.analysis import Token, Tokenizer
 
-from disclosure.bigrams import RUNS, grams, is_cjk, normalize
+from disclosure.bigrams import grams, normalize, pieces, tokens
 
 __all__ = ["BigramTokenizer", "analyzer", "grams", "normalize", "terms"]
 
@@ -34,22 +34,19 @@ class BigramTokenizer(Tokenizer):  # type: ignore[misc]
     ) -> Iterator[Token]:
         token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
         position = start_pos
-        for match in RUNS.finditer(normalize(value)):
-            run = match.group()
-            pieces = grams(run, query=mode == "query") if is_cjk(run) else [(0, run)]
-            for offset, text in pieces:
-                token.text = text
-                token.boost = 1.0
-                token.stopped = False
-                if keeporiginal:
-                    token.original = text
-                if positions:
-                    token.pos = position
-                    position += 1
-                if chars:
-                    token.startchar = start_char + match.start() + offset
-                    token.endchar = token.startchar + len(text)
-                yield token
+        for offset, text in pieces(value, query=mode == "query"):
+            token.text = text
+            token.boost = 1.0
+            token.stopped = False
+            if keeporiginal:
+                token.original = text
+            if positions:
+                token.pos = position
+                position += 1
+            if chars:
+                token.startchar = start_char + offset
+                token.endchar = token.startchar + len(text)
+            yield token
 
 
 def analyzer() -> BigramTokenizer:
@@ -59,4 +56,4 @@ def analyzer() -> BigramTokenizer:
 
 def terms(text: str) -> list[str]:
     """The distinct query terms of `text`, in order."""
-    return list(dict.fromkeys(token.text for token in analyzer()(text, mode="query")))
+    return list(dict.fromkeys(tokens(text, query=True)))

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import itertools
 import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
+from sqlmodel import Session
 from whoosh import collectors, highlight, query, sorting
 from whoosh import index as whoosh_index
 from whoosh.searching import Searcher as WhooshSearcher
@@ -42,7 +45,7 @@ class Hit:
     kind: models.RecordKind
     record_id: int
     score: float
-    highlights: dict[str, str]  # field → HTML snippet with <b class="match …"> marks
+    highlights: Mapping[str, str]  # field → HTML snippet with <b class="match …"> marks
 
 
 # What a search counts besides its page of hits: nothing (the cheapest: a page and whether more
@@ -62,26 +65,81 @@ class Results:
     complete: bool  # False when the time budget or the count limit cut the search short
 
 
-def parse(text: str) -> query.Query:
-    """The query for what a user typed: its words (as bigrams) in the name and decision texts,
-    name matches ranking first, or all in the authority's name; or an exact credit code or
-    document number, which ranks first."""
+Order = Literal["relevance", "date"]
+
+
+class Backend(Protocol):
+    """What the API searches: the whoosh index folder of a node (`Searcher`) or the search rows
+    of the database (`search_index.database.DatabaseSearcher`)."""
+
+    # whether answers follow the change log behind the data (a response cache must not keep
+    # them by data version alone)
+    lags: bool
+
+    def search(
+        self,
+        text: str,
+        *,
+        kinds: list[models.RecordKind] | None = None,
+        department: str | None = None,
+        order: Order = "relevance",
+        offset: int = 0,
+        limit: int = 20,
+        counts: Counts = "departments",
+        on: dt.date | None = None,
+        hidden: lag.Hidden | None = None,
+    ) -> Results:
+        """Hits `offset` to `offset + limit` of `text` among the records public on `on`."""
+
+    def hidden(self, session: Session, on: dt.date) -> lag.Hidden:
+        """The records this backend may still hold that are not public on `on`."""
+
+    def refresh(self) -> None:
+        """See the changes written since the last search, where that takes a step."""
+
+    def close(self) -> None:
+        """Let go of what the backend holds open."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """What a user typed, checked: the text, its distinct query terms, and the credit code (or
+    prefix of one) it may be."""
+
+    text: str
+    words: list[str]
+    code: str | None
+
+
+def checked(text: str) -> Query:
+    """The query of `text`, or QueryError saying why it cannot be searched."""
     stripped = text.strip()
     if not stripped:
         raise QueryError("查询内容为空 / the query is empty")
     if len(stripped) > MAX_QUERY_LENGTH:
         raise QueryError(f"查询内容过长 / the query is longer than {MAX_QUERY_LENGTH} characters")
-    normalized = analysis.normalize(stripped)
-    code = normalized.upper().replace(" ", "")
+    code = analysis.normalize(stripped).upper().replace(" ", "")
+    words = analysis.terms(stripped)
+    matched = _CODE.fullmatch(code) is not None
+    if not words and not matched:
+        raise QueryError("查询内容中没有可检索的文字 / the query has no searchable words")
+    return Query(stripped, words, code if matched else None)
+
+
+def parse(text: str) -> query.Query:
+    """The query for what a user typed: its words (as bigrams) in the name and decision texts,
+    name matches ranking first, or all in the authority's name; or an exact credit code or
+    document number, which ranks first."""
+    asked = checked(text)
+    stripped, code, words = asked.text, asked.code, asked.words
     alternatives: list[query.Query] = [query.Term("doc_no", stripped, boost=50.0)]
-    if _CODE.fullmatch(code):
+    if code is not None:
         exact = len(code) == 18
         alternatives.append(
             query.Term("credit_code", code, boost=50.0)
             if exact
             else query.Prefix("credit_code", code, boost=10.0)
         )
-    words = analysis.terms(stripped)
     if words:
         alternatives += [
             query.AndMaybe(
@@ -90,8 +148,6 @@ def parse(text: str) -> query.Query:
             ),
             query.And([query.Term("authority", word) for word in words]),
         ]
-    elif len(alternatives) == 1 and not _CODE.fullmatch(code):
-        raise QueryError("查询内容中没有可检索的文字 / the query has no searchable words")
     return query.Or(alternatives)
 
 
@@ -100,6 +156,8 @@ class Searcher:
 
     Shared by an API node's query threads: one search at a time (whoosh searchers are not made
     for concurrent use), and never one while `refresh` swaps the searchers."""
+
+    lags = True
 
     def __init__(self, index_dir: Path) -> None:
         self.index_dir = index_dir
@@ -141,6 +199,12 @@ class Searcher:
             assert self._build is not None  # opened in __init__, or it raised
             return indexer.read_watermark(self._build)
 
+    def hidden(self, session: Session, on: dt.date) -> lag.Hidden:
+        """The records the build may still hold that are not public on `on`: changed since its
+        watermark, or run out since its day."""
+        mark = self.watermark()
+        return lag.hidden(session, mark.event_id, mark.as_of, on)
+
     def close(self) -> None:
         with self._lock:
             for searcher in self._searchers.values():
@@ -153,15 +217,17 @@ class Searcher:
         *,
         kinds: list[models.RecordKind] | None = None,
         department: str | None = None,
-        order: Literal["relevance", "date"] = "relevance",
+        order: Order = "relevance",
         offset: int = 0,
         limit: int = 20,
         counts: Counts = "departments",
+        on: dt.date | None = None,
         hidden: lag.Hidden | None = None,
     ) -> Results:
         """Hits `offset` to `offset + limit` of `text` across the chosen kinds, with `counts`
         (each level costs more: counting by department is a pass over every match); the
-        `hidden` records are neither hits nor counted."""
+        `hidden` records are neither hits nor counted. The build holds the records public on
+        its own day: `on` is for `hidden` (see `hidden`) to have said what differs."""
         if offset < 0 or offset + limit > MAX_WINDOW:
             raise QueryError(f"结果只能翻到前 {MAX_WINDOW} 条 / results go {MAX_WINDOW} deep")
         parsed = parse(text)

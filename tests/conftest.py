@@ -14,7 +14,7 @@ from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel
 from stdnum.cn import ric
 
-from disclosure import db, settings
+from disclosure import db, models, settings
 from tests import factories
 
 POSTGRES_URL = os.environ.get("TEST_DATABASE_URL")
@@ -87,7 +87,10 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     production."""
     if POSTGRES_URL:
         engine: sa.Engine = request.getfixturevalue("postgres_engine")
-        tables = ", ".join(table.name for table in SQLModel.metadata.sorted_tables)
+        tables = ", ".join(
+            [table.name for table in SQLModel.metadata.sorted_tables]
+            + [models.search_table(kind) for kind in models.RecordKind]
+        )
         with engine.begin() as connection:
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
         yield engine

@@ -109,6 +109,25 @@ def test_index_builds_then_follows(run: CliRunner) -> None:
     )
 
 
+def test_index_with_the_database_backend_has_nothing_to_build_and_rewrites_on_rebuild(
+    run: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GONGSHI_SEARCH", "database")
+    run.invoke(cli.main, ["init"])
+    run.invoke(cli.main, ["sample", "--records", "120", "--as-of", "2026-11-28"])
+    nothing = run.invoke(cli.main, ["index"])
+    assert nothing.exit_code == 0, nothing.output
+    assert nothing.output.startswith("nothing to build: GONGSHI_SEARCH=database searches")
+    rebuilt = run.invoke(cli.main, ["index", "--rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert rebuilt.output.startswith("search rows rewritten: ")
+    assert not (tmp_path / "var" / "index").exists()
+    monkeypatch.setenv("GONGSHI_SEARCH", "elastic")
+    wrong = run.invoke(cli.main, ["index"])
+    assert wrong.exit_code == 2
+    assert "GONGSHI_SEARCH is 'elastic': it must be one of whoosh, database" in wrong.output
+
+
 def _penalty_file(path: Path, rows: list[dict[str, str]]) -> Path:
     from tests.template_rows import write_csv
 

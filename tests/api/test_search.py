@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from starlette.testclient import TestClient
 from api import app as api_app
 from disclosure import endings, models, settings
 from search_index import indexer, search
-from tests import factories
+from tests import factories, search_backends
 from tests.api.conftest import Run
 
 ON = factories.DEFAULT_ON
@@ -33,19 +34,26 @@ query Search($q: String!, $kinds: [RecordKind!], $after: String) {
 """
 
 
+@pytest.fixture(params=search_backends.BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Each search backend in turn: the API answers the same from both."""
+    return str(request.param)
+
+
 @pytest.fixture
-def indexed(engine: sa.Engine, app_settings: settings.Settings) -> Iterator[search.Searcher]:
+def indexed(
+    engine: sa.Engine, app_settings: settings.Settings, backend: str
+) -> Iterator[search.Backend]:
     with Session(engine) as session, session.begin():
         factories.add_penalty(session, on=ON, decision_on=dt.date(2026, 5, 20))
         factories.add_penalty(session, on=ON, decision_on=dt.date(2026, 5, 21))
         factories.add_license(session, on=ON, decision_on=dt.date(2026, 5, 22))
-    indexer.rebuild(app_settings.index_dir, engine, on=ON)
-    searcher = search.Searcher(app_settings.index_dir)
+    searcher = search_backends.open_searcher(backend, engine, app_settings.index_dir, ON)
     yield searcher
     searcher.close()
 
 
-def test_search_hits_facets_and_paging(run: Run, indexed: search.Searcher) -> None:
+def test_search_hits_facets_and_paging(run: Run, indexed: search.Backend) -> None:
     first = run(SEARCH, {"q": "鸿达 食品"}, searcher=indexed)
     found = first["data"]["search"]
     assert "errors" not in first
@@ -71,7 +79,7 @@ def test_search_hits_facets_and_paging(run: Run, indexed: search.Searcher) -> No
 
 
 def test_counts_by_department_only_when_asked_for_also_through_a_fragment(
-    run: Run, indexed: search.Searcher
+    run: Run, indexed: search.Backend
 ) -> None:
     plain = run('{ search(query: "鸿达") { totalCount edges { cursor } } }', searcher=indexed)
     assert plain["data"]["search"]["totalCount"] == 3
@@ -84,7 +92,7 @@ def test_counts_by_department_only_when_asked_for_also_through_a_fragment(
 
 
 def test_pages_without_counts_still_know_whether_more_follow(
-    run: Run, indexed: search.Searcher
+    run: Run, indexed: search.Backend
 ) -> None:
     query = """query ($after: String) {
       search(query: "鸿达", first: 2, after: $after) { hasNextPage endCursor edges { cursor } }
@@ -95,7 +103,7 @@ def test_pages_without_counts_still_know_whether_more_follow(
     assert (len(rest["edges"]), rest["hasNextPage"]) == (1, False)
 
 
-def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Searcher) -> None:
+def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Backend) -> None:
     query = '{ search(query: "鸿达 食品", first: 0) { totalCount hasNextPage edges { cursor } } }'
     assert run(query, searcher=indexed) == {
         "data": {"search": {"totalCount": 3, "hasNextPage": True, "edges": []}}
@@ -103,7 +111,7 @@ def test_a_page_of_none_still_counts_the_matches(run: Run, indexed: search.Searc
 
 
 def test_a_withdrawn_record_is_hidden_even_before_the_index_catches_up(
-    run: Run, indexed: search.Searcher, engine: sa.Engine
+    run: Run, indexed: search.Backend, engine: sa.Engine
 ) -> None:
     _withdraw_the_first_penalty(engine)
     found = run(SEARCH, {"q": "鸿达", "kinds": ["PENALTY"]}, searcher=indexed)
@@ -115,7 +123,7 @@ def test_a_withdrawn_record_is_hidden_even_before_the_index_catches_up(
     [("   ", "the query is empty"), ("赤" * 101, "longer than 100 characters")],
 )
 def test_bad_queries_are_clear_errors(
-    run: Run, indexed: search.Searcher, text: str, message: str
+    run: Run, indexed: search.Backend, text: str, message: str
 ) -> None:
     response = run(SEARCH, {"q": text}, searcher=indexed)
     assert response["data"] is None
@@ -149,8 +157,23 @@ def test_a_serving_node_follows_the_change_log(
     assert count == 1
 
 
+def test_a_node_searching_the_database_needs_no_index_and_no_follower(
+    engine: sa.Engine, app_settings: settings.Settings
+) -> None:
+    application = api_app.create_app(
+        dataclasses.replace(app_settings, search="database"), engine, as_of=ON
+    )
+    query = {"query": '{ search(query: "鸿达", kinds: [PENALTY]) { totalCount } }'}
+    with TestClient(application) as client:
+        assert client.post("/graphql", json=query).json()["data"]["search"]["totalCount"] == 0
+        with Session(engine) as session, session.begin():
+            factories.add_penalty(session, on=ON)
+        assert client.post("/graphql", json=query).json()["data"]["search"]["totalCount"] == 1
+    assert not app_settings.index_dir.exists()
+
+
 def test_search_pages_like_every_other_list_with_page_info(
-    run: Run, indexed: search.Searcher
+    run: Run, indexed: search.Backend
 ) -> None:
     query = """query ($after: String) { search(query: "鸿达", first: 2, after: $after) {
       pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
@@ -190,7 +213,7 @@ def _counted(found: dict[str, Any]) -> tuple[int, dict[str, int], list[int], lis
 
 
 def test_counts_leave_out_a_record_whose_publicity_ended_before_the_index_runs(
-    run: Run, engine: sa.Engine, app_settings: settings.Settings
+    run: Run, engine: sa.Engine, app_settings: settings.Settings, backend: str
 ) -> None:
     last_day = ON + dt.timedelta(days=10)
     with Session(engine) as session, session.begin():
@@ -201,8 +224,8 @@ def test_counts_leave_out_a_record_whose_publicity_ended_before_the_index_runs(
             publicity_end_on=last_day,
         )
         factories.add_license(session)
-    indexer.rebuild(app_settings.index_dir, engine, on=last_day)  # no lifecycle, no index since
-    searcher = search.Searcher(app_settings.index_dir)
+    # no lifecycle, no index since
+    searcher = search_backends.open_searcher(backend, engine, app_settings.index_dir, last_day)
     try:
         on_last_day = run(COUNTED, {"q": "鸿达"}, on=last_day, searcher=searcher)
         day_after = run(COUNTED, {"q": "鸿达"}, on=last_day + DAY, searcher=searcher)
@@ -213,7 +236,7 @@ def test_counts_leave_out_a_record_whose_publicity_ended_before_the_index_runs(
 
 
 def test_counts_leave_out_a_withdrawn_record_before_the_index_catches_up(
-    run: Run, indexed: search.Searcher, engine: sa.Engine
+    run: Run, indexed: search.Backend, engine: sa.Engine
 ) -> None:
     _withdraw_the_first_penalty(engine)
     assert _counted(run(COUNTED, {"q": "鸿达"}, searcher=indexed)) == (
@@ -225,15 +248,14 @@ def test_counts_leave_out_a_withdrawn_record_before_the_index_catches_up(
 
 
 def test_a_department_filter_keeps_other_departments_hits_out_of_the_page(
-    run: Run, engine: sa.Engine, app_settings: settings.Settings
+    run: Run, engine: sa.Engine, app_settings: settings.Settings, backend: str
 ) -> None:
     with Session(engine) as session, session.begin():
         factories.add_penalty(session)
         other = factories.add_department(session, "赤坎区卫生健康局")
         factories.add_penalty(session, authority_id=other.id, source_unit_id=other.id)
         code = other.credit_code
-    indexer.rebuild(app_settings.index_dir, engine, on=ON)
-    searcher = search.Searcher(app_settings.index_dir)
+    searcher = search_backends.open_searcher(backend, engine, app_settings.index_dir, ON)
     query = """query ($code: String!) { search(query: "鸿达", department: $code) {
       totalCount edges { node { record { ... on Penalty { id } } } }
     } }"""

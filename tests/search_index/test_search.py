@@ -9,16 +9,15 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from disclosure import endings, lifecycle, models, privacy, workdays
+from disclosure import endings, lifecycle, models, privacy, search_rows, workdays
 from disclosure import sample as sample_data
-from search_index import analysis, indexer, search
-from tests import factories
+from search_index import analysis, database, indexer, search
+from tests import factories, search_backends
 
 ON = dt.date(2026, 11, 28)
 
 
-@pytest.fixture
-def searcher(engine: sa.Engine, tmp_path: Path) -> Iterator[search.Searcher]:
+def _sample(engine: sa.Engine) -> None:
     with Session(engine) as session, session.begin():
         sample_data.generate(
             session,
@@ -28,8 +27,23 @@ def searcher(engine: sa.Engine, tmp_path: Path) -> Iterator[search.Searcher]:
             rules=lifecycle.Rules(),
             calendar=workdays.Calendar(),
         )
-    indexer.rebuild(tmp_path / "index", engine, on=ON)
-    found = search.Searcher(tmp_path / "index")
+
+
+@pytest.fixture(params=search_backends.BACKENDS)
+def searcher(
+    request: pytest.FixtureRequest, engine: sa.Engine, tmp_path: Path
+) -> Iterator[search.Backend]:
+    """Each backend in turn over the same sample: every test of it must pass on both."""
+    _sample(engine)
+    found = search_backends.open_searcher(request.param, engine, tmp_path / "index", ON)
+    yield found
+    found.close()
+
+
+@pytest.fixture
+def whoosh_searcher(engine: sa.Engine, tmp_path: Path) -> Iterator[search.Backend]:
+    _sample(engine)
+    found = search_backends.open_searcher("whoosh", engine, tmp_path / "index", ON)
     yield found
     found.close()
 
@@ -55,7 +69,7 @@ def test_analysis_normalises_width_case_and_script() -> None:
 
 
 def test_full_names_fragments_and_variants_find_their_records(
-    engine: sa.Engine, searcher: search.Searcher
+    engine: sa.Engine, searcher: search.Backend
 ) -> None:
     names = _public_names(engine)
     companies = sorted(
@@ -82,7 +96,7 @@ def test_full_names_fragments_and_variants_find_their_records(
 
 
 def test_exact_credit_code_and_document_number_rank_first(
-    engine: sa.Engine, searcher: search.Searcher
+    engine: sa.Engine, searcher: search.Backend
 ) -> None:
     with Session(engine) as session:
         penalty = session.exec(
@@ -107,7 +121,7 @@ def test_exact_credit_code_and_document_number_rank_first(
     )
 
 
-def test_body_words_filters_facets_and_date_order(searcher: search.Searcher) -> None:
+def test_body_words_filters_facets_and_date_order(searcher: search.Backend) -> None:
     results = searcher.search("食品安全", limit=50)
     assert results.total > 0
     assert results.total == sum(results.by_kind.values())
@@ -130,12 +144,12 @@ def test_body_words_filters_facets_and_date_order(searcher: search.Searcher) -> 
         ("!!! ??? ***", "no searchable words"),
     ],
 )
-def test_bad_queries_get_clear_errors(searcher: search.Searcher, text: str, message: str) -> None:
+def test_bad_queries_get_clear_errors(searcher: search.Backend, text: str, message: str) -> None:
     with pytest.raises(search.QueryError, match=re.escape(message)):
         searcher.search(text)
 
 
-def test_operators_are_plain_text(searcher: search.Searcher) -> None:
+def test_operators_are_plain_text(searcher: search.Backend) -> None:
     assert searcher.search("食品 AND OR NOT * name:x").total >= 0
     with pytest.raises(search.QueryError, match="results go 1000 deep"):
         searcher.search("食品", offset=990, limit=20)
@@ -253,7 +267,7 @@ def test_two_nodes_with_their_own_folders_converge(engine: sa.Engine, tmp_path: 
 
 
 def test_counting_by_kind_stops_at_the_limit_and_says_so(
-    searcher: search.Searcher, monkeypatch: pytest.MonkeyPatch
+    searcher: search.Backend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     exact = searcher.search("赤坎", limit=5, counts="departments")
     assert exact.complete and exact.total > 30
@@ -271,7 +285,7 @@ def test_counting_by_kind_stops_at_the_limit_and_says_so(
 
 
 def test_a_page_alone_counts_nothing_and_knows_whether_more_follow(
-    searcher: search.Searcher,
+    searcher: search.Backend,
 ) -> None:
     exact = searcher.search("赤坎", limit=5)
     page = searcher.search("赤坎", limit=5, counts="none")
@@ -288,11 +302,13 @@ def test_a_page_alone_counts_nothing_and_knows_whether_more_follow(
     ("counts", "order"), [("departments", "relevance"), ("kinds", "date"), ("kinds", "relevance")]
 )
 def test_a_search_its_time_budget_cuts_short_still_counts_every_match(
-    searcher: search.Searcher,
+    whoosh_searcher: search.Backend,
     monkeypatch: pytest.MonkeyPatch,
     counts: search.Counts,
     order: Literal["relevance", "date"],
 ) -> None:
+    """whoosh's time budget (the database backend's statement runs to its end)."""
+    searcher = whoosh_searcher
     exact = searcher.search("赤坎", limit=5, counts=counts, order=order)
     assert exact.complete
     monkeypatch.setattr(search, "TIME_BUDGET_SECONDS", 0.0)
@@ -306,3 +322,106 @@ def test_a_search_its_time_budget_cuts_short_still_counts_every_match(
         sys.setswitchinterval(interval)
     assert not cut.complete  # the budget did cut it short…
     assert (cut.total, cut.by_kind) == (exact.total, exact.by_kind)  # …but not its counts
+
+
+def test_the_database_backend_is_as_fresh_as_the_data_and_the_day(engine: sa.Engine) -> None:
+    with Session(engine, expire_on_commit=False) as session, session.begin():
+        withdrawn = factories.add_penalty(session, on=ON, decision_on=dt.date(2026, 11, 20))
+        expiring = factories.add_penalty(
+            session, on=dt.date(2025, 12, 1), decision_on=dt.date(2025, 11, 30)
+        )
+        kept = factories.add_license(session, on=ON)
+    searcher = database.DatabaseSearcher(engine)
+
+    def found(on: dt.date) -> set[tuple[models.RecordKind, int]]:
+        return _found(searcher.search("鸿达食品", limit=50, on=on))
+
+    assert found(ON) == {
+        (models.RecordKind.PENALTY, withdrawn.id),
+        (models.RecordKind.PENALTY, expiring.id),
+        (models.RecordKind.LICENSE, kept.id),
+    }
+    with Session(engine) as session, session.begin():
+        endings.withdraw(
+            session,
+            session.get(models.Penalty, withdrawn.id),  # type: ignore[arg-type]
+            kind=models.WithdrawalKind.REVOKED,
+            reason="复议撤销",
+            ctx=factories.ctx(ON),
+        )
+    # the withdrawal at once; the expiry by date, with no write at all (no lifecycle run)
+    assert found(ON) == {
+        (models.RecordKind.PENALTY, expiring.id),
+        (models.RecordKind.LICENSE, kept.id),
+    }
+    assert found(dt.date(2026, 12, 1)) == {(models.RecordKind.LICENSE, kept.id)}
+    with Session(engine) as session:
+        (rows,) = session.execute(sa.text("SELECT count(*) FROM search_penalty")).one()
+    assert rows == 1  # the withdrawn record's row went with the withdrawal
+    searcher.close()
+
+
+def test_a_rolled_back_change_leaves_the_search_rows_as_they_were(engine: sa.Engine) -> None:
+    searcher = database.DatabaseSearcher(engine, on=ON)
+    with Session(engine) as session:
+        with session.begin():
+            factories.add_license(session, on=ON)
+        with pytest.raises(RuntimeError), session.begin():
+            factories.add_penalty(session, on=ON)
+            raise RuntimeError("the writer failed")
+    assert [hit.kind for hit in searcher.search("鸿达").hits] == [models.RecordKind.LICENSE]
+    searcher.close()
+
+
+def test_identity_numbers_are_not_in_the_search_rows(engine: sa.Engine) -> None:
+    number = "44080219800101123X"
+    with Session(engine) as session, session.begin():
+        person = factories.add_subject(
+            session,
+            models.SubjectCategory.NATURAL_PERSON,
+            **privacy.person_identity(number, factories.ID_KEY),
+        )
+        factories.add_penalty(
+            session, on=ON, subject_id=person.id, violation_facts=f"当事人身份证号{number}"
+        )
+    searcher = database.DatabaseSearcher(engine, on=ON)
+    assert searcher.search("陈志强").total == 1
+    for length in range(8, 19):
+        for start in range(0, 19 - length):
+            assert searcher.search(number[start : start + length]).total == 0
+    with Session(engine) as session:
+        stored = session.execute(
+            sa.text(
+                "SELECT name, text, authority, codes, shown_name, shown_body FROM search_penalty"
+            )
+            if engine.dialect.name == "sqlite"
+            else sa.text("SELECT document::text, shown_name, shown_body FROM search_penalty")
+        ).all()
+    assert stored and "19800101" not in repr(stored)
+    searcher.close()
+
+
+def test_refilling_the_search_rows_writes_what_the_writers_wrote(engine: sa.Engine) -> None:
+    _sample(engine)
+    searcher = database.DatabaseSearcher(engine, on=ON)
+    before = searcher.search("赤坎", limit=50)
+    with Session(engine) as session, session.begin():
+        count = search_rows.fill(session)
+    assert count > 300
+    after = searcher.search("赤坎", limit=50)
+    assert (after.total, after.by_kind, _found(after)) == (
+        before.total,
+        before.by_kind,
+        _found(before),
+    )
+    searcher.close()
+
+
+def test_highlights_mark_the_words_in_the_text_as_shown() -> None:
+    assert database.highlight("湛江市赤坎區鸿达食品有限公司", ["赤坎", "食品"]) == (
+        '湛江市<b class="match term0">赤坎</b>區鸿达<b class="match term1">食品</b>有限公司'
+    )
+    assert (
+        database.highlight("<名称>赤坎", ["赤坎"]) == '&lt;名称&gt;<b class="match term0">赤坎</b>'
+    )
+    assert database.highlight("无关", ["赤坎"]) == ""

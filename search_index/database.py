@@ -1,0 +1,347 @@
+"""Searching the database's search rows (`GONGSHI_SEARCH=database`, see `disclosure.search_rows`):
+FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL.
+
+A search is one statement on a connection the searcher keeps per thread (no ORM, no session):
+the matches of every kind asked for, joined to their records and kept only if public on the day
+asked (`lifecycle.public_clause`, in the statement), ranked, one page deep. Counts are a second
+statement, only when asked for; highlights are made from the shown texts of a page's hits when
+first read. The rows are written with the data, so there is nothing to follow and no lag.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import html
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from disclosure import bigrams, lifecycle, models, search_rows, settings
+from search_index import lag, search
+
+# bm25 weights of the columns name, text, authority, codes (SQLite); ts_rank's of the weights
+# D (codes), C (authority), B (text), A (name) (PostgreSQL): names above texts, codes above all
+_BM25 = "2.0, 1.0, 1.0, 50.0"
+_TS_WEIGHTS = "'{1.0, 0.1, 0.2, 0.4}'"
+SNIPPET_CHARS = 120
+SURROUND = 30
+
+
+def _sqlite_match(asked: search.Query) -> str:
+    """The FTS5 query of what was asked: every word in the names or texts (names weigh more),
+    or every word in the authority, or the document number, or the credit code."""
+    alternatives = []
+    if asked.words:
+        every = " AND ".join(f'"{word}"' for word in asked.words)
+        alternatives += [f"{{name text}} : ({every})", f"authority : ({every})"]
+    alternatives.append(f'codes : "{search_rows.doc_no_token(asked.text)}"')
+    if asked.code is not None:
+        prefix = "" if len(asked.code) == 18 else " *"
+        alternatives.append(f'codes : "{search_rows.code_token(asked.code)}"{prefix}')
+    return " OR ".join(alternatives)
+
+
+def _postgres_match(asked: search.Query) -> str:
+    """The tsquery of what was asked, the same alternatives by weight (A name, B text,
+    C authority, D codes)."""
+    alternatives = []
+    if asked.words:
+        alternatives += [
+            "(" + " & ".join(f"'{word}':{weights}" for word in asked.words) + ")"
+            for weights in ("AB", "C")
+        ]
+    alternatives.append(f"'{search_rows.doc_no_token(asked.text)}':D")
+    if asked.code is not None:
+        prefix = "" if len(asked.code) == 18 else "*"
+        alternatives.append(f"'{search_rows.code_token(asked.code)}':{prefix}D")
+    return " | ".join(alternatives)
+
+
+class _Dialect:
+    """How one engine's dialect writes the statements (compiled once per searcher)."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.name = engine.dialect.name
+        self.sqlite = self.name == "sqlite"
+        self.key = "rowid" if self.sqlite else "record_id"
+        # a stand-in for the day, replaced after compiling (the compiler would escape the %
+        # of a psycopg parameter)
+        on: sa.ColumnElement[dt.date] = sa.literal_column("__on__")
+        self.public = {
+            kind: str(
+                lifecycle.public_clause(model, on).compile(
+                    dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+                )
+            ).replace("__on__", self.param("on"))
+            for kind, model in models.RECORD_MODELS.items()
+        }
+
+    def param(self, name: str) -> str:
+        return f":{name}" if self.sqlite else f"%({name})s"
+
+    def matches(self, kind: models.RecordKind, department: bool) -> str:
+        """FROM and WHERE of the public matches of `kind`."""
+        name, records = models.search_table(kind), models.RECORD_MODELS[kind].__tablename__
+        found = (
+            f"{name} MATCH {self.param('q')}"
+            if self.sqlite
+            else f"s.document @@ CAST({self.param('q')} AS tsquery)"
+        )
+        where = f"{found} AND {self.public[kind]}"
+        if department:
+            where += f" AND s.department = {self.param('department')}"
+        return f"FROM {name} AS s JOIN {records} ON {records}.id = s.{self.key} WHERE {where}"
+
+    def score(self, kind: models.RecordKind) -> str:
+        if self.sqlite:
+            return f"-bm25({models.search_table(kind)}, {_BM25})"
+        return f"ts_rank({_TS_WEIGHTS}, s.document, CAST({self.param('q')} AS tsquery))"
+
+
+class DatabaseSearcher:
+    """Searches the search rows of `engine`'s database; `on` fixes the day (tests, benches),
+    else each search is of today in Shanghai unless it names its day."""
+
+    lags = False
+
+    def __init__(self, engine: sa.Engine, *, on: dt.date | None = None) -> None:
+        self.engine = engine
+        self.on = on
+        self._dialect = _Dialect(engine)
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._connections: list[Any] = []
+
+    def _connection(self) -> Any:
+        """This thread's DBAPI connection, kept open for its searches."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            connection = self.engine.raw_connection()
+            self._local.connection = connection
+            with self._lock:
+                self._connections.append(connection)
+        return connection
+
+    def refresh(self) -> None:
+        """Nothing to do: every search reads the rows as committed."""
+
+    def hidden(self, session: Session, on: dt.date) -> lag.Hidden:
+        """None: the statement itself keeps out what is not public on `on`."""
+        return {}
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._connections:
+                connection.close()
+            self._connections = []
+        self._local = threading.local()
+
+    def search(
+        self,
+        text: str,
+        *,
+        kinds: list[models.RecordKind] | None = None,
+        department: str | None = None,
+        order: search.Order = "relevance",
+        offset: int = 0,
+        limit: int = 20,
+        counts: search.Counts = "departments",
+        on: dt.date | None = None,
+        hidden: lag.Hidden | None = None,
+    ) -> search.Results:
+        """Hits `offset` to `offset + limit` of `text` among the records public on `on`, with
+        `counts`: by kind (each up to `search.COUNT_LIMIT`) or, exactly, by department."""
+        if offset < 0 or offset + limit > search.MAX_WINDOW:
+            raise search.QueryError(
+                f"结果只能翻到前 {search.MAX_WINDOW} 条 / results go {search.MAX_WINDOW} deep"
+            )
+        asked = search.checked(text)
+        day = on or self.on or settings.today()
+        chosen = tuple(kinds or models.RecordKind)
+        parameters: dict[str, Any] = {
+            "q": _sqlite_match(asked) if self._dialect.sqlite else _postgres_match(asked),
+            "on": day.isoformat() if self._dialect.sqlite else day,
+            "department": department,
+            "limit": limit + 1,  # one more: whether another page follows
+            "offset": offset,
+        }
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute(_page(self._dialect, chosen, bool(department), order), parameters)
+            rows = cursor.fetchall()
+            by_kind: dict[models.RecordKind, int] = {}
+            by_department: Counter[str] = Counter()
+            complete = True
+            if counts == "departments":
+                cursor.execute(_grouped(self._dialect, chosen, bool(department)), parameters)
+                for position, unit, count in cursor.fetchall():
+                    by_kind[chosen[position]] = by_kind.get(chosen[position], 0) + count
+                    by_department[unit] += count
+                by_kind = {kind: by_kind.get(kind, 0) for kind in chosen}
+            elif counts == "kinds":
+                cap = search.COUNT_LIMIT
+                cursor.execute(
+                    _capped(self._dialect, chosen, bool(department)), {**parameters, "cap": cap + 1}
+                )
+                found = cursor.fetchone()
+                by_kind = {kind: min(count, cap) for kind, count in zip(chosen, found, strict=True)}
+                complete = all(count <= cap for count in found)
+            cursor.close()
+        finally:
+            if not self._dialect.sqlite:
+                connection.rollback()  # no transaction left open between searches
+        page = _Page(self, asked.words)
+        hits = [
+            search.Hit(chosen[position], record_id, float(score), page.snippets(index))
+            for index, (position, record_id, score) in enumerate(rows[:limit])
+        ]
+        page.hits = [(hit.kind, hit.record_id) for hit in hits]
+        return search.Results(
+            hits=hits,
+            more=len(rows) > limit and offset + limit < search.MAX_WINDOW,
+            total=sum(by_kind.values()),
+            by_kind=by_kind,
+            by_department=dict(by_department),
+            complete=complete,
+        )
+
+    def shown(self, keys: list[tuple[models.RecordKind, int]]) -> dict[Any, tuple[str, str]]:
+        """The name and texts as shown of these search rows."""
+        found: dict[Any, tuple[str, str]] = {}
+        connection = self._connection()
+        try:
+            cursor = connection.cursor()
+            for kind in {kind for kind, _ in keys}:
+                ids = [record_id for each, record_id in keys if each is kind]
+                marks = ", ".join(str(int(record_id)) for record_id in ids)
+                cursor.execute(
+                    f"SELECT {self._dialect.key}, shown_name, shown_body"
+                    f" FROM {models.search_table(kind)} WHERE {self._dialect.key} IN ({marks})"
+                )
+                found.update({(kind, row[0]): (row[1], row[2]) for row in cursor.fetchall()})
+            cursor.close()
+        finally:
+            if not self._dialect.sqlite:
+                connection.rollback()
+        return found
+
+
+@functools.lru_cache(maxsize=256)
+def _page(
+    dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool, order: str
+) -> str:
+    parts = [
+        f"SELECT {position} AS k, s.{dialect.key} AS id, {dialect.score(kind)} AS score,"
+        f" {models.RECORD_MODELS[kind].__tablename__}.decision_on AS decided"
+        f" {dialect.matches(kind, department)}"
+        for position, kind in enumerate(kinds)
+    ]
+    ranked = "score DESC, decided DESC" if order == "relevance" else "decided DESC, score DESC"
+    return (
+        f"SELECT k, id, score FROM ({' UNION ALL '.join(parts)}) AS found ORDER BY {ranked}"
+        f" LIMIT {dialect.param('limit')} OFFSET {dialect.param('offset')}"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _grouped(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
+    return " UNION ALL ".join(
+        f"SELECT {position}, s.department, count(*) {dialect.matches(kind, department)}"
+        " GROUP BY s.department"
+        for position, kind in enumerate(kinds)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _capped(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
+    counts = ", ".join(
+        f"(SELECT count(*) FROM (SELECT 1 {dialect.matches(kind, department)}"
+        f" LIMIT {dialect.param('cap')}) AS c{position})"
+        for position, kind in enumerate(kinds)
+    )
+    return f"SELECT {counts}"
+
+
+class _Page:
+    """The highlights of a page of hits, made for all of them when the first is read."""
+
+    def __init__(self, searcher: DatabaseSearcher, words: list[str]) -> None:
+        self.searcher = searcher
+        self.words = words
+        self.hits: list[tuple[models.RecordKind, int]] = []
+        self._made: list[dict[str, str]] | None = None
+
+    def snippets(self, index: int) -> _Snippets:
+        return _Snippets(self, index)
+
+    def made(self, index: int) -> dict[str, str]:
+        if self._made is None:
+            shown = self.searcher.shown(self.hits)
+            self._made = []
+            for key in self.hits:
+                name, body = shown.get(key, ("", ""))
+                marked = {"name": highlight(name, self.words), "body": highlight(body, self.words)}
+                self._made.append({field: text for field, text in marked.items() if text})
+        return self._made[index]
+
+
+class _Snippets(Mapping[str, str]):
+    """A hit's highlights (field → HTML snippet), read from the database on first use."""
+
+    def __init__(self, page: _Page, index: int) -> None:
+        self._page, self._index = page, index
+
+    def _snippets(self) -> dict[str, str]:
+        return self._page.made(self._index)
+
+    def __getitem__(self, field: str) -> str:
+        return self._snippets()[field]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._snippets())
+
+    def __len__(self) -> int:
+        return len(self._snippets())
+
+
+def highlight(text: str, words: list[str]) -> str:
+    """`text` around its first matches of `words` (at most two passages, `SNIPPET_CHARS` in
+    all), HTML-escaped, each match in <b class="match termN"> as whoosh marks them; "" if none
+    matches."""
+    position = {word: number for number, word in enumerate(words)}
+    spans: list[tuple[int, int, int]] = []
+    for start, token in bigrams.pieces(text, query=False):
+        number = position.get(token)
+        if number is None:
+            continue
+        end = start + len(token)
+        if spans and start < spans[-1][1]:  # overlapping bigrams: one mark
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]), spans[-1][2])
+        else:
+            spans.append((start, end, number))
+    if not spans:
+        return ""
+    passages: list[tuple[int, int, list[tuple[int, int, int]]]] = []
+    for span in spans:
+        if passages and span[1] + SURROUND - passages[-1][0] <= SNIPPET_CHARS // 2:
+            passages[-1][2].append(span)
+            passages[-1] = (passages[-1][0], span[1] + SURROUND, passages[-1][2])
+        elif len(passages) < 2:
+            passages.append((max(span[0] - SURROUND, 0), span[1] + SURROUND, [span]))
+    return "...".join(_marked(text, start, end, marks) for start, end, marks in passages)
+
+
+def _marked(text: str, start: int, end: int, marks: list[tuple[int, int, int]]) -> str:
+    pieces, at = [], start
+    for mark_start, mark_end, number in marks:
+        pieces.append(html.escape(text[at:mark_start]))
+        pieces.append(f'<b class="match term{number}">{html.escape(text[mark_start:mark_end])}</b>')
+        at = mark_end
+    pieces.append(html.escape(text[at : min(end, len(text))]))
+    return "".join(pieces)
