@@ -24,6 +24,7 @@ from strawberry.extensions import SchemaExtension
 from api import ratelimit
 from api.errors import COST_EXCEEDED, ApiError
 from api.limits import MAX_PAGE, PAGED_FIELDS, SUBJECT_LISTS, TIMED_FIELDS, Limits, page_size
+from disclosure import matching
 
 
 def cost(
@@ -82,8 +83,9 @@ def _selection_cost(
             if charged and not nested and name in TIMED_FIELDS:
                 size = 1
             total += multiplier * size
-        elif name == BATCH_FIELD and not nested:
-            size = _list_length(node, "creditCodes", variables)
+        elif name in BATCH_FIELDS and not nested:
+            argument, per_item = BATCH_FIELDS[name]
+            size = _list_length(node, argument, variables) * per_item
             total += size
         if node.selection_set is not None and not name.startswith("__"):
             total += _selection_cost(
@@ -116,7 +118,11 @@ def _fields(
                 yield from _fields(fragments[name].selection_set, fragments, seen | {name})
 
 
-BATCH_FIELD = "standings"  # charged one record per credit code asked about
+# Root fields charged per item of a list argument: (the argument, records per item at most).
+BATCH_FIELDS = {
+    "standings": ("creditCodes", 1),
+    "match": ("candidates", matching.MAX_RESULTS),
+}
 
 
 def _list_length(node: FieldNode, argument_name: str, variables: Mapping[str, Any]) -> int:

@@ -20,6 +20,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from api import changes, execution, expansion, feedback, mutations, stats
+from api import match as screening
 from api import search as full_text
 from api import standing as standing_api
 from api.cost import CostLimit
@@ -247,6 +248,18 @@ class Query:
         as_of: standing_api.AsOf = None,
     ) -> list[standing_api.Standing]:
         return standing_api.standings_of(info, credit_codes, as_of)
+
+    @strawberry.field(
+        description="名单筛查 screen up to 100 names (a customer or supplier list) against the "
+        "public subjects: for each, in their order, the subjects it may be, scored"
+    )
+    def match(
+        self,
+        info: ContextInfo,
+        candidates: screening.Candidates,
+        threshold: screening.Threshold = screening.DEFAULT_THRESHOLD,
+    ) -> list[screening.MatchResult]:
+        return screening.match(info, candidates, threshold)
 
     @strawberry.field(description="措施清单 every joint incentive and punishment in force")
     def measures(self, info: ContextInfo) -> list[standing_api.Measure]:

@@ -288,7 +288,9 @@ class Batch:
                 self.session.connection(),
                 table,
                 [
-                    {"id": i} | {c: wanted[key].get(c) for c in columns}
+                    {"id": i}
+                    | {c: wanted[key].get(c) for c in columns}
+                    | models.name_keys(wanted[key]["name"])
                     for i, key in zip(ids, missing, strict=True)
                 ],
             )

@@ -11,6 +11,8 @@ from typing import Any, ClassVar
 import sqlalchemy as sa
 from sqlmodel import JSON, Field, Relationship, SQLModel
 
+from disclosure import names
+
 
 class SubjectCategory(enum.StrEnum):
     """行政相对人类别."""
@@ -233,6 +235,11 @@ def now_utc() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+# Keys compare by code point on every engine (SQLite's default; PostgreSQL's "C" collation), so
+# a key's prefix is one index range.
+KEY_TYPE = sa.String(200).with_variant(sa.String(200, collation="C"), "postgresql")
+
+
 class Department(SQLModel, table=True):
     """A government body of the district (单位): issuing authority and/or source unit."""
 
@@ -263,6 +270,26 @@ class Subject(SQLModel, table=True):
     id_type: str | None = Field(default=None, max_length=50)  # 证件类型 (natural persons)
     id_number_masked: str | None = Field(default=None, max_length=50)  # 证件号码, masked
     id_number_digest: str | None = Field(default=None, max_length=64, unique=True)
+    # names.normalise(name), and it reversed: screening finds a name by its key, and a misspelt
+    # one by the key's first or last half (prefix ranges on both); kept from `name` by
+    # `name_keys`, on every write
+    name_key: str | None = Field(default=None, sa_type=KEY_TYPE, index=True)
+    name_key_reversed: str | None = Field(default=None, sa_type=KEY_TYPE, index=True)
+
+
+def name_keys(name: str) -> dict[str, str]:
+    """The screening keys of a subject named `name`, as its columns store them."""
+    key = names.normalise(name)
+    return {"name_key": key, "name_key_reversed": key[::-1]}
+
+
+@sa.event.listens_for(Subject, "before_insert")
+@sa.event.listens_for(Subject, "before_update")
+def _keep_name_keys(_mapper: Any, _connection: Any, subject: Subject) -> None:
+    if subject.name is None:  # the database refuses it, with its own error
+        return
+    for column, value in name_keys(subject.name).items():
+        setattr(subject, column, value)
 
 
 class RecordBase(SQLModel):

@@ -20,7 +20,17 @@ from dateutil.relativedelta import relativedelta
 from sqlmodel import Session, col, select
 from stdnum.cn import ric, uscc
 
-from disclosure import db, events, idkey, lifecycle, models, privacy, sample_stories, workdays
+from disclosure import (
+    db,
+    events,
+    idkey,
+    lifecycle,
+    models,
+    privacy,
+    sample_names,
+    sample_stories,
+    workdays,
+)
 
 VOCABULARY = Path(__file__).with_name("sample.toml")
 BATCH = 5_000
@@ -125,7 +135,9 @@ def ensure_lists(
 SAMPLE_ID_KEY = idkey.IdKey.of(b"gongshi sample data: made-up identity numbers")
 
 
-def _subject_row(rng: random.Random, codes: set[str], id_key: idkey.IdKey) -> dict[str, Any]:
+def _subject_row(
+    rng: random.Random, codes: set[str], id_key: idkey.IdKey, distinct: sample_names.Distinct
+) -> dict[str, Any]:
     words = vocabulary()["names"]
     region = rng.choice(vocabulary()["region_codes"])
     roll = rng.random()
@@ -138,6 +150,7 @@ def _subject_row(rng: random.Random, codes: set[str], id_key: idkey.IdKey) -> di
         return {
             "category": models.SubjectCategory.NATURAL_PERSON,
             "name": person,
+            **models.name_keys(person),
             "id_type": "身份证",
             **privacy.person_identity(number, id_key),
         }
@@ -147,17 +160,17 @@ def _subject_row(rng: random.Random, codes: set[str], id_key: idkey.IdKey) -> di
         code = credit_code(rng, registrar="9", kind="2" if business else "1", region=region)
     codes.add(code)
     if business:
-        name = f"{vocabulary()['district']}{person[0]}记{rng.choice(words['shop'])}"
+        name = distinct.name(vocabulary()["district"], f"{person[0]}记", rng.choice(words["shop"]))
     else:
-        name = (
-            f"{vocabulary()['city']}{rng.choice(['', vocabulary()['district']])}"
-            f"{rng.choice(words['trade'])}{rng.choice(words['industry'])}{rng.choice(words['form'])}"
-        )
+        head = f"{vocabulary()['city']}{rng.choice(['', vocabulary()['district']])}"
+        trade = rng.choice(words["trade"])
+        name = distinct.name(head, trade, rng.choice(words["industry"]) + rng.choice(words["form"]))
     return {
         "category": models.SubjectCategory.INDIVIDUAL_BUSINESS
         if business
         else models.SubjectCategory.LEGAL_PERSON,
         "name": name,
+        **models.name_keys(name),
         "credit_code": code,
         "legal_rep_name": person,
         "legal_rep_id_type": "身份证",
@@ -352,9 +365,10 @@ def generate(
     codes: set[str] = set()
     subject_ids: list[int] = []
     subject_count = max(20, records // 3)
+    distinct = sample_names.Distinct(seed, vocabulary()["names"]["distinct"])
     for start in range(0, subject_count, BATCH):
         rows = [
-            _subject_row(rng, codes, id_key or SAMPLE_ID_KEY)
+            _subject_row(rng, codes, id_key or SAMPLE_ID_KEY, distinct)
             for _ in range(min(BATCH, subject_count - start))
         ]
         subject_ids += _insert(session, models.Subject, rows)

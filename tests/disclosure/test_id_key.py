@@ -69,11 +69,17 @@ def test_a_copy_of_the_database_cannot_be_matched_back_without_the_key(tmp_path:
 def test_the_migration_keys_the_digests_a_database_already_holds(tmp_path: Path) -> None:
     engine = db.create_engine(f"sqlite:///{tmp_path / 'gongshi.db'}")
     command.upgrade(db.alembic_config(engine), "0005")  # as a database of the last release
-    with Session(engine) as session:
-        old = {"id_number_masked": privacy.mask_id_number(NUMBER)}
-        old["id_number_digest"] = privacy.unkeyed_digest(NUMBER)
-        factories.add_subject(session, models.SubjectCategory.NATURAL_PERSON, **old)
-        session.commit()
+    with engine.begin() as connection:  # a row of the 0005 schema, in its own SQL
+        connection.execute(
+            sa.text(
+                "INSERT INTO subject (category, name, id_type, id_number_masked, id_number_digest)"
+                " VALUES ('natural_person', '陈志强', '身份证', :masked, :digest)"
+            ),
+            {
+                "masked": privacy.mask_id_number(NUMBER),
+                "digest": privacy.unkeyed_digest(NUMBER),
+            },
+        )
     with pytest.raises(privacy.MissingKeyError, match="gongshi init"):
         db.upgrade(engine)
     assert db.upgrade(engine, factories.ID_KEY) == db.head_revision(engine)
