@@ -31,6 +31,7 @@ from api.limits import Limits
 from disclosure import lifecycle, models, sample, template, tokens, workdays
 from disclosure import settings as gongshi_settings
 from search_index import indexer
+from tests import conftest
 from tests.api.conftest import ON
 
 POSITIVE, NEGATIVE = GenerationMode.POSITIVE, GenerationMode.NEGATIVE
@@ -198,7 +199,7 @@ def check(case: Case[Any], headers: dict[str, str], standard: TestClient | None 
         assert not LEAK.search(error["message"]), f"an exception leaked: {error['message']}"
 
 
-@pytest.mark.parametrize(("mode", "per_field"), [(POSITIVE, 40), (NEGATIVE, 12)])
+@pytest.mark.parametrize(("mode", "per_field"), [(POSITIVE, conftest.examples(40)), (NEGATIVE, 12)])
 def test_generated_operations_never_fail_the_server(
     fuzzed: Fuzzed, mode: GenerationMode, per_field: int
 ) -> None:

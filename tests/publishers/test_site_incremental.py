@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlmodel import Session, SQLModel
 
 from disclosure import endings, lifecycle, models, objections, workflows
-from tests import factories
+from tests import conftest, factories
 from tests.publishers import site_helpers as helpers
 
 D = dt.date
@@ -90,7 +90,7 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=conftest.examples(40),
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
