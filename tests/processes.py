@@ -10,10 +10,12 @@ import sqlite3
 import subprocess
 import sys
 import time
+import tomllib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import coverage
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -23,6 +25,27 @@ from tests import conftest, factories
 
 GONGSHI = str(Path(sys.executable).with_name("gongshi"))
 APPLICATION = "gongshi-faults"  # the application_name of the commands' PostgreSQL sessions
+
+
+def measuring(folder: Path) -> list[str]:
+    """The command that starts `gongshi` under coverage, adding its forks' data to the suite's,
+    when the suite runs under coverage (`make coverage`); else plain `gongshi`. Only where it is
+    needed: coverage makes every process it starts slower."""
+    current = coverage.Coverage.current()
+    if current is None:
+        return [GONGSHI]
+    run = tomllib.loads((conftest.ROOT / "pyproject.toml").read_text())["tool"]["coverage"]["run"]
+    rcfile = folder / "coverage.ini"
+    rcfile.write_text(
+        "[run]\n"
+        f"branch = {run.get('branch', False)}\n"
+        f"source = {', '.join(run['source'])}\n"
+        f"omit = {', '.join(str(conftest.ROOT / each) for each in run.get('omit', []))}\n"
+        "parallel = true\n"
+        "patch = fork, _exit\n"  # the workers and the follower are forks, and leave by os._exit
+        f"data_file = {Path(current.config.data_file).resolve()}\n"
+    )
+    return [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}", "-m", "gongshi"]
 
 
 class World:
@@ -62,10 +85,12 @@ class World:
             pytest.fail(f"gongshi {' '.join(args)} exited {done.returncode}: {done.stderr}")
         return done
 
-    def start(self, *args: str) -> subprocess.Popen[str]:
-        """Start `gongshi ARGS` in a session of its own (its workers die with the test)."""
+    def start(self, *args: str, measured: bool = False) -> subprocess.Popen[str]:
+        """Start `gongshi ARGS` in a session of its own (its workers die with the test); with
+        `measured`, under coverage when the suite is (the code of a node's forked processes runs
+        nowhere else)."""
         return subprocess.Popen(
-            [GONGSHI, *args],
+            [*(measuring(self.folder) if measured else [GONGSHI]), *args],
             env=self.env,
             cwd=self.folder,
             stdout=subprocess.PIPE,

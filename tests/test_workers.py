@@ -81,7 +81,7 @@ def serving(world: World, *options: str) -> Iterator[Node]:
     port = free_port()
     process = world.start(
         "serve", "--port", str(port), "--workers", "2", "--no-access-log", "--follow", str(FOLLOW),
-        *options,
+        *options, measured=True,
     )  # fmt: skip
     node = Node(process, f"http://127.0.0.1:{port}")
     try:
