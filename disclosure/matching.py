@@ -131,7 +131,7 @@ def _subjects() -> sa.Table:
     return plain_rows.table_of(models.Subject)
 
 
-def _public(subjects: sa.Table, on: dt.date) -> sa.ColumnElement[bool]:
+def has_public_record(subjects: sa.Table, on: dt.date) -> sa.ColumnElement[bool]:
     """The subject has a public record on `on`: one no longer public is not shown anywhere."""
     return sa.or_(
         *(
@@ -148,7 +148,9 @@ def _exact(codes: set[str], keys: set[str], on: dt.date) -> sa.Select[Any]:
     wanted = [subjects.c.name_key.in_(sorted(keys))]
     if codes:
         wanted.append(subjects.c.credit_code.in_(sorted(codes)))
-    return sa.select(*plain_rows.kept(subjects)).where(sa.or_(*wanted), _public(subjects, on))
+    return sa.select(*plain_rows.kept(subjects)).where(
+        sa.or_(*wanted), has_public_record(subjects, on)
+    )
 
 
 def _neighbours(keys: Sequence[str], on: dt.date) -> sa.Executable:
@@ -166,7 +168,7 @@ def _neighbours(keys: Sequence[str], on: dt.date) -> sa.Executable:
             branch = (
                 sa.select(*plain_rows.kept(subjects))
                 .where(column >= prefix, column < prefix + "\U0010ffff", length)
-                .where(_public(subjects, on))
+                .where(has_public_record(subjects, on))
                 .limit(NEIGHBOURS)
             )
             branches.append(branch.subquery().select())
