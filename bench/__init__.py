@@ -14,4 +14,5 @@ BENCHMARKS = (
     "bench.feeds",
     "bench.soak",
     "bench.standing",
+    "bench.match",
 )

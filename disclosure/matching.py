@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -84,17 +84,36 @@ def screen(session: Session, candidates: Sequence[Candidate], *, on: dt.date) ->
     if len(candidates) > MAX_CANDIDATES:
         raise MatchError(f"at most {MAX_CANDIDATES} candidates at once, not {len(candidates)}")
     keys = [candidate.key() for candidate in candidates]
-    codes = {c.credit_code.strip().upper() for c in candidates if c.credit_code}
-    found = _rows(session, _exact(codes, set(keys), on))
-    with_key = {row.name_key for row in found}
-    fuzzy = sorted({key for key in keys if key not in with_key and len(key) >= 2})
-    if fuzzy:
-        found += _rows(session, _neighbours(fuzzy, on))
-    unique = list({row.id: row for row in found}.values())
-    return [_best(candidate, key, unique) for candidate, key in zip(candidates, keys, strict=True)]
+    codes = [(c.credit_code or "").strip().upper() for c in candidates]
+    exact = _rows(session, _exact({code for code in codes if code}, set(keys), on))
+    by_key: dict[str, list[Any]] = {}
+    by_code: dict[str, Any] = {}
+    for row in exact:
+        by_key.setdefault(row.name_key, []).append(row)
+        if row.credit_code:
+            by_code[row.credit_code] = row
+    fuzzy = sorted({key for key in keys if key not in by_key and len(key) >= 2})
+    near = _rows(session, _neighbours(fuzzy, on)) if fuzzy else []
+    found = []
+    for candidate, key, code in zip(candidates, keys, codes, strict=True):
+        pool = {row.id: row for row in by_key.get(key, ())}
+        if code in by_code:
+            pool[by_code[code].id] = by_code[code]
+        if key not in by_key:
+            pool |= {row.id: row for row in near if _one_edit_apart(key, row.name_key)}
+        found.append(_best(candidate, key, pool.values()))
+    return found
 
 
-def _best(candidate: Candidate, key: str, rows: Sequence[Any]) -> list[Scored]:
+def _one_edit_apart(key: str, other: str) -> bool:
+    """What `_neighbours` asks of a row, for one key: its length and one of its halves."""
+    half = (len(key) + 1) // 2
+    return abs(len(other) - len(key)) <= 1 and (
+        other.startswith(key[:half]) or other.endswith(key[half:])
+    )
+
+
+def _best(candidate: Candidate, key: str, rows: Iterable[Any]) -> list[Scored]:
     scored = [s for row in rows if (s := score(candidate, key, row)).score >= FLOOR]
     scored.sort(key=lambda s: (-s.score, s.subject.id))
     return scored[:MAX_RESULTS]
@@ -131,7 +150,7 @@ def _subjects() -> sa.Table:
     return plain_rows.table_of(models.Subject)
 
 
-def _public(subjects: sa.Table, on: dt.date) -> sa.ColumnElement[bool]:
+def has_public_record(subjects: sa.Table, on: dt.date) -> sa.ColumnElement[bool]:
     """The subject has a public record on `on`: one no longer public is not shown anywhere."""
     return sa.or_(
         *(
@@ -148,7 +167,9 @@ def _exact(codes: set[str], keys: set[str], on: dt.date) -> sa.Select[Any]:
     wanted = [subjects.c.name_key.in_(sorted(keys))]
     if codes:
         wanted.append(subjects.c.credit_code.in_(sorted(codes)))
-    return sa.select(*plain_rows.kept(subjects)).where(sa.or_(*wanted), _public(subjects, on))
+    return sa.select(*plain_rows.kept(subjects)).where(
+        sa.or_(*wanted), has_public_record(subjects, on)
+    )
 
 
 def _neighbours(keys: Sequence[str], on: dt.date) -> sa.Executable:
@@ -166,7 +187,7 @@ def _neighbours(keys: Sequence[str], on: dt.date) -> sa.Executable:
             branch = (
                 sa.select(*plain_rows.kept(subjects))
                 .where(column >= prefix, column < prefix + "\U0010ffff", length)
-                .where(_public(subjects, on))
+                .where(has_public_record(subjects, on))
                 .limit(NEIGHBOURS)
             )
             branches.append(branch.subquery().select())

@@ -16,7 +16,7 @@ TRIES_PER_LENGTH = 20  # draws of n added words before trying n + 1
 
 class Distinct:
     """Trade names made distinct: the first company of a trade word and industry keeps the
-    word, the next ones add a word (鸿达 → 鸿达骏腾), two when one is crowded, until their
+    word, the next ones add a word (鸿达 → 鸿达骏马), two when one is crowded, until their
     key is new."""
 
     def __init__(self, seed: int, words: list[str]) -> None:

@@ -153,7 +153,8 @@ _SPACE = re.compile(r"\s+")
 _WIDE = str.maketrans({"（": "(", "）": ")", "　": " ", "＿": "_"})
 
 
-def _folded(name: str) -> str:
+def folded(name: str) -> str:
+    """A header cell as columns are known by: half-width brackets, no spaces, lower case."""
     return _SPACE.sub("", name.translate(_WIDE)).lower()
 
 
@@ -161,7 +162,7 @@ def _names(kind: models.RecordKind) -> dict[str, Column]:
     names: dict[str, Column] = {}
     for column in COLUMNS[kind]:
         for name in (column.key, column.zh, column.code, *column.aliases):
-            names.setdefault(_folded(name), column)
+            names.setdefault(folded(name), column)
     return names
 
 
@@ -179,11 +180,11 @@ def match_header(
     names = _names(kind)
     keys: list[str | None] = []
     for position, cell in enumerate(header, start=1):
-        folded = _folded(cell)
-        found = names.get(folded)
+        folded_cell = folded(cell)
+        found = names.get(folded_cell)
         # `reason` is also a list entry's key: the rejects file's own comes after it
-        rejects = folded in REJECTS_COLUMNS and (found is None or found.key in keys)
-        if rejects or (not folded and not any(header[position:])):
+        rejects = folded_cell in REJECTS_COLUMNS and (found is None or found.key in keys)
+        if rejects or (not folded_cell and not any(header[position:])):
             keys.append(None)
             continue
         if found is None:

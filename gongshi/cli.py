@@ -6,7 +6,7 @@ import os
 
 import click
 
-from gongshi import admin, publishing, records, reports, serving
+from gongshi import admin, publishing, records, reports, screening, serving
 from gongshi.env import Env, user_errors
 
 
@@ -34,5 +34,6 @@ for _command in (
     admin.audit_command,
     admin.overdue_command,
     reports.report,
+    screening.match_command,
 ):
     main.add_command(_command)
