@@ -22,7 +22,7 @@ from disclosure.queries import plain_rows
 MAX_CANDIDATES = 100  # one request's, one file batch's
 MAX_RESULTS = 5  # subjects per candidate, best first
 FLOOR = 0.5  # below this score a subject is not worth showing, whatever the threshold
-NEIGHBOURS = 20  # subjects one half of a key may bring per candidate
+NEIGHBOURS = 200  # subjects one half of a key may bring per candidate
 
 # What made a score, as results name them.
 CREDIT_CODE = "credit_code"  # the same unified social credit code
