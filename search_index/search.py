@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from sqlmodel import Session
 from whoosh import collectors, highlight, query, sorting
-from whoosh.filedb.filestore import FileStorage
+from whoosh import index as whoosh_index
 from whoosh.searching import Searcher as WhooshSearcher
 
 from disclosure import models
@@ -151,14 +151,6 @@ def parse(text: str) -> query.Query:
     return query.Or(alternatives)
 
 
-def _open_shard(folder: Path) -> Any:
-    """A shard opened for reading from its files, not a memory map: through a map whoosh copies
-    each segment's postings and terms whole into the process (its BufferFile is a BytesIO of
-    the map), a copy per worker process of a node, while reads of the file share the OS page
-    cache among them; the same searches timed both ways ran as fast."""
-    return FileStorage(str(folder), supports_mmap=False).open_index()
-
-
 class Searcher:
     """Searches the live build of an index folder; `refresh` picks up updates and rebuilds.
 
@@ -189,7 +181,9 @@ class Searcher:
         if build != self._build:
             indexer.read_watermark(build)  # refuses a build of another document layout
             self.close()
-            self._indexes = {kind: _open_shard(build / kind.value) for kind in models.RecordKind}
+            self._indexes = {
+                kind: whoosh_index.open_dir(str(build / kind.value)) for kind in models.RecordKind
+            }
             self._searchers = {kind: shard.searcher() for kind, shard in self._indexes.items()}
             self._build = build
             return
