@@ -391,9 +391,7 @@ def test_identity_numbers_are_not_in_the_search_rows(engine: sa.Engine) -> None:
             assert searcher.search(number[start : start + length]).total == 0
     with Session(engine) as session:
         stored = session.execute(
-            sa.text(
-                "SELECT name, text, authority, codes, shown_name, shown_body FROM search_row"
-            )
+            sa.text("SELECT name, text, authority, codes, shown_name, shown_body FROM search_row")
             if engine.dialect.name == "sqlite"
             else sa.text("SELECT document::text, shown_name, shown_body FROM search_row")
         ).all()
