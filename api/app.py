@@ -26,20 +26,9 @@ from api.middleware import AccessLog, Admission
 from api.site import Site
 from disclosure import db, settings
 from disclosure.queries import change_log
-from search_index import database, indexer, search
+from search_index import backends, search
 
 log = logging.getLogger("gongshi.api")
-
-
-def _searcher(
-    app_settings: settings.Settings, engine: sa.Engine, as_of: dt.date | None
-) -> search.Backend | None:
-    """The settings' search backend: the database's search rows, or this node's whoosh index
-    folder if it has been built."""
-    if app_settings.search == "database":
-        return database.DatabaseSearcher(engine, on=as_of)
-    index_dir = app_settings.index_dir
-    return search.Searcher(index_dir) if indexer.current(index_dir) is not None else None
 
 
 def create_app(
@@ -66,7 +55,7 @@ def create_app(
     limits = limits or Limits()
     context.watch_time_budget(engine)
     index_dir = app_settings.index_dir
-    searcher = _searcher(app_settings, engine, as_of)
+    searcher = backends.open_backend(app_settings, engine, on=as_of)
     memory = slot.memory if slot is not None else None
     endpoint = http.GraphQLEndpoint(
         schema.build(limits), engine, app_settings, limits, as_of, searcher, memory

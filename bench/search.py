@@ -7,6 +7,9 @@ fragments, body keywords and credit codes, with and without a kind filter; and 1
 `BENCH_SEARCH_DB=/path/gongshi.db` searches a copy of an existing database instead of a new
 sample (migrated first: the migration fills the search rows).
 
+`BENCH_SEARCH_POSTGRES_URL` names a PostgreSQL database to empty and fill with the same sample:
+then the database backend's name fragments are also timed there (tsvector and GIN) beside FTS5.
+
 `GONGSHI_BENCH_KEEP_DATA=/path` keeps the data folder it built (database and index) there, for
 bench.api, bench.overload and bench.feeds (`GONGSHI_BENCH_DB`) and bench.soak
 (`GONGSHI_BENCH_SOAK_DATA`).
@@ -34,6 +37,12 @@ from disclosure import db, endings, lifecycle, models, privacy, workflows
 from search_index import analysis, database, documents, indexer, search
 
 RECORDS = int(os.environ.get("BENCH_SEARCH_RECORDS", "100000"))
+POSTGRES_URL = os.environ.get("BENCH_SEARCH_POSTGRES_URL")
+_EMPTY_POSTGRES = (
+    "import sqlalchemy as sa, sys; e = sa.create_engine(sys.argv[1]);"
+    "c = e.connect(); c.exec_driver_sql('DROP SCHEMA public CASCADE');"
+    "c.exec_driver_sql('CREATE SCHEMA public'); c.commit()"
+)
 ON = dt.date(2026, 11, 28)
 QUERIES = 200
 BODY_WORDS = (
@@ -156,6 +165,42 @@ def _folder_mb(path: Path) -> float:
     return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) / 2**20
 
 
+def _postgres(
+    gongshi: str,
+    workdir: Path,
+    env: dict[str, str],
+    fragments: list[str],
+    peer: report.Timing | None,
+) -> report.Result:
+    """The same sample in PostgreSQL, its name fragments searched by the database backend."""
+    assert POSTGRES_URL is not None
+    postgres_env = {**env, "DATABASE_URL": POSTGRES_URL}
+    subprocess.run([sys.executable, "-c", _EMPTY_POSTGRES, POSTGRES_URL], check=True)
+    for step in (["init"], ["sample", "--records", str(RECORDS), "--as-of", ON.isoformat()]):
+        subprocess.run(
+            [gongshi, *step], cwd=workdir, env=postgres_env, check=True, capture_output=True
+        )
+    engine = db.create_engine(POSTGRES_URL)
+    searcher = database.DatabaseSearcher(engine, on=ON)
+    for text in fragments[:5]:  # warm the connection and the server's cache
+        searcher.search(text, counts="none")
+    ours = _timing(
+        "database backend (PostgreSQL) name fragments (4 characters)",
+        "DatabaseSearcher.search(text, limit=20, counts='none')",
+        _times(functools.partial(searcher.search, counts="none"), fragments),
+    )
+    searcher.close()
+    engine.dispose()
+    return report.Result(
+        f"Search latency (database backend, PostgreSQL), name fragments (4 characters),"
+        f" {RECORDS:,} records",
+        ours,
+        peer,
+        "p50 <= 2 x the raw FTS5 query's",
+        notes="The same sample written into a local PostgreSQL (tsvector with a GIN index).",
+    )
+
+
 def run(workdir: Path) -> list[report.Result]:
     gongshi = str(Path(sys.executable).with_name("gongshi"))
     env = {**os.environ, "GONGSHI_DATA_DIR": str(workdir / "var")}
@@ -210,6 +255,7 @@ def run(workdir: Path) -> list[report.Result]:
     in_database = database.DatabaseSearcher(engine, on=ON)
     fts = sqlite3.connect(workdir / "fts.db")
     penalty = models.RecordKind.PENALTY
+    peer_fragments: report.Timing | None = None
     results = [
         report.Result(
             title=f"Search index build: {records:,} records",
@@ -260,6 +306,8 @@ def run(workdir: Path) -> list[report.Result]:
             )
             if kind is None and counts == "none":
                 peer_page = peer
+                if title.startswith("name fragments"):
+                    peer_fragments = peer
             in_db = _timing(
                 f"database backend {title}{suffix}",
                 f"DatabaseSearcher.search(text, limit=20, counts={counts!r})",
@@ -296,6 +344,9 @@ def run(workdir: Path) -> list[report.Result]:
                     notes="Highlights are made from the page's shown texts when first read.",
                 )
             )
+
+    if POSTGRES_URL and not existing:
+        results.append(_postgres(gongshi, workdir, env, fragments, peer_fragments))
 
     with Session(engine) as session, session.begin():
         changed = session.exec(

@@ -636,42 +636,36 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
         )
 
 
-def search_table(kind: RecordKind) -> str:
-    """The search table of a kind of record (see `disclosure.search_rows`)."""
-    return f"search_{kind.value}"
+# The search rows of every kind of record, in one table (see `disclosure.search_rows`): one
+# full-text search of all kinds is one index lookup, as a single index answers it.
+SEARCH_TABLE = "search_row"
 
 
 def is_search_table(name: str) -> bool:
     """Whether a table of the database belongs to search: not a SQLModel table (an FTS5 table
     cannot be one), and on SQLite with FTS5's shadow tables named after it."""
-    return any(
-        name == own or name.startswith(own + "_")
-        for own in (search_table(kind) for kind in RecordKind)
-    )
+    return name == SEARCH_TABLE or name.startswith(SEARCH_TABLE + "_")
 
 
 def _search_ddl(dialect: str) -> list[str]:
-    statements = []
-    for kind in RecordKind:
-        name = search_table(kind)
-        if dialect == "sqlite":
-            # rowid = the record's id; the four token columns, then what a hit shows
-            statements.append(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS {name} USING fts5(name, text, authority,"
-                " codes, department UNINDEXED, shown_name UNINDEXED, shown_body UNINDEXED,"
-                " tokenize='unicode61')"
-            )
-        else:
-            statements += [
-                f"CREATE TABLE IF NOT EXISTS {name} (record_id INTEGER PRIMARY KEY,"
-                " document TSVECTOR NOT NULL, department VARCHAR(18) NOT NULL,"
-                " shown_name TEXT NOT NULL, shown_body TEXT NOT NULL)",
-                f"CREATE INDEX IF NOT EXISTS ix_{name}_document ON {name} USING gin (document)",
-            ]
-    return statements
+    if dialect == "sqlite":
+        # rowid = the row's key (`search_rows.key`); the four token columns, then what a hit
+        # shows
+        return [
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(name, text, authority,"
+            " codes, department UNINDEXED, shown_name UNINDEXED, shown_body UNINDEXED,"
+            " tokenize='unicode61')"
+        ]
+    return [
+        f"CREATE TABLE IF NOT EXISTS {SEARCH_TABLE} (key BIGINT PRIMARY KEY,"
+        " document TSVECTOR NOT NULL, department VARCHAR(18) NOT NULL,"
+        " shown_name TEXT NOT NULL, shown_body TEXT NOT NULL)",
+        f"CREATE INDEX IF NOT EXISTS ix_{SEARCH_TABLE}_document ON {SEARCH_TABLE}"
+        " USING gin (document)",
+    ]
 
 
-# The search tables, as migration 0011 creates them; `create_all` makes them too.
+# The search table, as migration 0012 creates it; `create_all` makes it too.
 SEARCH_DDL = {dialect: _search_ddl(dialect) for dialect in ("sqlite", "postgresql")}
 for _dialect, _statements in SEARCH_DDL.items():
     for _statement in _statements:
@@ -680,12 +674,11 @@ for _dialect, _statements in SEARCH_DDL.items():
             "after_create",
             sa.DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )
-for _kind in RecordKind:
-    sa.event.listen(
-        SQLModel.metadata,
-        "before_drop",
-        sa.DDL(f"DROP TABLE IF EXISTS {search_table(_kind)}"),  # type: ignore[no-untyped-call]
-    )
+sa.event.listen(
+    SQLModel.metadata,
+    "before_drop",
+    sa.DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}"),  # type: ignore[no-untyped-call]
+)
 
 
 # the portal's tables share this metadata; imported last, since they refer to the tables above

@@ -21,7 +21,7 @@ from api import cache
 from disclosure import models, privacy, settings
 from disclosure.queries import change_log
 from publishers import feeds, query_feeds, records
-from search_index import indexer, lag
+from search_index import backends
 from search_index import search as index_search
 
 SEARCH_PATH = "/feeds/search.atom"
@@ -48,7 +48,7 @@ class FeedRoutes:
         self.as_of = as_of
         self.cache = cache.ResponseCache(CACHE_ENTRIES, CACHE_BYTES)
         self._updated: dict[str, dt.datetime] = {}
-        self._searcher: index_search.Searcher | None = None
+        self._searcher: index_search.Backend | None = None
 
     def routes(self) -> list[Route]:
         """The routes, to come before the site's."""
@@ -60,9 +60,11 @@ class FeedRoutes:
     def _on(self) -> dt.date:
         return self.as_of or settings.today()
 
-    def _searcher_now(self) -> index_search.Searcher | None:
-        if self._searcher is None and indexer.current(self.settings.index_dir) is not None:
-            self._searcher = index_search.Searcher(self.settings.index_dir)
+    def _searcher_now(self) -> index_search.Backend | None:
+        """The node's search backend (GONGSHI_SEARCH), opened on first use; a whoosh index
+        built since a request found none is opened by the next."""
+        if self._searcher is None:
+            self._searcher = backends.open_backend(self.settings, self.engine, on=self.as_of)
         if self._searcher is not None:
             self._searcher.refresh()
         return self._searcher
@@ -99,8 +101,7 @@ class FeedRoutes:
             searcher = self._searcher_now()
             if searcher is None:
                 return "search is not available on this node: its index has not been built"
-            mark = searcher.watermark()
-            hidden = lag.hidden(session, mark.event_id, mark.as_of, on)
+            hidden = searcher.hidden(session, on)
             try:
                 found = searcher.search(
                     text,
@@ -109,6 +110,7 @@ class FeedRoutes:
                     order="date",
                     limit=query_feeds.SIZE,
                     counts="none",
+                    on=on,
                     hidden=hidden,
                 )
             except index_search.QueryError as error:

@@ -371,11 +371,13 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
             task = bar.add_task(f"lifecycle as of {on}", total=None)
             with db.transaction(env.engine) as session:
                 report = lifecycle.run(session, as_of=on)
-            bar.update(task, description=f"the search index as of {on}")
-            if indexer.current(folder) is None:
-                indexed = indexer.rebuild(folder, env.engine, on=on, processes=2)
-            else:
-                indexed = indexer.update(folder, env.engine, on=on)
+            indexed = None  # the database's search rows are written with the data
+            if env.settings.search == "whoosh":
+                bar.update(task, description=f"the search index as of {on}")
+                if indexer.current(folder) is None:
+                    indexed = indexer.rebuild(folder, env.engine, on=on, processes=2)
+                else:
+                    indexed = indexer.update(folder, env.engine, on=on)
         published = publish_release(
             env, env.settings.releases_dir, on, base_url, False, release.DEFAULT_KEEP, 2
         )
@@ -384,10 +386,13 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
             logged = figures.event_counts(session)
     console.print(f"gongshi demo: {env.engine.url!r}, as of {on}")
     console.print(f"lifecycle: {report.expired} expired, {report.exited} exited")
-    console.print(
-        f"search index: {indexed.indexed} indexed, {indexed.removed} removed "
-        f"(to event {indexed.watermark.event_id})"
-    )
+    if indexed is None:
+        console.print("search: the database's search rows (GONGSHI_SEARCH=database)")
+    else:
+        console.print(
+            f"search index: {indexed.indexed} indexed, {indexed.removed} removed "
+            f"(to event {indexed.watermark.event_id})"
+        )
     click.echo(published)
     table = Table("kind", "stored", "public today", "under objection")
     for row in counts:

@@ -1,11 +1,13 @@
 """Searching the database's search rows (`GONGSHI_SEARCH=database`, see `disclosure.search_rows`):
 FTS5 on SQLite, a tsvector with a GIN index on PostgreSQL.
 
-A search is one statement on a connection the searcher keeps per thread (no ORM, no session):
-the matches of every kind asked for, joined to their records and kept only if public on the day
-asked (`lifecycle.public_clause`, in the statement), ranked, one page deep. Counts are a second
-statement, only when asked for; highlights are made from the shown texts of a page's hits when
-first read. The rows are written with the data, so there is nothing to follow and no lag.
+A search runs on a connection the searcher keeps per thread (no ORM, no session). Ranked by
+relevance, it is the plain full-text query of the one search table, `ORDER BY rank LIMIT n`, its
+n best rows then joined to their records and kept only if public on the day asked
+(`lifecycle.public_clause`), in the same statement: when fewer than a page are left and more
+rows matched, it asks again for more. By date, every match is joined and sorted. Counts are a
+statement of their own, only when asked for; highlights are made from the shown texts of a
+page's hits when first read. The rows are written with the data: nothing to follow, no lag.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ _BM25 = "2.0, 1.0, 1.0, 50.0"
 _TS_WEIGHTS = "'{1.0, 0.1, 0.2, 0.4}'"
 SNIPPET_CHARS = 120
 SURROUND = 30
+# rows ranked first for a page, as a multiple of the rows the page needs: the rows of records
+# no longer public (past their period, by date) are dropped after ranking
+OVERFETCH = 2
+TABLE = models.SEARCH_TABLE
 
 
 def _sqlite_match(asked: search.Query) -> str:
@@ -37,28 +43,29 @@ def _sqlite_match(asked: search.Query) -> str:
     or every word in the authority, or the document number, or the credit code."""
     alternatives = []
     if asked.words:
-        every = " AND ".join(f'"{word}"' for word in asked.words)
-        alternatives += [f"{{name text}} : ({every})", f"authority : ({every})"]
-    alternatives.append(f'codes : "{search_rows.doc_no_token(asked.text)}"')
+        alternatives += [
+            "(" + " AND ".join(f'"{word}"' for word in asked.words) + ")",
+            "(" + " AND ".join(f'"{search_rows.authority_token(w)}"' for w in asked.words) + ")",
+        ]
+    alternatives.append(f'"{search_rows.doc_no_token(asked.text)}"')
     if asked.code is not None:
         prefix = "" if len(asked.code) == 18 else " *"
-        alternatives.append(f'codes : "{search_rows.code_token(asked.code)}"{prefix}')
+        alternatives.append(f'"{search_rows.code_token(asked.code)}"{prefix}')
     return " OR ".join(alternatives)
 
 
 def _postgres_match(asked: search.Query) -> str:
-    """The tsquery of what was asked, the same alternatives by weight (A name, B text,
-    C authority, D codes)."""
+    """The tsquery of what was asked, the same alternatives."""
     alternatives = []
     if asked.words:
         alternatives += [
-            "(" + " & ".join(f"'{word}':{weights}" for word in asked.words) + ")"
-            for weights in ("AB", "C")
+            "(" + " & ".join(f"'{word}'" for word in asked.words) + ")",
+            "(" + " & ".join(f"'{search_rows.authority_token(w)}'" for w in asked.words) + ")",
         ]
-    alternatives.append(f"'{search_rows.doc_no_token(asked.text)}':D")
+    alternatives.append(f"'{search_rows.doc_no_token(asked.text)}'")
     if asked.code is not None:
-        prefix = "" if len(asked.code) == 18 else "*"
-        alternatives.append(f"'{search_rows.code_token(asked.code)}':{prefix}D")
+        prefix = "" if len(asked.code) == 18 else ":*"
+        alternatives.append(f"'{search_rows.code_token(asked.code)}'{prefix}")
     return " | ".join(alternatives)
 
 
@@ -68,7 +75,7 @@ class _Dialect:
     def __init__(self, engine: sa.Engine) -> None:
         self.name = engine.dialect.name
         self.sqlite = self.name == "sqlite"
-        self.key = "rowid" if self.sqlite else "record_id"
+        self.key = search_rows.key_column(self.name)
         # a stand-in for the day, replaced after compiling (the compiler would escape the %
         # of a psycopg parameter)
         on: sa.ColumnElement[dt.date] = sa.literal_column("__on__")
@@ -84,23 +91,47 @@ class _Dialect:
     def param(self, name: str) -> str:
         return f":{name}" if self.sqlite else f"%({name})s"
 
-    def matches(self, kind: models.RecordKind, department: bool) -> str:
-        """FROM and WHERE of the public matches of `kind`."""
-        name, records = models.search_table(kind), models.RECORD_MODELS[kind].__tablename__
-        found = (
-            f"{name} MATCH {self.param('q')}"
-            if self.sqlite
-            else f"s.document @@ CAST({self.param('q')} AS tsquery)"
-        )
-        where = f"{found} AND {self.public[kind]}"
-        if department:
-            where += f" AND s.department = {self.param('department')}"
-        return f"FROM {name} AS s JOIN {records} ON {records}.id = s.{self.key} WHERE {where}"
+    def place(self, key: str) -> str:
+        """The kind's place (`search_rows.PLACES`) in the key `key`."""
+        return f"{key} {'%' if self.sqlite else '%%'} {search_rows.KEYS}"
 
-    def score(self, kind: models.RecordKind) -> str:
-        if self.sqlite:
-            return f"-bm25({models.search_table(kind)}, {_BM25})"
-        return f"ts_rank({_TS_WEIGHTS}, s.document, CAST({self.param('q')} AS tsquery))"
+    def found(self, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
+        """The WHERE of the search rows that match, of `kinds`."""
+        where = (
+            f"{TABLE} MATCH {self.param('q')}"
+            if self.sqlite
+            else f"document @@ CAST({self.param('q')} AS tsquery)"
+        )
+        if len(kinds) < len(models.RecordKind):
+            places = ", ".join(str(search_rows.PLACES[kind]) for kind in kinds)
+            where += f" AND {self.place(self.key)} IN ({places})"
+        if department:
+            where += f" AND department = {self.param('department')}"
+        return where
+
+    def ranked(
+        self, kinds: tuple[models.RecordKind, ...], department: bool, *, scored: bool, best: bool
+    ) -> str:
+        """The matching rows' keys and departments, with `scored` their scores, with `best` the
+        first `fetch` best first."""
+        # the department only where it is counted: it is read from the row's content
+        columns = f"{self.key} AS key" + ("" if best else ", department")
+        where, rank = self.found(kinds, department), ""
+        if scored and self.sqlite:
+            # bm25() sorted by SQLite, not FTS5's `ORDER BY rank`: FTS5 computes the rank of
+            # each row again when it is read
+            columns += f", -bm25({TABLE}, {_BM25}) AS score"
+            rank = " ORDER BY score DESC"
+        elif scored:
+            columns += (
+                f", ts_rank({_TS_WEIGHTS}, document, CAST({self.param('q')} AS tsquery)) AS score"
+            )
+            rank = " ORDER BY score DESC, key DESC"  # which of equal scores make the page: fixed
+        if best:
+            rank += f" LIMIT {self.param('fetch')}"
+        else:
+            rank = ""
+        return f"SELECT {columns} FROM {TABLE} WHERE {where}{rank}"
 
 
 class DatabaseSearcher:
@@ -162,7 +193,7 @@ class DatabaseSearcher:
             )
         asked = search.checked(text)
         day = on or self.on or settings.today()
-        chosen = tuple(kinds or models.RecordKind)
+        chosen = tuple(kind for kind in models.RecordKind if kind in (kinds or models.RecordKind))
         parameters: dict[str, Any] = {
             "q": _sqlite_match(asked) if self._dialect.sqlite else _postgres_match(asked),
             "on": day.isoformat() if self._dialect.sqlite else day,
@@ -173,15 +204,19 @@ class DatabaseSearcher:
         connection = self._connection()
         try:
             cursor = connection.cursor()
-            cursor.execute(_page(self._dialect, chosen, bool(department), order), parameters)
-            rows = cursor.fetchall()
+            if order == "relevance":
+                rows = self._best(cursor, chosen, bool(department), parameters)[offset:]
+            else:
+                cursor.execute(_by_date(self._dialect, chosen, bool(department)), parameters)
+                rows = cursor.fetchall()
             by_kind: dict[models.RecordKind, int] = {}
             by_department: Counter[str] = Counter()
             complete = True
             if counts == "departments":
                 cursor.execute(_grouped(self._dialect, chosen, bool(department)), parameters)
-                for position, unit, count in cursor.fetchall():
-                    by_kind[chosen[position]] = by_kind.get(chosen[position], 0) + count
+                for place, unit, count in cursor.fetchall():
+                    kind = search_rows.KINDS[place]
+                    by_kind[kind] = by_kind.get(kind, 0) + count
                     by_department[unit] += count
                 by_kind = {kind: by_kind.get(kind, 0) for kind in chosen}
             elif counts == "kinds":
@@ -198,8 +233,8 @@ class DatabaseSearcher:
                 connection.rollback()  # no transaction left open between searches
         page = _Page(self, asked.words)
         hits = [
-            search.Hit(chosen[position], record_id, float(score), page.snippets(index))
-            for index, (position, record_id, score) in enumerate(rows[:limit])
+            search.Hit(*search_rows.unkey(key), float(score), page.snippets(index))
+            for index, (key, score) in enumerate(rows[:limit])
         ]
         page.hits = [(hit.kind, hit.record_id) for hit in hits]
         return search.Results(
@@ -211,20 +246,45 @@ class DatabaseSearcher:
             complete=complete,
         )
 
+    def _best(
+        self,
+        cursor: Any,
+        kinds: tuple[models.RecordKind, ...],
+        department: bool,
+        parameters: dict[str, Any],
+    ) -> list[tuple[int, float]]:
+        """The first `offset + limit` public matches' keys and scores, best first (the newest
+        first among equal scores): the best rows ranked, their records' publicity checked, and
+        more rows ranked while too few were public and more matched."""
+        needed = parameters["offset"] + parameters["limit"]
+        fetch = needed * OVERFETCH
+        while True:
+            cursor.execute(_best(self._dialect, kinds, department), {**parameters, "fetch": fetch})
+            found = cursor.fetchall()
+            ranked = found.pop()[1]  # how many rows were ranked (see _best)
+            if len(found) >= needed or ranked < fetch:
+                break
+            fetch *= 4
+        found.sort(key=lambda row: row[2], reverse=True)  # newest first among equal scores
+        found.sort(key=lambda row: row[1], reverse=True)
+        return [(key, score) for key, score, _decided in found[:needed]]
+
     def shown(self, keys: list[tuple[models.RecordKind, int]]) -> dict[Any, tuple[str, str]]:
         """The name and texts as shown of these search rows."""
         found: dict[Any, tuple[str, str]] = {}
+        if not keys:
+            return found
         connection = self._connection()
         try:
             cursor = connection.cursor()
-            for kind in {kind for kind, _ in keys}:
-                ids = [record_id for each, record_id in keys if each is kind]
-                marks = ", ".join(str(int(record_id)) for record_id in ids)
-                cursor.execute(
-                    f"SELECT {self._dialect.key}, shown_name, shown_body"
-                    f" FROM {models.search_table(kind)} WHERE {self._dialect.key} IN ({marks})"
-                )
-                found.update({(kind, row[0]): (row[1], row[2]) for row in cursor.fetchall()})
+            marks = ", ".join(
+                str(search_rows.key(kind, int(record_id))) for kind, record_id in keys
+            )
+            cursor.execute(
+                f"SELECT {self._dialect.key}, shown_name, shown_body"
+                f" FROM {TABLE} WHERE {self._dialect.key} IN ({marks})"
+            )
+            found.update({search_rows.unkey(row[0]): (row[1], row[2]) for row in cursor.fetchall()})
             cursor.close()
         finally:
             if not self._dialect.sqlite:
@@ -232,38 +292,60 @@ class DatabaseSearcher:
         return found
 
 
+def _joined(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], columns: str) -> str:
+    """`columns` of the rows of `found` whose records are public, each kind joined to its
+    records by key; `{table}` in `columns` is the records' table."""
+    return " UNION ALL ".join(
+        f"SELECT {columns.format(table=table)} FROM found JOIN {table}"
+        f" ON {table}.id = found.key / {search_rows.KEYS}"
+        f" WHERE {dialect.place('found.key')} = {search_rows.PLACES[kind]}"
+        f" AND {dialect.public[kind]}"
+        for kind in kinds
+        for table in [models.RECORD_MODELS[kind].__tablename__]
+    )
+
+
 @functools.lru_cache(maxsize=256)
-def _page(
-    dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool, order: str
-) -> str:
-    parts = [
-        f"SELECT {position} AS k, s.{dialect.key} AS id, {dialect.score(kind)} AS score,"
-        f" {models.RECORD_MODELS[kind].__tablename__}.decision_on AS decided"
-        f" {dialect.matches(kind, department)}"
-        for position, kind in enumerate(kinds)
-    ]
-    ranked = "score DESC, decided DESC" if order == "relevance" else "decided DESC, score DESC"
+def _best(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
+    """The public ones of the `fetch` best matching rows (key, score, decision day), and last a
+    row (-1, how many rows were ranked, NULL): fewer than `fetch` means none is left unranked."""
+    ranked = dialect.ranked(kinds, department, scored=True, best=True)
+    public = _joined(dialect, kinds, "found.key, found.score, {table}.decision_on")
+    # MATERIALIZED: rank once, then join (not the join pushed into the ranking)
     return (
-        f"SELECT k, id, score FROM ({' UNION ALL '.join(parts)}) AS found ORDER BY {ranked}"
+        f"WITH found AS MATERIALIZED ({ranked})"
+        f" {public} UNION ALL SELECT -1, count(*), NULL FROM found"
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _by_date(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
+    ranked = dialect.ranked(kinds, department, scored=True, best=False)
+    public = _joined(dialect, kinds, "found.key, found.score, {table}.decision_on AS decided")
+    return (
+        f"WITH found AS ({ranked}) SELECT key, score FROM ({public}) AS public"
+        f" ORDER BY decided DESC, score DESC"
         f" LIMIT {dialect.param('limit')} OFFSET {dialect.param('offset')}"
     )
 
 
 @functools.lru_cache(maxsize=256)
 def _grouped(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
-    return " UNION ALL ".join(
-        f"SELECT {position}, s.department, count(*) {dialect.matches(kind, department)}"
-        " GROUP BY s.department"
-        for position, kind in enumerate(kinds)
+    ranked = dialect.ranked(kinds, department, scored=False, best=False)
+    public = _joined(dialect, kinds, f"{dialect.place('found.key')} AS place, found.department")
+    return (
+        f"WITH found AS ({ranked}) SELECT place, department, count(*)"
+        f" FROM ({public}) AS public GROUP BY place, department"
     )
 
 
 @functools.lru_cache(maxsize=256)
 def _capped(dialect: _Dialect, kinds: tuple[models.RecordKind, ...], department: bool) -> str:
     counts = ", ".join(
-        f"(SELECT count(*) FROM (SELECT 1 {dialect.matches(kind, department)}"
-        f" LIMIT {dialect.param('cap')}) AS c{position})"
-        for position, kind in enumerate(kinds)
+        f"(SELECT count(*) FROM (WITH found AS"
+        f" ({dialect.ranked((kind,), department, scored=False, best=False)})"
+        f" {_joined(dialect, (kind,), '1')} LIMIT {dialect.param('cap')}) AS c{place})"
+        for place, kind in enumerate(kinds)
     )
     return f"SELECT {counts}"
 

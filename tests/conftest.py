@@ -94,8 +94,7 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     if POSTGRES_URL:
         engine: sa.Engine = request.getfixturevalue("postgres_engine")
         tables = ", ".join(
-            [table.name for table in SQLModel.metadata.sorted_tables]
-            + [models.search_table(kind) for kind in models.RecordKind]
+            [table.name for table in SQLModel.metadata.sorted_tables] + [models.SEARCH_TABLE]
         )
         with engine.begin() as connection:
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")

@@ -97,6 +97,18 @@ def test_demo_prints_a_summary(run: CliRunner) -> None:
     assert "lifecycle: 0 expired, 0 exited" in again.output
 
 
+def test_demo_searching_the_database_builds_no_index(run: CliRunner) -> None:
+    result = run.invoke(
+        cli.main,
+        ["demo", "--records", "120", "--as-of", "2026-11-28", "--no-serve"],
+        env={"GONGSHI_SEARCH": "database"},
+    )
+    assert result.exit_code == 0, result.output
+    assert "search: the database's search rows (GONGSHI_SEARCH=database)" in result.output
+    assert "indexed, " not in result.output  # no whoosh index was built
+    assert not Path("var/index").exists()
+
+
 def test_index_builds_then_follows(run: CliRunner) -> None:
     run.invoke(cli.main, ["init"])
     run.invoke(cli.main, ["sample", "--records", "120", "--as-of", "2026-11-28"])

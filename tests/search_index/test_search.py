@@ -356,8 +356,8 @@ def test_the_database_backend_is_as_fresh_as_the_data_and_the_day(engine: sa.Eng
     }
     assert found(dt.date(2026, 12, 1)) == {(models.RecordKind.LICENSE, kept.id)}
     with Session(engine) as session:
-        (rows,) = session.execute(sa.text("SELECT count(*) FROM search_penalty")).one()
-    assert rows == 1  # the withdrawn record's row went with the withdrawal
+        (rows,) = session.execute(sa.text("SELECT count(*) FROM search_row")).one()
+    assert rows == 2  # the expiring penalty's and the license's: the withdrawn one's went with it
     searcher.close()
 
 
@@ -391,11 +391,9 @@ def test_identity_numbers_are_not_in_the_search_rows(engine: sa.Engine) -> None:
             assert searcher.search(number[start : start + length]).total == 0
     with Session(engine) as session:
         stored = session.execute(
-            sa.text(
-                "SELECT name, text, authority, codes, shown_name, shown_body FROM search_penalty"
-            )
+            sa.text("SELECT name, text, authority, codes, shown_name, shown_body FROM search_row")
             if engine.dialect.name == "sqlite"
-            else sa.text("SELECT document::text, shown_name, shown_body FROM search_penalty")
+            else sa.text("SELECT document::text, shown_name, shown_body FROM search_row")
         ).all()
     assert stored and "19800101" not in repr(stored)
     searcher.close()

@@ -1,5 +1,5 @@
 """search rows: one search table per record kind (FTS5 on SQLite, tsvector + GIN on PostgreSQL),
-filled with the rows of the records already stored
+replaced by one table in 0012
 
 Revision ID: 0011
 Revises: 0009
@@ -9,7 +9,6 @@ Create Date: 2026-12-12 09:00:00
 from collections.abc import Sequence
 
 from alembic import op
-from sqlmodel import Session
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -43,14 +42,8 @@ def upgrade() -> None:
     connection = op.get_bind()
     for statement in _ddl(connection.dialect.name):
         op.execute(statement)
-    # the rows of what is already stored, so that search in the database answers at once: the
-    # one code that writes rows, as writers do (a later layout of the rows brings its own
-    # migration, which refills them the same way)
-    from disclosure import search_rows
-
-    with Session(bind=connection) as session:
-        search_rows.fill(session)
-        session.flush()
+    # the rows themselves are written by 0012, which replaces these tables by one (the code
+    # that writes rows writes the latest layout only)
 
 
 def downgrade() -> None:
