@@ -1,11 +1,12 @@
 """Search: whoosh shards and the database backend (`GONGSHI_SEARCH=database`, through the same
 `Searcher` interface) beside a raw SQLite FTS5 query over the same bigram tokens (the peer).
 
-Builds a sample database (whose writers fill the database backend's search rows as they go),
-indexes it with whoosh and into a bare FTS5 table, then times the same queries on each: name
-fragments, body keywords and credit codes, with and without a kind filter; and 1,000 changes.
+Builds a sample database, fills the database backend's search rows (`gongshi index` with
+GONGSHI_SEARCH=database), indexes it with whoosh and into a bare FTS5 table, then times the same
+queries on each: name fragments, body keywords and credit codes, with and without a kind
+filter; and 1,000 changes.
 `BENCH_SEARCH_DB=/path/gongshi.db` searches a copy of an existing database instead of a new
-sample (migrated first: the migration fills the search rows).
+sample (migrated first; its search rows filled the same way).
 
 `BENCH_SEARCH_POSTGRES_URL` names a PostgreSQL database to empty and fill with the same sample:
 then the database backend's name fragments are also timed there (tsvector and GIN) beside FTS5.
@@ -180,6 +181,13 @@ def _postgres(
         subprocess.run(
             [gongshi, *step], cwd=workdir, env=postgres_env, check=True, capture_output=True
         )
+    subprocess.run(
+        [gongshi, "index"],
+        cwd=workdir,
+        env={**postgres_env, "GONGSHI_SEARCH": "database"},
+        check=True,
+        capture_output=True,
+    )
     engine = db.create_engine(POSTGRES_URL)
     searcher = database.DatabaseSearcher(engine, on=ON)
     for text in fragments[:5]:  # warm the connection and the server's cache

@@ -115,8 +115,9 @@ def _write_search_rows(session: Session) -> None:
         # (lifecycle) append events through this module
         from disclosure import search_rows
 
-        session.flush()
-        search_rows.refresh(session, touched)
+        if search_rows.kept(session.connection()):
+            session.flush()
+            search_rows.refresh(session, touched)
 
 
 @sa.event.listens_for(Session, "after_transaction_end")

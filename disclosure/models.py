@@ -639,6 +639,10 @@ for _dialect, _statements in APPEND_ONLY_DDL.items():
 # The search rows of every kind of record, in one table (see `disclosure.search_rows`): one
 # full-text search of all kinds is one index lookup, as a single index answers it.
 SEARCH_TABLE = "search_row"
+# Whether the writers keep the search rows: a row here once `gongshi index --rebuild` with
+# GONGSHI_SEARCH=database has filled them; until then no writer pays for them (a node searching
+# the whoosh index needs none) and a node searching the database has nothing to search.
+SEARCH_STATE_TABLE = "search_row_state"
 
 
 def is_search_table(name: str) -> bool:
@@ -654,7 +658,8 @@ def _search_ddl(dialect: str) -> list[str]:
         return [
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {SEARCH_TABLE} USING fts5(name, text, authority,"
             " codes, department UNINDEXED, shown_name UNINDEXED, shown_body UNINDEXED,"
-            " tokenize='unicode61')"
+            " tokenize='unicode61')",
+            f"CREATE TABLE IF NOT EXISTS {SEARCH_STATE_TABLE} (kept BOOLEAN NOT NULL)",
         ]
     return [
         f"CREATE TABLE IF NOT EXISTS {SEARCH_TABLE} (key BIGINT PRIMARY KEY,"
@@ -662,6 +667,7 @@ def _search_ddl(dialect: str) -> list[str]:
         " shown_name TEXT NOT NULL, shown_body TEXT NOT NULL)",
         f"CREATE INDEX IF NOT EXISTS ix_{SEARCH_TABLE}_document ON {SEARCH_TABLE}"
         " USING gin (document)",
+        f"CREATE TABLE IF NOT EXISTS {SEARCH_STATE_TABLE} (kept BOOLEAN NOT NULL)",
     ]
 
 
@@ -674,11 +680,12 @@ for _dialect, _statements in SEARCH_DDL.items():
             "after_create",
             sa.DDL(_statement).execute_if(dialect=_dialect),  # type: ignore[no-untyped-call]
         )
-sa.event.listen(
-    SQLModel.metadata,
-    "before_drop",
-    sa.DDL(f"DROP TABLE IF EXISTS {SEARCH_TABLE}"),  # type: ignore[no-untyped-call]
-)
+for _table in (SEARCH_TABLE, SEARCH_STATE_TABLE):
+    sa.event.listen(
+        SQLModel.metadata,
+        "before_drop",
+        sa.DDL(f"DROP TABLE IF EXISTS {_table}"),  # type: ignore[no-untyped-call]
+    )
 
 
 # the portal's tables share this metadata; imported last, since they refer to the tables above

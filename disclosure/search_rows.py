@@ -15,7 +15,9 @@ A row exists while the record is published and not ended early; whether
 it is public on a given day is decided at search time by `lifecycle.public_clause`, so a record
 whose publicity runs out by date leaves search that day with no write at all.
 
-The table is made by `models.SEARCH_DDL` (migration 0012 creates the same).
+The table is made by `models.SEARCH_DDL` (migration 0012 creates the same). The writers keep
+it only once `fill` has written it whole (`kept`): until then a writer writes no row, and
+costs nothing more than it did without search in the database.
 """
 
 from __future__ import annotations
@@ -155,10 +157,20 @@ def refresh(session: Session, touched: Mapping[models.RecordKind, Iterable[int]]
     return written
 
 
+def kept(connection: sa.Connection) -> bool:
+    """Whether the writers keep the search rows (`fill` has written them)."""
+    found = connection.execute(sa.text(f"SELECT kept FROM {models.SEARCH_STATE_TABLE}"))
+    return bool(found.scalar())
+
+
 def fill(session: Session) -> int:
-    """Empty the search tables and write the row of every searchable record again; returns
-    how many there are."""
+    """Empty the search tables, write the row of every searchable record again, and have the
+    writers keep them from now on; returns how many there are."""
     connection = session.connection()
+    connection.execute(sa.text(f"DELETE FROM {models.SEARCH_STATE_TABLE}"))
+    connection.execute(
+        sa.text(f"INSERT INTO {models.SEARCH_STATE_TABLE} (kept) VALUES (:kept)"), {"kept": True}
+    )
     written = 0
     connection.execute(sa.text(f"DELETE FROM {models.SEARCH_TABLE}"))
     for model in models.RECORD_MODELS.values():

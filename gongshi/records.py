@@ -227,10 +227,12 @@ def index_command(env: Env, rebuild: bool, processes: int, as_of: dt.datetime | 
 
 
 def _database_index(env: Env, rebuild: bool) -> None:
-    """With GONGSHI_SEARCH=database the search rows are written with every change: nothing to
-    build or follow; --rebuild writes them all again (after restoring a copy made without them,
-    say)."""
-    if not rebuild:
+    """With GONGSHI_SEARCH=database the search rows are written with every change once they have
+    been filled: the first run fills them, later ones have nothing to build or follow; --rebuild
+    writes them all again (after restoring a copy made without them, say)."""
+    with env.engine.connect() as connection:
+        kept = search_rows.kept(connection)
+    if kept and not rebuild:
         console.print(
             "nothing to build: GONGSHI_SEARCH=database searches the database's search rows, "
             "written with every change (--rebuild writes them all again)"
@@ -241,9 +243,8 @@ def _database_index(env: Env, rebuild: bool) -> None:
         bar.add_task("writing the search rows of every record", total=None)
         with db.transaction(env.engine) as session:
             count = search_rows.fill(session)
-    console.print(
-        f"search rows rewritten: {count} records in {time.perf_counter() - started:.1f} s"
-    )
+    done = "rewritten" if kept else "written, and kept from now on by every writer"
+    console.print(f"search rows {done}: {count} records in {time.perf_counter() - started:.1f} s")
 
 
 class UnreadableFile(click.ClickException):

@@ -23,6 +23,7 @@ from api import limits as api_limits
 from disclosure import (
     db,
     lifecycle,
+    search_rows,
     settings,
     urls,
 )
@@ -371,8 +372,13 @@ def demo(env: Env, records: int, port: int, serve: bool, as_of: dt.datetime | No
             task = bar.add_task(f"lifecycle as of {on}", total=None)
             with db.transaction(env.engine) as session:
                 report = lifecycle.run(session, as_of=on)
-            indexed = None  # the database's search rows are written with the data
-            if env.settings.search == "whoosh":
+            indexed = None  # the database's search rows are written with the data, once filled
+            if env.settings.search == "database":
+                with db.transaction(env.engine) as session:
+                    if not search_rows.kept(session.connection()):
+                        bar.update(task, description="the search rows of every record")
+                        search_rows.fill(session)
+            else:
                 bar.update(task, description=f"the search index as of {on}")
                 if indexer.current(folder) is None:
                     indexed = indexer.rebuild(folder, env.engine, on=on, processes=2)

@@ -84,6 +84,15 @@ def sqlite_memory_engine() -> sa.Engine:
     return engine
 
 
+def keep_search_rows(connection: sa.Connection) -> None:
+    """Have the writers keep the search rows, as `gongshi index --rebuild` with
+    GONGSHI_SEARCH=database does, so that the tests of both backends find what they add (a
+    fresh database keeps none: tests/search_index/test_search.py)."""
+    connection.execute(
+        sa.text(f"INSERT INTO {models.SEARCH_STATE_TABLE} (kept) VALUES (:kept)"), {"kept": True}
+    )
+
+
 @pytest.fixture
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine]:
     """An empty database: a SQLite file, or the PostgreSQL test database truncated.
@@ -94,14 +103,18 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.Engine
     if POSTGRES_URL:
         engine: sa.Engine = request.getfixturevalue("postgres_engine")
         tables = ", ".join(
-            [table.name for table in SQLModel.metadata.sorted_tables] + [models.SEARCH_TABLE]
+            [table.name for table in SQLModel.metadata.sorted_tables]
+            + [models.SEARCH_TABLE, models.SEARCH_STATE_TABLE]
         )
         with engine.begin() as connection:
             connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+            keep_search_rows(connection)
         yield engine
         return
     engine = db.create_engine(f"sqlite:///{tmp_path / 'test.db'}")
     SQLModel.metadata.create_all(engine)
+    with engine.begin() as connection:
+        keep_search_rows(connection)
     yield engine
     engine.dispose()
 

@@ -121,12 +121,15 @@ def test_index_builds_then_follows(run: CliRunner) -> None:
     )
 
 
-def test_index_with_the_database_backend_has_nothing_to_build_and_rewrites_on_rebuild(
+def test_index_with_the_database_backend_fills_once_then_has_nothing_to_build(
     run: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GONGSHI_SEARCH", "database")
     run.invoke(cli.main, ["init"])
     run.invoke(cli.main, ["sample", "--records", "120", "--as-of", "2026-11-28"])
+    first = run.invoke(cli.main, ["index"])
+    assert first.exit_code == 0, first.output
+    assert first.output.startswith("search rows written, and kept from now on by every writer: ")
     nothing = run.invoke(cli.main, ["index"])
     assert nothing.exit_code == 0, nothing.output
     assert nothing.output.startswith("nothing to build: GONGSHI_SEARCH=database searches")

@@ -9,9 +9,9 @@ import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from disclosure import endings, lifecycle, models, privacy, search_rows, workdays
+from disclosure import db, endings, lifecycle, models, privacy, search_rows, settings, workdays
 from disclosure import sample as sample_data
-from search_index import analysis, database, indexer, search
+from search_index import analysis, backends, database, indexer, search
 from tests import factories, search_backends
 
 ON = dt.date(2026, 11, 28)
@@ -423,3 +423,27 @@ def test_highlights_mark_the_words_in_the_text_as_shown() -> None:
         database.highlight("<名称>赤坎", ["赤坎"]) == '&lt;名称&gt;<b class="match term0">赤坎</b>'
     )
     assert database.highlight("无关", ["赤坎"]) == ""
+
+
+def test_writers_keep_no_search_rows_until_they_are_filled(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    db.upgrade(engine)  # a database as `gongshi init` makes it: the whoosh index is the default
+    with Session(engine) as session, session.begin():
+        factories.add_penalty(session, on=ON)
+    node = settings.Settings(database_url=str(engine.url), data_dir=tmp_path, search="database")
+    with engine.connect() as connection:
+        assert not search_rows.kept(connection)
+        assert connection.execute(sa.text("SELECT count(*) FROM search_row")).scalar() == 0
+    assert backends.open_backend(node, engine, on=ON) is None  # nothing to search yet
+    with Session(engine) as session, session.begin():
+        assert search_rows.fill(session) == 1
+    with Session(engine) as session, session.begin():
+        factories.add_license(session, on=ON)  # kept from now on, by the writer
+    searcher = backends.open_backend(node, engine, on=ON)
+    assert searcher is not None
+    assert {hit.kind for hit in searcher.search("鸿达").hits} == {
+        models.RecordKind.PENALTY,
+        models.RecordKind.LICENSE,
+    }
+    searcher.close()
+    engine.dispose()

@@ -1,5 +1,6 @@
 """one search table for every kind of record (FTS5 on SQLite, tsvector + GIN on PostgreSQL),
-filled with the rows of the records already stored
+and the marker of whether the writers keep its rows (not until `gongshi index --rebuild` with
+GONGSHI_SEARCH=database fills them)
 
 Revision ID: 0012
 Revises: 0011
@@ -24,13 +25,15 @@ def _ddl(dialect: str) -> list[str]:
         return [
             "CREATE VIRTUAL TABLE IF NOT EXISTS search_row USING fts5(name, text, authority,"
             " codes, department UNINDEXED, shown_name UNINDEXED, shown_body UNINDEXED,"
-            " tokenize='unicode61')"
+            " tokenize='unicode61')",
+            "CREATE TABLE IF NOT EXISTS search_row_state (kept BOOLEAN NOT NULL)",
         ]
     return [
         "CREATE TABLE IF NOT EXISTS search_row (key BIGINT PRIMARY KEY,"
         " document TSVECTOR NOT NULL, department VARCHAR(18) NOT NULL,"
         " shown_name TEXT NOT NULL, shown_body TEXT NOT NULL)",
         "CREATE INDEX IF NOT EXISTS ix_search_row_document ON search_row USING gin (document)",
+        "CREATE TABLE IF NOT EXISTS search_row_state (kept BOOLEAN NOT NULL)",
     ]
 
 
@@ -40,15 +43,8 @@ def upgrade() -> None:
         op.execute(f"DROP TABLE IF EXISTS search_{kind}")
     for statement in _ddl(connection.dialect.name):
         op.execute(statement)
-    # the rows of what is already stored, so that search in the database answers at once: the
-    # one code that writes rows, as writers do (a later layout of the rows brings its own
-    # migration, which refills them the same way)
-    from disclosure import search_rows
-
-    with Session(bind=connection) as session:
-        search_rows.fill(session)
-        session.flush()
 
 
 def downgrade() -> None:
+    op.execute("DROP TABLE IF EXISTS search_row_state")
     op.execute("DROP TABLE IF EXISTS search_row")
