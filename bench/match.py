@@ -14,7 +14,6 @@ Throughput runs through the schema as the API's query path runs it (as bench/sta
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import random
@@ -30,12 +29,10 @@ import opencc
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from api import context, schema
-from api.limits import Limits
-from bench import report
+from bench import in_process, report
 from bench.data import AS_OF
-from disclosure import db, lifecycle, matching, models, names, sample, settings, workdays
-from disclosure.queries import change_log, plain_rows
+from disclosure import db, lifecycle, matching, models, names, sample, workdays
+from disclosure.queries import plain_rows
 from search_index import search
 
 QUALITY_RECORDS = int(os.environ.get("BENCH_MATCH_RECORDS", "30000"))
@@ -184,26 +181,8 @@ def run(workdir: Path) -> list[report.Result]:
         keys = set(connection.execute(sa.text("SELECT name_key FROM subject")).scalars())
     companies = _companies(engine, on, SCREENED // 5, 4)
     candidates = [one.candidate for one in _labelled(companies, keys, 5)][:SCREENED]
-    app_settings = settings.Settings(database_url=url, data_dir=database.parent)
-    graphql = schema.build(Limits())
-    limits = Limits(time_budget_seconds=60.0)
     searcher = search.Searcher(index)
-    horizons, catalogues = context.Horizons(), context.Catalogues()
-
-    def execute(query: str, variables: dict[str, Any]) -> float:
-        async def go() -> float:
-            start = time.perf_counter()
-            with context.opened(
-                engine, app_settings, limits, on, searcher, horizons=horizons, catalogues=catalogues
-            ) as ctx:
-                ctx.version = change_log.last_event_id(ctx.session)
-                result = await graphql.execute(query, variable_values=variables, context_value=ctx)
-            elapsed = time.perf_counter() - start
-            if result.errors:
-                raise RuntimeError(str(result.errors[0]))
-            return elapsed
-
-        return asyncio.run(go())
+    execute = in_process.executor(engine, database, on, searcher)
 
     def as_input(candidate: matching.Candidate) -> dict[str, Any]:
         return {"name": candidate.name}

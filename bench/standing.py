@@ -9,25 +9,19 @@ queries, not of HTTP.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import os
 import random
 import resource
 import shutil
 import statistics
-import time
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
 
-from api import context, schema
-from api.limits import Limits
-from bench import report
+from bench import in_process, report
 from bench.data import AS_OF
-from disclosure import db, settings
-from disclosure.queries import change_log
+from disclosure import db
 
 CODES = 500
 LOOKUPS = 200  # subject lookups with and without standing, interleaved
@@ -90,25 +84,7 @@ def run(workdir: Path) -> list[report.Result]:
     db.upgrade(engine)
     on = dt.date.fromisoformat(AS_OF)
     codes = _codes(engine, on)
-    app_settings = settings.Settings(database_url=url, data_dir=database.parent)
-    graphql = schema.build(Limits())
-    limits = Limits(time_budget_seconds=60.0)
-    horizons, catalogues = context.Horizons(), context.Catalogues()  # the node's
-
-    def execute(query: str, variables: dict[str, Any]) -> float:
-        async def go() -> float:
-            start = time.perf_counter()
-            with context.opened(
-                engine, app_settings, limits, on, horizons=horizons, catalogues=catalogues
-            ) as ctx:
-                ctx.version = change_log.last_event_id(ctx.session)
-                result = await graphql.execute(query, variable_values=variables, context_value=ctx)
-            elapsed = time.perf_counter() - start
-            if result.errors:
-                raise RuntimeError(str(result.errors[0]))
-            return elapsed
-
-        return asyncio.run(go())
+    execute = in_process.executor(engine, database, on)
 
     batch_query = STANDINGS % FIELDS
     one_query = SUBJECT % STANDING

@@ -38,35 +38,28 @@ OVERFETCH = 2
 TABLE = models.SEARCH_TABLE
 
 
-def _sqlite_match(asked: search.Query) -> str:
-    """The FTS5 query of what was asked: every word in the names or texts (names weigh more),
-    or every word in the authority, or the document number, or the credit code."""
+# how each engine's full-text query spells a term, "and", "or" and "any word beginning with"
+_SYNTAX = {
+    "sqlite": ('"{}"', " AND ", " OR ", " *"),  # FTS5
+    "postgresql": ("'{}'", " & ", " | ", ":*"),  # tsquery
+}
+
+
+def _match(asked: search.Query, dialect: str) -> str:
+    """The full-text query of what was asked: every word in the names or texts (names weigh
+    more), or every word in the authority, or the document number, or the credit code."""
+    term, both, either, prefix = _SYNTAX[dialect]
     alternatives = []
     if asked.words:
         alternatives += [
-            "(" + " AND ".join(f'"{word}"' for word in asked.words) + ")",
-            "(" + " AND ".join(f'"{search_rows.authority_token(w)}"' for w in asked.words) + ")",
+            "(" + both.join(term.format(word) for word in asked.words) + ")",
+            "(" + both.join(term.format(search_rows.authority_token(w)) for w in asked.words) + ")",
         ]
-    alternatives.append(f'"{search_rows.doc_no_token(asked.text)}"')
+    alternatives.append(term.format(search_rows.doc_no_token(asked.text)))
     if asked.code is not None:
-        prefix = "" if len(asked.code) == 18 else " *"
-        alternatives.append(f'"{search_rows.code_token(asked.code)}"{prefix}')
-    return " OR ".join(alternatives)
-
-
-def _postgres_match(asked: search.Query) -> str:
-    """The tsquery of what was asked, the same alternatives."""
-    alternatives = []
-    if asked.words:
-        alternatives += [
-            "(" + " & ".join(f"'{word}'" for word in asked.words) + ")",
-            "(" + " & ".join(f"'{search_rows.authority_token(w)}'" for w in asked.words) + ")",
-        ]
-    alternatives.append(f"'{search_rows.doc_no_token(asked.text)}'")
-    if asked.code is not None:
-        prefix = "" if len(asked.code) == 18 else ":*"
-        alternatives.append(f"'{search_rows.code_token(asked.code)}'{prefix}")
-    return " | ".join(alternatives)
+        partial = "" if len(asked.code) == 18 else prefix
+        alternatives.append(term.format(search_rows.code_token(asked.code)) + partial)
+    return either.join(alternatives)
 
 
 class _Dialect:
@@ -195,7 +188,7 @@ class DatabaseSearcher:
         day = on or self.on or settings.today()
         chosen = tuple(kind for kind in models.RecordKind if kind in (kinds or models.RecordKind))
         parameters: dict[str, Any] = {
-            "q": _sqlite_match(asked) if self._dialect.sqlite else _postgres_match(asked),
+            "q": _match(asked, self._dialect.name),
             "on": day.isoformat() if self._dialect.sqlite else day,
             "department": department,
             "limit": limit + 1,  # one more: whether another page follows
